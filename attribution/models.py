@@ -1,0 +1,1 @@
+"""Attribution: channels, goals, journeys, models, segments (to come)."""

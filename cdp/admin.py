@@ -1,0 +1,85 @@
+from django.contrib import admin, messages
+
+from cdp.models import Profile, RejectedEvent, Source, Touchpoint
+from cdp.services.ingest import resubmit_rejected
+from cdp.services.sources import create_source, rotate_write_key
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "enabled", "rate_limit", "write_key_prefix", "created_at"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name"]
+    readonly_fields = ["write_key_prefix", "created_at"]
+    actions = ["rotate_keys"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        source, write_key = create_source(obj.name, kind=obj.kind, rate_limit=obj.rate_limit)
+        obj.pk = source.pk
+        obj.write_key_hash = source.write_key_hash
+        obj.write_key_prefix = source.write_key_prefix
+        obj.created_at = source.created_at
+        if not obj.enabled:
+            Source.objects.filter(pk=source.pk).update(enabled=False)
+        self.message_user(
+            request,
+            f"Write key for {source.name} (shown once, copy it now): {write_key}",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Rotate the write key (the old key stops working)")
+    def rotate_keys(self, request, queryset):
+        for source in queryset:
+            key = rotate_write_key(source)
+            self.message_user(request, f"New write key for {source.name}: {key}", messages.WARNING)
+
+
+@admin.register(Touchpoint)
+class TouchpointAdmin(admin.ModelAdmin):
+    list_display = ["id", "source", "type", "event", "user_id", "anonymous_id", "timestamp"]
+    list_filter = ["type", "source"]
+    search_fields = ["message_id", "user_id", "anonymous_id", "event"]
+    raw_id_fields = ["profile"]
+    date_hierarchy = "timestamp"
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # append-only
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ["id", "merged_into", "created_at", "updated_at"]
+    raw_id_fields = ["merged_into"]
+    show_full_result_count = False
+
+
+@admin.register(RejectedEvent)
+class RejectedEventAdmin(admin.ModelAdmin):
+    list_display = ["id", "source", "code", "reason", "channel", "line", "status", "received_at"]
+    list_filter = ["status", "code", "source", "channel"]
+    readonly_fields = [
+        "source",
+        "raw_body",
+        "code",
+        "reason",
+        "index",
+        "channel",
+        "line",
+        "received_at",
+        "status",
+        "resubmitted_at",
+    ]
+    actions = ["resubmit"]
+
+    @admin.action(description="Resubmit the selected events (after fixing their payload)")
+    def resubmit(self, request, queryset):
+        stored = failed = 0
+        for rejected in queryset.filter(status=RejectedEvent.Status.OPEN, payload__isnull=False):
+            result = resubmit_rejected(rejected)
+            stored += result.accepted + result.duplicates
+            failed += len(result.rejected)
+        self.message_user(request, f"{stored} stored, {failed} still rejected.")

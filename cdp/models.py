@@ -1,0 +1,173 @@
+"""The core tables: sources, profiles, raw touchpoints and rejected events."""
+
+import hashlib
+
+from django.db import models
+
+
+def hash_write_key(write_key: str) -> str:
+    """Write keys are long random strings, so one SHA-256 is enough to store them safely."""
+    return hashlib.sha256(write_key.encode()).hexdigest()
+
+
+class SourceKind(models.TextChoices):
+    WEB = "web", "Website"
+    APP = "app", "Mobile app"
+    EMAIL = "email", "Email platform"
+    ADS = "ads", "Ad platform"
+    SOCIAL = "social", "Social platform"
+    CRM = "crm", "CRM"
+    POS = "pos", "In-store POS"
+    SERVER = "server", "Server / back end"
+    OTHER = "other", "Other"
+
+
+class Source(models.Model):
+    """An integration that sends data in, identified by its write key."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=SourceKind.choices)
+    write_key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    write_key_prefix = models.CharField(
+        max_length=8, editable=False, help_text="First characters of the key, to recognise it."
+    )
+    enabled = models.BooleanField(default=True)
+    rate_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Events per second before 429; empty means OMNITRAIL_DEFAULT_RATE_LIMIT.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class Profile(models.Model):
+    """One customer: the golden record of traits; identifiers live in the identity app."""
+
+    traits = models.JSONField(default=dict, blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_profiles",
+        help_text="Set when this profile was merged into another; kept so it can be unmerged.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["id"], name="profile_active", condition=models.Q(merged_into__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Profile {self.pk}"
+
+
+class TouchpointType(models.TextChoices):
+    TRACK = "track"
+    IDENTIFY = "identify"
+    PAGE = "page"
+    SCREEN = "screen"
+    ALIAS = "alias"
+    GROUP = "group"
+
+
+class Touchpoint(models.Model):
+    """One raw event, as received. Append-only: only `profile` and `resolved_at` change later."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="touchpoints")
+    message_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=10, choices=TouchpointType.choices)
+    event = models.CharField(max_length=255, blank=True, help_text="Track event or page name.")
+    anonymous_id = models.CharField(max_length=255, blank=True)
+    user_id = models.CharField(max_length=255, blank=True)
+    previous_id = models.CharField(max_length=255, blank=True, help_text="Alias: the old id.")
+    group_id = models.CharField(max_length=255, blank=True)
+    timestamp = models.DateTimeField(help_text="When it happened, corrected for clock skew.")
+    original_timestamp = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField()
+    properties = models.JSONField(default=dict, blank=True)
+    traits = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    # Columns lifted out of context for channel attribution and reports.
+    utm_source = models.CharField(max_length=255, blank=True)
+    utm_medium = models.CharField(max_length=255, blank=True)
+    utm_campaign = models.CharField(max_length=255, blank=True)
+    utm_term = models.CharField(max_length=255, blank=True)
+    utm_content = models.CharField(max_length=255, blank=True)
+    page_url = models.TextField(blank=True)
+    referrer = models.TextField(blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    device_id = models.CharField(max_length=255, blank=True)
+    device_type = models.CharField(max_length=50, blank=True)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    profile = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints"
+    )
+    resolved_at = models.DateTimeField(
+        null=True, blank=True, help_text="When identity resolution last placed this touchpoint."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "message_id"], name="touchpoint_unique_source_message"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["profile", "timestamp"], name="tp_profile_timeline"),
+            models.Index(fields=["timestamp"], name="tp_by_time"),
+            models.Index(fields=["event", "timestamp"], name="tp_event_by_time"),
+            models.Index(
+                fields=["id"],
+                name="tp_unresolved",
+                condition=models.Q(resolved_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event or ''} {self.message_id}".strip()
+
+
+class RejectedEvent(models.Model):
+    """An event or body we refused, kept with its reason so an operator can fix and resubmit."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RESUBMITTED = "resubmitted"
+        DISMISSED = "dismissed"
+
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="rejections"
+    )
+    payload = models.JSONField(
+        null=True, blank=True, help_text="The event as received (edit it, then resubmit)."
+    )
+    raw_body = models.TextField(blank=True, help_text="The body when it was not JSON.")
+    code = models.CharField(max_length=50)
+    reason = models.TextField()
+    index = models.IntegerField(null=True, blank=True, help_text="Position in the batch.")
+    channel = models.CharField(max_length=20, default="http", help_text="http or import.")
+    line = models.IntegerField(null=True, blank=True, help_text="Line number in an import file.")
+    received_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    resubmitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["status", "received_at"], name="rejected_open_by_time")]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.reason[:60]}"

@@ -1,0 +1,31 @@
+"""Reads of the cdp app's tables."""
+
+from django.db.models import Count, QuerySet
+
+from cdp.models import Profile, RejectedEvent, Source, Touchpoint
+
+
+def touchpoints_of_profile(profile: Profile) -> QuerySet[Touchpoint]:
+    return Touchpoint.objects.filter(profile=profile).order_by("timestamp", "id")
+
+
+def open_rejections(source: Source | None = None) -> QuerySet[RejectedEvent]:
+    rejections = RejectedEvent.objects.filter(status=RejectedEvent.Status.OPEN)
+    return rejections.filter(source=source) if source else rejections
+
+
+def storage_summary() -> dict:
+    """What is stored, for the demo and operators: counts by source and by type."""
+    by_source = dict(
+        Touchpoint.objects.values_list("source__name").annotate(n=Count("id")).order_by()
+    )
+    by_type = dict(Touchpoint.objects.values_list("type").annotate(n=Count("id")).order_by())
+    return {
+        "touchpoints": sum(by_source.values()),
+        "touchpoints_by_source": by_source,
+        "touchpoints_by_type": by_type,
+        "unresolved_touchpoints": Touchpoint.objects.filter(resolved_at__isnull=True).count(),
+        "profiles": Profile.objects.count(),
+        "rejected_events": RejectedEvent.objects.count(),
+        "sources": Source.objects.count(),
+    }

@@ -1,0 +1,190 @@
+"""Storing incoming events: validate, dedupe, write raw touchpoints, hand off to identity."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from cdp.engine.segment import InvalidMessage, Limits, normalize_message
+from cdp.models import RejectedEvent, Source, Touchpoint
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Rejection:
+    index: int
+    code: str
+    field: str
+    message: str
+    line: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        body = {"index": self.index, "code": self.code, "field": self.field}
+        if self.line is not None:
+            body["line"] = self.line
+        body["message"] = self.message
+        return body
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def ingest_limits(*, allow_identifier_traits: bool) -> Limits:
+    return Limits(
+        max_event_bytes=settings.OMNITRAIL_MAX_EVENT_BYTES,
+        identifier_traits=(
+            tuple(settings.OMNITRAIL_IDENTIFIER_TRAITS) if allow_identifier_traits else ()
+        ),
+    )
+
+
+def ingest_batch(
+    source: Source,
+    events: Sequence[Any],
+    *,
+    received_at: datetime | None = None,
+    sent_at: datetime | None = None,
+    batch_context: dict[str, Any] | None = None,
+    channel: str = "http",
+    lines: Sequence[int] | None = None,
+    field_prefix: str = "batch",
+    keep_rejections: bool = True,
+) -> IngestResult:
+    """Store the valid events of one batch in one transaction; keep each invalid one.
+
+    A message already stored for this source (same messageId) is counted as a duplicate
+    and not written again, so a client's retry stores nothing twice. Identity resolution
+    is enqueued when the transaction commits, never inside it.
+    """
+    received_at = received_at or timezone.now()
+    limits = ingest_limits(allow_identifier_traits=channel == "import")
+    result = IngestResult()
+    rows: dict[str, dict[str, Any]] = {}
+    for index, raw in enumerate(events):
+        line = lines[index] if lines is not None else None
+        try:
+            row = normalize_message(
+                raw,
+                received_at=received_at,
+                limits=limits,
+                batch_sent_at=sent_at,
+                batch_context=batch_context,
+                field_prefix=f"{field_prefix}[{index}]." if field_prefix else "",
+            )
+        except InvalidMessage as error:
+            result.rejected.append(
+                Rejection(index, error.code, error.field, error.message, line=line)
+            )
+            continue
+        if row["message_id"] in rows:
+            result.duplicates += 1
+            continue
+        rows[row["message_id"]] = row
+
+    with transaction.atomic():
+        existing = set(
+            Touchpoint.objects.filter(source=source, message_id__in=list(rows)).values_list(
+                "message_id", flat=True
+            )
+        )
+        result.duplicates += len(existing)
+        new = [Touchpoint(source=source, **row) for key, row in rows.items() if key not in existing]
+        # ignore_conflicts: a concurrent retry of the same batch must not fail this one.
+        Touchpoint.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+        result.accepted = len(new)
+        if result.rejected and keep_rejections:
+            record_rejections(source, events, result.rejected, channel=channel)
+        if new:
+            message_ids = [touchpoint.message_id for touchpoint in new]
+            transaction.on_commit(lambda: enqueue_identity(source.pk, message_ids))
+    return result
+
+
+def record_rejections(
+    source: Source | None,
+    events: Sequence[Any],
+    rejections: Sequence[Rejection],
+    *,
+    channel: str,
+) -> None:
+    RejectedEvent.objects.bulk_create(
+        [
+            RejectedEvent(
+                source=source,
+                payload=events[rejection.index] if rejection.code != "event_too_large" else None,
+                raw_body=_too_large_excerpt(events[rejection.index], rejection),
+                code=rejection.code,
+                reason=rejection.message,
+                index=rejection.index,
+                line=rejection.line,
+                channel=channel,
+            )
+            for rejection in rejections
+        ]
+    )
+
+
+def _too_large_excerpt(event: Any, rejection: Rejection) -> str:
+    # An oversized event is kept as text, cut to the limit, so the table stays bounded.
+    if rejection.code != "event_too_large":
+        return ""
+    return orjson.dumps(event)[: settings.OMNITRAIL_MAX_EVENT_BYTES].decode(errors="replace")
+
+
+def record_rejected_body(source: Source, body: bytes, *, code: str, reason: str) -> None:
+    """Keep a whole request body we could not read (bad gzip, bad JSON, too large)."""
+    RejectedEvent.objects.create(
+        source=source,
+        raw_body=body[: settings.OMNITRAIL_MAX_BATCH_BYTES].decode(errors="replace"),
+        code=code,
+        reason=reason,
+    )
+
+
+def enqueue_identity(source_id: int, message_ids: list[str]) -> None:
+    """Hand the new touchpoints to identity resolution.
+
+    If the broker is down the events are safe in the database: the periodic sweep
+    (`identity.tasks.sweep_unresolved_touchpoints`) finds them, so we log and go on.
+    """
+    from identity.tasks import resolve_new_touchpoints
+
+    try:
+        resolve_new_touchpoints.delay(source_id, message_ids)
+    except Exception:  # the broker client raises many kinds; none may lose the batch
+        logger.exception("could not enqueue identity resolution; the sweep will pick it up")
+
+
+def resubmit_rejected(rejected: RejectedEvent) -> IngestResult:
+    """Run a (possibly corrected) rejected event through ingestion again."""
+    if rejected.source is None:
+        raise ValueError("a rejection without a source cannot be resubmitted")
+    result = ingest_batch(
+        rejected.source,
+        [rejected.payload],
+        channel=rejected.channel,
+        field_prefix="",
+        keep_rejections=False,
+    )
+    if result.rejected:
+        rejected.code = result.rejected[0].code
+        rejected.reason = result.rejected[0].message
+        rejected.save(update_fields=["code", "reason"])
+    else:
+        rejected.status = RejectedEvent.Status.RESUBMITTED
+        rejected.resubmitted_at = timezone.now()
+        rejected.save(update_fields=["status", "resubmitted_at"])
+    return result

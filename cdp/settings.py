@@ -1,0 +1,192 @@
+"""Omnitrail settings, read from the environment.
+
+With nothing set, Omnitrail runs embedded: a SQLite file, Celery tasks run eagerly in
+process, an in-memory cache. `DATABASE_URL` and `REDIS_URL` switch to PostgreSQL and a
+real broker. Every `OMNITRAIL_*` setting has its default and its reason here, and only here.
+"""
+
+import os
+from pathlib import Path
+
+import environ
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+INSECURE_DEFAULT_SECRET = "insecure-embedded-only-secret-key-change-me"
+
+# Embedded when no DATABASE_URL is given: a laptop, the demo, the embedded test run.
+EMBEDDED = "DATABASE_URL" not in os.environ
+DEBUG = env.bool("DEBUG", default=EMBEDDED)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_DEFAULT_SECRET)
+if not DEBUG and SECRET_KEY == INSECURE_DEFAULT_SECRET:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set when DEBUG is off (production refuses the default secret)."
+    )
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "knox",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "cdp",
+    "identity",
+    "consent",
+    "attribution",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "cdp.urls"
+WSGI_APPLICATION = "cdp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'omnitrail.sqlite3'}")
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+    # WAL lets the demo read while a write is in flight; the timeout rides out short locks.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+else:
+    # Keep connections open between requests: ingestion is many small transactions.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Without collectstatic (embedded, tests) WhiteNoise serves straight from the apps.
+WHITENOISE_USE_FINDERS = True
+
+# --- Celery -----------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+# Embedded: tasks run in-process, so the demo needs no worker.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# A publish must fail fast when the broker is down: the sweep finds the work again.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_TASK_ROUTES = {
+    "identity.*": {"queue": "identity"},
+    "attribution.*": {"queue": "attribution"},
+    "consent.*": {"queue": "consent"},
+}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BEAT_SCHEDULE = {
+    # Touchpoints whose on-commit enqueue was lost (broker down) are picked up here.
+    "identity-sweep-unresolved": {
+        "task": "identity.tasks.sweep_unresolved_touchpoints",
+        "schedule": crontab(minute="*"),
+    },
+}
+
+# --- Django REST framework --------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["cdp.api.permissions.ModelPermissionsWithView"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "cdp.api.pagination.IdCursorPagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "cdp.api.errors.exception_handler",
+}
+REST_KNOX = {
+    "AUTH_HEADER_PREFIX": "Bearer",
+    # Back-end integrations hold long-lived tokens; they are revoked, not expired.
+    "TOKEN_TTL": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Omnitrail API",
+    "DESCRIPTION": "Customer data platform: ingestion, profiles, identity, consent, attribution.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from our own static files, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Omnitrail ----------------------------------------------------------------------------
+# Segment's documented limits: one event at most 32 KB, one batch at most 500 KB.
+OMNITRAIL_MAX_EVENT_BYTES = env.int("OMNITRAIL_MAX_EVENT_BYTES", default=32 * 1024)
+OMNITRAIL_MAX_BATCH_BYTES = env.int("OMNITRAIL_MAX_BATCH_BYTES", default=500 * 1024)
+# Django reads at most this much of a request body; compressed batches stay well under it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * OMNITRAIL_MAX_BATCH_BYTES
+# Events per second one source may send before it gets 429; a source may override it.
+OMNITRAIL_DEFAULT_RATE_LIMIT = env.int("OMNITRAIL_DEFAULT_RATE_LIMIT", default=20_000)
+# Traits that identify a person, for events that carry neither userId nor anonymousId
+# (files from POS and CRM systems).
+OMNITRAIL_IDENTIFIER_TRAITS = env.list(
+    "OMNITRAIL_IDENTIFIER_TRAITS", default=["email", "phone", "loyalty_id", "crm_id"]
+)
+# Region assumed for phone numbers written without a country code.
+OMNITRAIL_DEFAULT_PHONE_REGION = env.str("OMNITRAIL_DEFAULT_PHONE_REGION", default="US")
+# How many unresolved touchpoints one identity task takes at a time.
+OMNITRAIL_RESOLVE_CHUNK = env.int("OMNITRAIL_RESOLVE_CHUNK", default=5_000)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
+}

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from cdp.api import native, segment
+
+router = DefaultRouter()
+router.register("sources", native.SourceViewSet, basename="source")
+router.register("profiles", native.ProfileViewSet, basename="profile")
+router.register("rejected-events", native.RejectedEventViewSet, basename="rejected-event")
+
+urlpatterns = [
+    re_path(
+        r"^v1/(?P<endpoint>batch|track|identify|page|screen|alias|group)/?$",
+        segment.segment_endpoint,
+        name="segment",
+    ),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+"""Consent: purposes, consent records, suppression and data-subject requests (to come)."""

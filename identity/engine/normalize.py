@@ -1,0 +1,41 @@
+"""Normalising identifier values so that the same person's ids compare equal. Pure."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+BLANK_VALUES = frozenset({"", "null", "none", "undefined", "nil", "n/a", "na", "0", "-"})
+
+
+def normalize_email(value: str) -> str | None:
+    email = value.strip().lower()
+    local, at, domain = email.partition("@")
+    if not at or not local or "." not in domain:
+        return None
+    return email
+
+
+def normalize_phone(value: str, *, default_region: str) -> str | None:
+    try:
+        number = phonenumbers.parse(value, default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_identifier(kind: str, value: object, *, default_region: str = "US") -> str | None:
+    """The canonical form of an identifier value, or None when it identifies nobody."""
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    text = str(value).strip()
+    if text.lower() in BLANK_VALUES or set(text) <= {"0"}:
+        return None
+    if kind == "email":
+        return normalize_email(text)
+    if kind == "phone":
+        return normalize_phone(text, default_region=default_region)
+    if kind == "hashed_email":
+        return text.lower()
+    return text[:255]

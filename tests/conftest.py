@@ -1,0 +1,46 @@
+"""Fixtures shared by every test folder."""
+
+import base64
+import gzip as gzip_module
+
+import orjson
+import pytest
+from django.test import Client
+
+from cdp.services.sources import create_source
+
+
+@pytest.fixture
+def web_source(db):
+    """A web source and its write key."""
+    return create_source("web", kind="web")
+
+
+@pytest.fixture
+def segment_post(client: Client):
+    """POST a body to a Segment endpoint the way the official clients do."""
+
+    def post(endpoint, body, *, write_key, gzip=False, raw=None, encoding=None):
+        data = raw if raw is not None else orjson.dumps(body)
+        headers = {"HTTP_CONTENT_ENCODING": encoding} if encoding else {}
+        if write_key is not None:
+            token = base64.b64encode(f"{write_key}:".encode()).decode()
+            headers["HTTP_AUTHORIZATION"] = f"Basic {token}"
+        if gzip:
+            data = gzip_module.compress(data)
+            headers["HTTP_CONTENT_ENCODING"] = "gzip"
+        return client.post(f"/v1/{endpoint}", data, content_type="application/json", **headers)
+
+    return post
+
+
+@pytest.fixture(autouse=True)
+def eager_celery(request):
+    """Tasks run in-process unless a test drives a real worker (marked `real_worker`)."""
+    from cdp.celery import app
+
+    eager = "real_worker" not in request.keywords
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = eager
+    yield
+    app.conf.task_always_eager = previous
