@@ -50,6 +50,9 @@ class Profile(models.Model):
     """One customer: the golden record of traits; identifiers live in the identity app."""
 
     traits = models.JSONField(default=dict, blank=True)
+    trait_sources = models.JSONField(
+        default=dict, blank=True, help_text="Per trait: the source, time and rule that chose it."
+    )
     merged_into = models.ForeignKey(
         "self",
         null=True,

@@ -25,7 +25,8 @@ def storage_summary() -> dict:
         "touchpoints_by_source": by_source,
         "touchpoints_by_type": by_type,
         "unresolved_touchpoints": Touchpoint.objects.filter(resolved_at__isnull=True).count(),
-        "profiles": Profile.objects.count(),
+        "profiles": Profile.objects.filter(merged_into__isnull=True).count(),
+        "profiles_merged_away": Profile.objects.filter(merged_into__isnull=False).count(),
         "rejected_events": RejectedEvent.objects.count(),
         "sources": Source.objects.count(),
     }

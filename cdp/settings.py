@@ -181,6 +181,55 @@ OMNITRAIL_IDENTIFIER_TRAITS = env.list(
 )
 # Region assumed for phone numbers written without a country code.
 OMNITRAIL_DEFAULT_PHONE_REGION = env.str("OMNITRAIL_DEFAULT_PHONE_REGION", default="US")
+# Identity guardrails: the most values of each kind one profile may hold. A join that
+# would exceed them is refused and recorded (a shared email must not merge strangers).
+OMNITRAIL_IDENTIFIER_LIMITS = env.json(
+    "OMNITRAIL_IDENTIFIER_LIMITS",
+    default={
+        "user_id": 1,
+        "loyalty_id": 2,
+        "crm_id": 5,
+        "email": 5,
+        "phone": 5,
+        "device_id": 10,
+        "anonymous_id": 500,
+    },
+)
+# Distinct profiles an identifier may conflict with before it is quarantined.
+OMNITRAIL_QUARANTINE_AFTER = env.int("OMNITRAIL_QUARANTINE_AFTER", default=3)
+# Kinds from strongest to weakest: an event belongs where its strongest identifier is.
+OMNITRAIL_IDENTIFIER_PRIORITY = env.list(
+    "OMNITRAIL_IDENTIFIER_PRIORITY",
+    default=[
+        "user_id",
+        "crm_id",
+        "loyalty_id",
+        "email",
+        "phone",
+        "hashed_email",
+        "device_id",
+        "anonymous_id",
+    ],
+)
+# Values never used to join profiles, whatever their kind (more in the admin: Blocked values).
+OMNITRAIL_IDENTIFIER_BLOCKLIST = env.list(
+    "OMNITRAIL_IDENTIFIER_BLOCKLIST",
+    default=[
+        "test@test.com",
+        "test@example.com",
+        "noreply@example.com",
+        "a@a.com",
+        "unknown",
+        "anonymous",
+        "guest",
+        "00000000-0000-0000-0000-000000000000",
+        "+10000000000",
+    ],
+)
+# Golden-record rule per trait ("*" for the rest): most_recent, most_frequent, source_priority.
+OMNITRAIL_TRAIT_RULES = env.json("OMNITRAIL_TRAIT_RULES", default={"*": "most_recent"})
+# Source names, most trusted first, for traits under the source_priority rule.
+OMNITRAIL_SOURCE_PRIORITY = env.list("OMNITRAIL_SOURCE_PRIORITY", default=["crm", "pos"])
 # How many unresolved touchpoints one identity task takes at a time.
 OMNITRAIL_RESOLVE_CHUNK = env.int("OMNITRAIL_RESOLVE_CHUNK", default=5_000)
 

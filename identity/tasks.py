@@ -4,7 +4,7 @@ from celery import shared_task
 from django.db import IntegrityError, OperationalError
 
 from cdp.models import Touchpoint
-from identity.services import resolve_pending, resolve_touchpoints
+from identity.services.stitching import resolve_pending, resolve_touchpoints
 
 # Two workers may create the same new identifier at once: the loser retries and finds it.
 RETRY = {

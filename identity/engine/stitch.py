@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 
 class UnionFind:
@@ -52,3 +54,193 @@ def connected_groups(sets: Iterable[Iterable[Hashable]]) -> list[list[Hashable]]
         for other in items[1:]:
             forest.union(items[0], other)
     return forest.groups()
+
+
+Key = tuple[str, str]
+ProfileId = int  # a stored profile's id, or a negative number for one not yet created
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """The rules that keep one person's profile from swallowing strangers."""
+
+    limits: Mapping[str, int]  # kind -> most values one profile may hold (absent: no limit)
+    quarantine_after: int  # profiles an identifier may conflict with before it joins nothing
+    priority: Sequence[str]  # kinds, strongest first: the event goes where its strongest id is
+
+
+@dataclass(frozen=True)
+class Merge:
+    survivor: ProfileId
+    merged: ProfileId
+    via: Key
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str  # limit | unmerged | quarantine
+    key: Key
+    profiles: tuple[ProfileId, ...]
+    detail: str
+    event: Hashable | None = None
+
+
+@dataclass
+class Placement:
+    """What `IdentityGraph` decided for a batch, for the service to write."""
+
+    event_profile: dict[Hashable, ProfileId | None] = field(default_factory=dict)
+    new_keys: dict[Key, ProfileId] = field(default_factory=dict)
+    merges: list[Merge] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    quarantined: set[Key] = field(default_factory=set)
+    new_profiles: list[ProfileId] = field(default_factory=list)
+
+
+class IdentityGraph:
+    """The part of the identity graph one batch touches, decided in memory.
+
+    Events are placed one at a time in time order: identifiers on one event join one
+    profile unless a guardrail refuses (a kind over its limit, a pair staff unmerged),
+    and an identifier that keeps conflicting is quarantined.
+    """
+
+    def __init__(
+        self,
+        guardrails: Guardrails,
+        *,
+        profile_of: Mapping[Key, ProfileId],
+        kind_counts: Mapping[ProfileId, Mapping[str, int]],
+        quarantined: Iterable[Key] = (),
+        blocked_pairs: Iterable[tuple[ProfileId, ProfileId]] = (),
+        conflicts: Mapping[Key, Iterable[ProfileId]] | None = None,
+    ):
+        self.rules = guardrails
+        self.rank = {kind: index for index, kind in enumerate(guardrails.priority)}
+        self.profile_of: dict[Key, ProfileId] = dict(profile_of)
+        self.counts: dict[ProfileId, Counter] = {
+            profile: Counter(counts) for profile, counts in kind_counts.items()
+        }
+        self.members: dict[ProfileId, set[ProfileId]] = {}
+        self.quarantined = set(quarantined)
+        self.blocked = {frozenset(pair) for pair in blocked_pairs}
+        self.conflicts: dict[Key, set[ProfileId]] = {
+            key: set(profiles) for key, profiles in (conflicts or {}).items()
+        }
+        self.redirect: dict[ProfileId, ProfileId] = {}
+        self.result = Placement()
+        self._next_new = -1
+
+    # -- profiles -------------------------------------------------------------------------
+    def _current(self, profile: ProfileId) -> ProfileId:
+        while profile in self.redirect:
+            profile = self.redirect[profile]
+        return profile
+
+    def _new_profile(self) -> ProfileId:
+        profile = self._next_new
+        self._next_new -= 1
+        self.counts[profile] = Counter()
+        self.result.new_profiles.append(profile)
+        return profile
+
+    @staticmethod
+    def _age(profile: ProfileId) -> tuple[int, int]:
+        # Stored profiles are older than new ones; among each, the first made is older.
+        return (0, profile) if profile > 0 else (1, -profile)
+
+    def _members(self, profile: ProfileId) -> set[ProfileId]:
+        return self.members.get(profile, {profile})
+
+    def _why_not_merge(self, a: ProfileId, b: ProfileId) -> tuple[str, str] | None:
+        for x in self._members(a):
+            for y in self._members(b):
+                if frozenset((x, y)) in self.blocked:
+                    return "unmerged", f"profiles {x} and {y} were separated by staff"
+        for kind, limit in self.rules.limits.items():
+            total = self.counts[a][kind] + self.counts[b][kind]
+            if total > limit:
+                return "limit", f"the merged profile would hold {total} {kind} (limit {limit})"
+        return None
+
+    def _merge(self, a: ProfileId, b: ProfileId, via: Key) -> ProfileId:
+        survivor, merged = sorted((a, b), key=self._age)
+        self.redirect[merged] = survivor
+        self.counts[survivor] += self.counts.pop(merged)
+        self.members[survivor] = self._members(survivor) | self._members(merged)
+        self.result.merges.append(Merge(survivor, merged, via))
+        return survivor
+
+    def _refuse(self, reason: str, key: Key, profiles: tuple, detail: str, event) -> None:
+        self.result.refusals.append(Refusal(reason, key, profiles, detail, event))
+        seen = self.conflicts.setdefault(key, set())
+        seen.update(profiles)
+        if len(seen) >= self.rules.quarantine_after and key not in self.quarantined:
+            self.quarantined.add(key)
+            self.result.quarantined.add(key)
+            self.result.refusals.append(
+                Refusal(
+                    "quarantine",
+                    key,
+                    tuple(sorted(seen)),
+                    f"conflicted with {len(seen)} profiles; it no longer joins any",
+                    event,
+                )
+            )
+
+    # -- placing events -------------------------------------------------------------------
+    def place(self, event: Hashable, keys: Sequence[Key]) -> ProfileId | None:
+        """Decide the profile of one event carrying `keys`, joining what may be joined."""
+        keys = sorted(dict.fromkeys(keys), key=lambda key: self.rank.get(key[0], len(self.rank)))
+        if not keys:
+            self.result.event_profile[event] = None
+            return None
+        joining = [key for key in keys if key not in self.quarantined]
+        known = [key for key in joining if key in self.profile_of]
+        anchor = self._current(self.profile_of[known[0]]) if known else None
+        for key in known[1:]:
+            other = self._current(self.profile_of[key])
+            if other == anchor:
+                continue
+            refused = self._why_not_merge(anchor, other)
+            if refused:
+                self._refuse(refused[0], key, (anchor, other), refused[1], event)
+            else:
+                anchor = self._merge(anchor, other, key)
+        homeless = [key for key in joining if key not in self.profile_of]
+        for key in homeless:
+            if anchor is None:
+                anchor = self._new_profile()
+            target = anchor
+            limit = self.rules.limits.get(key[0])
+            if limit is not None and self.counts[anchor][key[0]] + 1 > limit:
+                # e.g. a second userId on a shared browser or behind a shared email: it
+                # starts a profile of its own, and the id that linked them is the culprit.
+                target = self._new_profile()
+                culprit = known[0] if known else key
+                self._refuse(
+                    "limit",
+                    culprit,
+                    (anchor, target),
+                    f"{key[0]} {key[1]!r} would be one {key[0]} too many on profile {anchor}"
+                    f" (limit {limit}); it got a profile of its own",
+                    event,
+                )
+                anchor = target
+            self.profile_of[key] = target
+            self.counts[target][key[0]] += 1
+            self.result.new_keys[key] = target
+        strongest = next((key for key in keys if key in self.profile_of), None)
+        profile = self._current(self.profile_of[strongest]) if strongest else None
+        self.result.event_profile[event] = profile
+        return profile
+
+    def finish(self) -> Placement:
+        """The decisions, with every profile reference pointing at its survivor."""
+        result = self.result
+        result.event_profile = {
+            event: self._current(profile) if profile is not None else None
+            for event, profile in result.event_profile.items()
+        }
+        result.new_keys = {key: self._current(profile) for key, profile in result.new_keys.items()}
+        return result

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from identity.services import resolve_pending
+from identity.services.stitching import resolve_pending
 
 
 class Command(BaseCommand):

@@ -1,0 +1,58 @@
+"""The golden record: one value per trait from everything a profile's sources said. Pure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+RULES = ("most_recent", "most_frequent", "source_priority")
+
+
+@dataclass(frozen=True)
+class Observation:
+    trait: str
+    value: Any
+    source: str
+    at: datetime
+
+
+def _hashable(value: Any) -> Any:
+    return repr(value) if isinstance(value, dict | list) else value
+
+
+def build_golden_record(
+    observations: Iterable[Observation],
+    *,
+    rules: Mapping[str, str],
+    source_priority: Sequence[str] = (),
+) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """Traits and, for each, where its value came from.
+
+    `rules` maps a trait (or "*" for the rest) to most_recent, most_frequent or
+    source_priority (the first source in `source_priority` that said anything wins;
+    sources not listed rank after, most recent first). Ties go to the most recent.
+    """
+    by_trait: dict[str, list[Observation]] = {}
+    for observation in observations:
+        if observation.value in (None, ""):
+            continue
+        by_trait.setdefault(observation.trait, []).append(observation)
+    rank = {source: index for index, source in enumerate(source_priority)}
+    traits: dict[str, Any] = {}
+    provenance: dict[str, dict[str, str]] = {}
+    for trait, seen in by_trait.items():
+        rule = rules.get(trait, rules.get("*", "most_recent"))
+        latest_first = sorted(seen, key=lambda o: o.at, reverse=True)
+        if rule == "most_frequent":
+            counts = Counter(_hashable(o.value) for o in seen)
+            chosen = max(latest_first, key=lambda o: counts[_hashable(o.value)])
+        elif rule == "source_priority":
+            chosen = min(latest_first, key=lambda o: rank.get(o.source, len(rank)))
+        else:
+            chosen = latest_first[0]
+        traits[trait] = chosen.value
+        provenance[trait] = {"source": chosen.source, "at": chosen.at.isoformat(), "rule": rule}
+    return traits, provenance

@@ -1,0 +1,1 @@
+"""Identity writes: stitching, merges and unmerges, probabilistic matching."""

@@ -1,0 +1,129 @@
+"""Merging and unmerging profiles, and rebuilding their golden records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from cdp.models import Profile, Touchpoint
+from identity.engine.golden import Observation, build_golden_record
+from identity.models import Identifier, MergeBlock, MergeDecision
+
+
+class MergeRefused(Exception):
+    """A merge the guardrails or an earlier staff decision forbid."""
+
+
+def merge_profiles(
+    survivor: Profile | int,
+    merged: Profile | int,
+    *,
+    method: str,
+    evidence: dict,
+    decided_by: str = "system",
+    rebuild: bool = True,
+) -> MergeDecision:
+    """Move everything of `merged` onto `survivor` and record why, so it can be undone.
+
+    Identifiers and touchpoints move; the merged profile stays (pointing at the survivor)
+    so an unmerge can restore it exactly. Other apps' data (consents, memberships) follow
+    through their own services when they exist.
+    """
+    survivor_id = survivor if isinstance(survivor, int) else survivor.pk
+    merged_id = merged if isinstance(merged, int) else merged.pk
+    if survivor_id == merged_id:
+        raise MergeRefused("a profile cannot be merged with itself")
+    low, high = sorted((survivor_id, merged_id))
+    if MergeBlock.objects.filter(low_id=low, high_id=high).exists():
+        raise MergeRefused(f"profiles {low} and {high} were separated by staff")
+    merged_profile = Profile.objects.get(pk=merged_id)
+    snapshot = {
+        "identifiers": list(
+            Identifier.objects.filter(profile_id=merged_id).values_list("id", flat=True)
+        ),
+        "touchpoints": list(
+            Touchpoint.objects.filter(profile_id=merged_id).values_list("id", flat=True)
+        ),
+        "traits": merged_profile.traits,
+        "trait_sources": merged_profile.trait_sources,
+    }
+    Identifier.objects.filter(profile_id=merged_id).update(profile_id=survivor_id)
+    Touchpoint.objects.filter(profile_id=merged_id).update(profile_id=survivor_id)
+    Profile.objects.filter(pk=merged_id).update(merged_into_id=survivor_id)
+    decision = MergeDecision.objects.create(
+        survivor_id=survivor_id,
+        merged_id=merged_id,
+        method=method,
+        evidence=evidence,
+        decided_by=decided_by,
+        snapshot=snapshot,
+    )
+    if rebuild:
+        rebuild_golden_records([survivor_id])
+    return decision
+
+
+@transaction.atomic
+def unmerge(decision: MergeDecision, *, decided_by: str) -> Profile:
+    """Restore the merged profile as it was, and keep the pair from merging again."""
+    decision = MergeDecision.objects.select_for_update().get(pk=decision.pk)
+    if decision.undone_at:
+        raise MergeRefused(f"merge {decision.pk} was already undone")
+    later = MergeDecision.objects.filter(
+        merged_id=decision.survivor_id, undone_at__isnull=True, created_at__gt=decision.created_at
+    ).first()
+    if later:
+        raise MergeRefused(
+            f"profile {decision.survivor_id} was itself merged into {later.survivor_id} "
+            f"afterwards; undo merge {later.pk} first"
+        )
+    merged_id, survivor_id = decision.merged_id, decision.survivor_id
+    snapshot = decision.snapshot
+    Identifier.objects.filter(pk__in=snapshot["identifiers"]).update(profile_id=merged_id)
+    Touchpoint.objects.filter(pk__in=snapshot["touchpoints"]).update(profile_id=merged_id)
+    Profile.objects.filter(pk=merged_id).update(
+        merged_into=None, traits=snapshot["traits"], trait_sources=snapshot["trait_sources"]
+    )
+    low, high = sorted((merged_id, survivor_id))
+    MergeBlock.objects.get_or_create(
+        low_id=low, high_id=high, defaults={"reason": f"unmerged by {decided_by}"}
+    )
+    decision.undone_at = timezone.now()
+    decision.undone_by = decided_by
+    decision.save(update_fields=["undone_at", "undone_by"])
+    rebuild_golden_records([survivor_id, merged_id])
+    return Profile.objects.get(pk=merged_id)
+
+
+def rebuild_golden_records(profile_ids: Iterable[int]) -> None:
+    """Recompute traits (and where each came from) from the profiles' touchpoints."""
+    profile_ids = list(set(profile_ids))
+    if not profile_ids:
+        return
+    observations: dict[int, list[Observation]] = {pk: [] for pk in profile_ids}
+    rows = (
+        Touchpoint.objects.filter(profile_id__in=profile_ids)
+        .filter(Q(type="identify") | Q(context__has_key="traits"))
+        .values_list("profile_id", "source__name", "timestamp", "traits", "context__traits")
+    )
+    for profile_id, source, at, traits, context_traits in rows.iterator(chunk_size=2000):
+        for said in (context_traits, traits):
+            if isinstance(said, dict):
+                observations[profile_id].extend(
+                    Observation(trait, value, source, at) for trait, value in said.items()
+                )
+    profiles = list(Profile.objects.filter(pk__in=profile_ids))
+    for profile in profiles:
+        profile.traits, profile.trait_sources = build_golden_record(
+            observations[profile.pk],
+            rules=settings.OMNITRAIL_TRAIT_RULES,
+            source_priority=settings.OMNITRAIL_SOURCE_PRIORITY,
+        )
+        profile.updated_at = timezone.now()
+    Profile.objects.bulk_update(
+        profiles, ["traits", "trait_sources", "updated_at"], batch_size=1000
+    )

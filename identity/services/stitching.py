@@ -1,0 +1,253 @@
+"""Deterministic stitching: every touchpoint onto the profile of the person behind it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from cdp.models import Profile, Touchpoint
+from identity.engine.extract import Key, identifiers_of_event
+from identity.engine.normalize import normalize_identifier
+from identity.engine.stitch import Guardrails, IdentityGraph, Placement
+from identity.models import BlockedValue, Identifier, MergeBlock, MergeDecision, Refusal
+from identity.services.merging import merge_profiles, rebuild_golden_records
+
+EVENT_FIELDS = (
+    "id",
+    "type",
+    "anonymous_id",
+    "user_id",
+    "previous_id",
+    "traits",
+    "context",
+    "timestamp",
+)
+
+
+def guardrails() -> Guardrails:
+    return Guardrails(
+        limits=settings.OMNITRAIL_IDENTIFIER_LIMITS,
+        quarantine_after=settings.OMNITRAIL_QUARANTINE_AFTER,
+        priority=settings.OMNITRAIL_IDENTIFIER_PRIORITY,
+    )
+
+
+def _by_keys(model, keys: set[Key], **extra):
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, value in keys:
+        by_kind[kind].append(value)
+    query = Q()
+    for kind, values in by_kind.items():
+        query |= Q(kind=kind, value__in=values)
+    return model.objects.filter(query, **extra) if keys else model.objects.none()
+
+
+def _blocked(keys: set[Key]) -> set[Key]:
+    listed = {value.lower() for value in settings.OMNITRAIL_IDENTIFIER_BLOCKLIST}
+    values = {value for _, value in keys}
+    rows = BlockedValue.objects.filter(value__in=values).values_list("kind", "value")
+    stored = {(kind, value) for kind, value in rows}
+    return {
+        (kind, value)
+        for kind, value in keys
+        if value.lower() in listed or (kind, value) in stored or ("", value) in stored
+    }
+
+
+@transaction.atomic
+def resolve_touchpoints(touchpoint_ids: list[int]) -> int:
+    """Place these touchpoints (and the identifiers they carry) on profiles.
+
+    Identifiers seen together on one identify, alias or event join one profile unless a
+    guardrail refuses; every refusal, merge and quarantine is recorded. Idempotent: a
+    resolved touchpoint is skipped, so running it twice changes nothing.
+    """
+    events = list(
+        Touchpoint.objects.select_for_update()
+        .filter(id__in=touchpoint_ids, resolved_at__isnull=True)
+        .order_by("timestamp", "id")
+        .values(*EVENT_FIELDS)
+    )
+    if not events:
+        return 0
+    keys_of = {
+        event["id"]: identifiers_of_event(
+            event,
+            identifier_traits=settings.OMNITRAIL_IDENTIFIER_TRAITS,
+            default_region=settings.OMNITRAIL_DEFAULT_PHONE_REGION,
+        )
+        for event in events
+    }
+    previous_ids = {
+        event["id"]: normalize_identifier("user_id", event["previous_id"])
+        for event in events
+        if event["type"] == "alias"
+    }
+    lookup = {key for keys in keys_of.values() for key in keys}
+    lookup |= {
+        (kind, v) for v in previous_ids.values() if v for kind in ("user_id", "anonymous_id")
+    }
+    existing = {(i.kind, i.value): i for i in _by_keys(Identifier, lookup)}
+    for event_id, previous in previous_ids.items():
+        if previous:
+            # previousId is the old id: a userId we know, or else an anonymous id.
+            kind = "user_id" if ("user_id", previous) in existing else "anonymous_id"
+            if (kind, previous) not in keys_of[event_id]:
+                keys_of[event_id].append((kind, previous))
+    all_keys = {key for keys in keys_of.values() for key in keys}
+    blocked = _blocked(all_keys)
+    refusals: list[Refusal] = [
+        Refusal(
+            reason=Refusal.Reason.BLOCKLIST,
+            kind=kind,
+            value=value,
+            detail="value is on the blocklist",
+        )
+        for kind, value in sorted(blocked)
+    ]
+
+    graph = _load_graph(existing, all_keys - blocked)
+    for event in events:
+        graph.place(event["id"], [key for key in keys_of[event["id"]] if key not in blocked])
+    return _write(graph.finish(), events, keys_of, existing, refusals)
+
+
+def _load_graph(existing: dict[Key, Identifier], keys: set[Key]) -> IdentityGraph:
+    profile_ids = {identifier.profile_id for identifier in existing.values()}
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    rows = (
+        Identifier.objects.filter(profile_id__in=profile_ids)
+        .values_list("profile_id", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for profile_id, kind, n in rows:
+        counts[profile_id][kind] = n
+    blocked_pairs = MergeBlock.objects.filter(
+        Q(low_id__in=profile_ids) | Q(high_id__in=profile_ids)
+    ).values_list("low_id", "high_id")
+    conflicts: dict[Key, set[int]] = defaultdict(set)
+    earlier = _by_keys(Refusal, keys, reason__in=[Refusal.Reason.LIMIT, Refusal.Reason.UNMERGED])
+    for kind, value, profiles in earlier.values_list("kind", "value", "profiles"):
+        conflicts[(kind, value)].update(profiles)
+    return IdentityGraph(
+        guardrails(),
+        profile_of={key: identifier.profile_id for key, identifier in existing.items()},
+        kind_counts={pk: counts.get(pk, {}) for pk in profile_ids},
+        quarantined=[
+            key
+            for key, identifier in existing.items()
+            if identifier.status == Identifier.Status.QUARANTINED
+        ],
+        blocked_pairs=list(blocked_pairs),
+        conflicts=conflicts,
+    )
+
+
+def _seen(
+    events: list[dict], keys_of: dict[int, list[Key]]
+) -> dict[Key, tuple[datetime, datetime]]:
+    seen: dict[Key, tuple[datetime, datetime]] = {}
+    for event in events:
+        at = event["timestamp"]
+        for key in keys_of[event["id"]]:
+            first, last = seen.get(key, (at, at))
+            seen[key] = (min(first, at), max(last, at))
+    return seen
+
+
+def _write(
+    placement: Placement,
+    events: list[dict],
+    keys_of: dict[int, list[Key]],
+    existing: dict[Key, Identifier],
+    refusals: list[Refusal],
+) -> int:
+    now = timezone.now()
+    created = Profile.objects.bulk_create([Profile() for _ in placement.new_profiles])
+    real = dict(zip(placement.new_profiles, (p.pk for p in created), strict=True))
+
+    def real_id(profile: int | None) -> int | None:
+        return real.get(profile, profile) if profile is not None else None
+
+    touched = set(real.values())
+    for merge in placement.merges:
+        survivor, merged = real_id(merge.survivor), real_id(merge.merged)
+        merge_profiles(
+            survivor,
+            merged,
+            method=MergeDecision.Method.IDENTIFIER,
+            evidence={"kind": merge.via[0], "value": merge.via[1]},
+            rebuild=False,
+        )
+        touched.add(survivor)
+
+    for event in events:
+        profile = placement.event_profile.get(event["id"])
+        if profile is not None:
+            touched.add(real_id(profile))
+    seen = _seen(events, keys_of)
+    new_identifiers = [
+        Identifier(
+            kind=kind,
+            value=value,
+            profile_id=real_id(profile),
+            first_seen=seen.get((kind, value), (now, now))[0],
+            last_seen=seen.get((kind, value), (now, now))[1],
+        )
+        for (kind, value), profile in placement.new_keys.items()
+    ]
+    Identifier.objects.bulk_create(new_identifiers, batch_size=1000)
+    last_seen = max(event["timestamp"] for event in events)
+    known = [identifier.pk for identifier in existing.values()]
+    Identifier.objects.filter(pk__in=known, last_seen__lt=last_seen).update(last_seen=last_seen)
+    if placement.quarantined:
+        _by_keys(Identifier, placement.quarantined).update(status=Identifier.Status.QUARANTINED)
+
+    refusals.extend(
+        Refusal(
+            reason=refusal.reason,
+            kind=refusal.key[0],
+            value=refusal.key[1],
+            profiles=[real_id(p) for p in refusal.profiles],
+            detail=refusal.detail,
+            touchpoint_id=refusal.event,
+        )
+        for refusal in placement.refusals
+    )
+    Refusal.objects.bulk_create(refusals, batch_size=1000)
+
+    Touchpoint.objects.bulk_update(
+        [
+            Touchpoint(
+                id=event["id"],
+                profile_id=real_id(placement.event_profile.get(event["id"])),
+                resolved_at=now,
+            )
+            for event in events
+        ],
+        ["profile", "resolved_at"],
+        batch_size=1000,
+    )
+    rebuild_golden_records(touched)
+    return len(events)
+
+
+def resolve_pending(*, chunk: int | None = None) -> int:
+    """Resolve every touchpoint not yet placed, oldest first, in chunks."""
+    chunk = chunk or settings.OMNITRAIL_RESOLVE_CHUNK
+    total = 0
+    while True:
+        ids = list(
+            Touchpoint.objects.filter(resolved_at__isnull=True)
+            .order_by("id")
+            .values_list("id", flat=True)[:chunk]
+        )
+        if not ids:
+            return total
+        total += resolve_touchpoints(ids)
