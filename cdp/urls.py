@@ -4,11 +4,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from cdp.api import native, segment
+from identity import api as identity_api
 
 router = DefaultRouter()
 router.register("sources", native.SourceViewSet, basename="source")
 router.register("profiles", native.ProfileViewSet, basename="profile")
 router.register("rejected-events", native.RejectedEventViewSet, basename="rejected-event")
+router.register("merges", identity_api.MergeDecisionViewSet, basename="merge")
+router.register("match-reviews", identity_api.MatchReviewViewSet, basename="match-review")
 
 urlpatterns = [
     re_path(

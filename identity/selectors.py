@@ -1,9 +1,11 @@
 """Reads of the identity graph, for other apps and for reports."""
 
+from collections.abc import Iterator
+
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
-from cdp.models import Profile
+from cdp.models import Profile, Source, Touchpoint
 from identity.engine.normalize import normalize_identifier
 from identity.models import Identifier, MatchReview, MergeDecision, Refusal
 
@@ -30,6 +32,35 @@ def identifier_profiles() -> dict[tuple[str, str], int]:
     """Every identifier and the profile it belongs to (for scoring against a truth)."""
     rows = Identifier.objects.values_list("kind", "value", "profile_id").iterator(chunk_size=10_000)
     return {(kind, value): profile for kind, value, profile in rows}
+
+
+def identity_map(source: Source) -> Iterator[tuple[str, int | None]]:
+    """(external id, profile id) for every key `source` sent: the record ids of its
+    imports (their externalIds) and the userIds and anonymousIds of its events."""
+    touchpoints = Touchpoint.objects.filter(source=source)
+    keys: set[tuple[str, str]] = set()
+    for kind, column in (("user_id", "user_id"), ("anonymous_id", "anonymous_id")):
+        values = touchpoints.exclude(**{column: ""}).values_list(column, flat=True).distinct()
+        keys.update((kind, value) for value in values.iterator(chunk_size=10_000))
+    external = touchpoints.filter(context__has_key="externalIds").values_list(
+        "context__externalIds", flat=True
+    )
+    for entries in external.iterator(chunk_size=10_000):
+        for entry in entries or []:
+            if isinstance(entry, dict) and entry.get("type") and entry.get("id"):
+                keys.add((entry["type"], str(entry["id"])))
+    ordered = sorted(keys, key=lambda key: (key[1], key[0]))
+    for start in range(0, len(ordered), 5_000):
+        chunk = ordered[start : start + 5_000]
+        normalized = {key: (key[0], normalize_identifier(key[0], key[1]) or "") for key in chunk}
+        found = {
+            (kind, value): profile
+            for kind, value, profile in Identifier.objects.filter(
+                value__in={value for _, value in normalized.values()}
+            ).values_list("kind", "value", "profile_id")
+        }
+        for key in chunk:
+            yield key[1], found.get(normalized[key])
 
 
 def identity_summary() -> dict:

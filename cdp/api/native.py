@@ -60,17 +60,45 @@ class TouchpointSerializer(serializers.ModelSerializer):
 
 class ProfileSerializer(serializers.ModelSerializer):
     identifiers = serializers.SerializerMethodField()
+    merge_history = serializers.SerializerMethodField()
 
     class Meta:
         model = Profile
-        fields = ["id", "traits", "identifiers", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "traits",
+            "trait_sources",
+            "identifiers",
+            "merge_history",
+            "merged_into",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_merge_history(self, profile):
+        from identity.selectors import merge_history
+
+        return [
+            {
+                "id": d.pk,
+                "survivor": d.survivor_id,
+                "merged": d.merged_id,
+                "method": d.method,
+                "evidence": d.evidence,
+                "decided_by": d.decided_by,
+                "created_at": d.created_at.isoformat(),
+                "undone_at": d.undone_at.isoformat() if d.undone_at else None,
+            }
+            for d in merge_history(profile)
+        ]
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_identifiers(self, profile):
         from identity.selectors import identifiers_of_profile
 
         return [
-            {"kind": identifier.kind, "value": identifier.value}
+            {"kind": identifier.kind, "value": identifier.value, "status": identifier.status}
             for identifier in identifiers_of_profile(profile)
         ]
 
@@ -81,7 +109,10 @@ class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ProfileSerializer
 
     def get_queryset(self):
-        profiles = Profile.objects.filter(merged_into__isnull=True)
+        # Lists show live profiles; a merged-away one is still readable by id (merged_into).
+        profiles = Profile.objects.all()
+        if self.action == "list":
+            profiles = profiles.filter(merged_into__isnull=True)
         identifier = self.request.query_params.get("identifier")
         if identifier:
             from identity.selectors import profile_ids_for_identifier

@@ -236,11 +236,7 @@ class IdentityGraph:
         return profile
 
     def finish(self) -> Placement:
-        """The decisions, with every profile reference pointing at its survivor."""
-        result = self.result
-        result.event_profile = {
-            event: self._current(profile) if profile is not None else None
-            for event, profile in result.event_profile.items()
-        }
-        result.new_keys = {key: self._current(profile) for key, profile in result.new_keys.items()}
-        return result
+        """The decisions, each as of the moment it was made: events and new identifiers
+        point at the profile they joined then, and `merges` replays what happened after,
+        in order. Writing them in that order keeps every merge's snapshot exact."""
+        return self.result

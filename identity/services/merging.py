@@ -18,6 +18,7 @@ class MergeRefused(Exception):
     """A merge the guardrails or an earlier staff decision forbid."""
 
 
+@transaction.atomic
 def merge_profiles(
     survivor: Profile | int,
     merged: Profile | int,

@@ -168,6 +168,8 @@ def _write(
     existing: dict[Key, Identifier],
     refusals: list[Refusal],
 ) -> int:
+    """Write the batch as it happened: new profiles, identifiers and touchpoints where
+    they first landed, then the merges in order (each snapshots what it moves)."""
     now = timezone.now()
     created = Profile.objects.bulk_create([Profile() for _ in placement.new_profiles])
     real = dict(zip(placement.new_profiles, (p.pk for p in created), strict=True))
@@ -175,39 +177,50 @@ def _write(
     def real_id(profile: int | None) -> int | None:
         return real.get(profile, profile) if profile is not None else None
 
-    touched = set(real.values())
-    for merge in placement.merges:
-        survivor, merged = real_id(merge.survivor), real_id(merge.merged)
-        merge_profiles(
-            survivor,
-            merged,
-            method=MergeDecision.Method.IDENTIFIER,
-            evidence={"kind": merge.via[0], "value": merge.via[1]},
-            rebuild=False,
-        )
-        touched.add(survivor)
-
-    for event in events:
-        profile = placement.event_profile.get(event["id"])
-        if profile is not None:
-            touched.add(real_id(profile))
     seen = _seen(events, keys_of)
-    new_identifiers = [
-        Identifier(
-            kind=kind,
-            value=value,
-            profile_id=real_id(profile),
-            first_seen=seen.get((kind, value), (now, now))[0],
-            last_seen=seen.get((kind, value), (now, now))[1],
-        )
-        for (kind, value), profile in placement.new_keys.items()
-    ]
-    Identifier.objects.bulk_create(new_identifiers, batch_size=1000)
+    Identifier.objects.bulk_create(
+        [
+            Identifier(
+                kind=kind,
+                value=value,
+                profile_id=real_id(profile),
+                first_seen=seen.get((kind, value), (now, now))[0],
+                last_seen=seen.get((kind, value), (now, now))[1],
+            )
+            for (kind, value), profile in placement.new_keys.items()
+        ],
+        batch_size=1000,
+    )
     last_seen = max(event["timestamp"] for event in events)
     known = [identifier.pk for identifier in existing.values()]
     Identifier.objects.filter(pk__in=known, last_seen__lt=last_seen).update(last_seen=last_seen)
     if placement.quarantined:
         _by_keys(Identifier, placement.quarantined).update(status=Identifier.Status.QUARANTINED)
+    Touchpoint.objects.bulk_update(
+        [
+            Touchpoint(
+                id=event["id"],
+                profile_id=real_id(placement.event_profile.get(event["id"])),
+                resolved_at=now,
+            )
+            for event in events
+        ],
+        ["profile", "resolved_at"],
+        batch_size=1000,
+    )
+
+    touched = set(real.values())
+    touched.update(real_id(p) for p in placement.event_profile.values() if p is not None)
+    for merge in placement.merges:
+        survivor = real_id(merge.survivor)
+        merge_profiles(
+            survivor,
+            real_id(merge.merged),
+            method=MergeDecision.Method.IDENTIFIER,
+            evidence={"kind": merge.via[0], "value": merge.via[1]},
+            rebuild=False,
+        )
+        touched.add(survivor)
 
     refusals.extend(
         Refusal(
@@ -221,20 +234,11 @@ def _write(
         for refusal in placement.refusals
     )
     Refusal.objects.bulk_create(refusals, batch_size=1000)
-
-    Touchpoint.objects.bulk_update(
-        [
-            Touchpoint(
-                id=event["id"],
-                profile_id=real_id(placement.event_profile.get(event["id"])),
-                resolved_at=now,
-            )
-            for event in events
-        ],
-        ["profile", "resolved_at"],
-        batch_size=1000,
+    rebuild_golden_records(
+        Profile.objects.filter(pk__in=touched, merged_into__isnull=True).values_list(
+            "pk", flat=True
+        )
     )
-    rebuild_golden_records(touched)
     return len(events)
 
 

@@ -88,7 +88,7 @@ def test_profile_is_found_by_any_identifier(
     body = client.get("/api/v1/profiles/", {"identifier": "email:ann@example.com"}).json()
     assert len(body["results"]) == 1
     profile = body["results"][0]
-    assert {"kind": "user_id", "value": "u-9"} in profile["identifiers"]
+    assert {"kind": "user_id", "value": "u-9", "status": "active"} in profile["identifiers"]
     assert profile["traits"]["email"] == " Ann@Example.com "
     touchpoints = client.get(f"/api/v1/profiles/{profile['id']}/touchpoints/").json()
     assert [t["type"] for t in touchpoints["results"]] == ["identify"]

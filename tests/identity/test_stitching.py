@@ -213,3 +213,56 @@ def test_golden_record_takes_the_most_recent_value_and_says_where_it_came_from(d
     profile = profile_of("user_id", "u-1")
     assert profile.traits["city"] == "York"
     assert profile.trait_sources["city"]["source"] == "app"
+
+
+def test_identity_map_lists_every_key_a_source_sent_with_its_profile(deliver, capsys):
+    from django.core.management import call_command
+
+    deliver(*journey())
+    deliver(
+        {
+            "type": "identify",
+            "traits": {"email": "u-1@example.com"},
+            "context": {"externalIds": [{"id": "C-7", "type": "crm_id"}]},
+        },
+        source="crm",
+        kind="crm",
+    )
+    call_command("export_identity_map", source="crm")
+    call_command("export_identity_map", source="web")
+    out = capsys.readouterr().out.splitlines()
+    profile = profile_of("user_id", "u-1").pk
+    assert out == [
+        "source,external_id,profile_id",
+        f"crm,C-7,{profile}",
+        "source,external_id,profile_id",
+        f"web,a-laptop,{profile}",
+        f"web,a-phone,{profile}",
+        f"web,u-1,{profile}",
+    ]
+
+
+def test_profile_api_shows_merge_history_and_unmerges(deliver):
+    from django.contrib.auth.models import User
+    from rest_framework.test import APIClient
+
+    deliver(*journey())
+    profile = profile_of("user_id", "u-1")
+    staff = User.objects.create_superuser("ops", "ops@example.com", "pw")
+    client = APIClient()
+    client.force_authenticate(staff)
+    body = client.get("/api/v1/profiles/", {"identifier": "anonymous_id:a-laptop"}).json()
+    history = body["results"][0]["merge_history"]
+    assert [(h["survivor"], h["method"], h["evidence"]) for h in history] == [
+        (profile.pk, "identifier", {"kind": "anonymous_id", "value": "a-laptop"})
+    ]
+    response = client.post(f"/api/v1/merges/{history[0]['id']}/unmerge/")
+    assert response.status_code == 200
+    assert response.json()["undone_by"] == "ops"
+    assert profile_of("anonymous_id", "a-laptop") != profile
+    again = client.post(f"/api/v1/merges/{history[0]['id']}/unmerge/")
+    assert again.status_code == 409 and again.json()["code"] == "merge_refused"
+
+    reader = User.objects.create_user("analyst")
+    client.force_authenticate(reader)
+    assert client.post(f"/api/v1/merges/{history[0]['id']}/unmerge/").status_code == 403

@@ -1,0 +1,111 @@
+from django.contrib import admin, messages
+
+from identity.models import (
+    BlockedValue,
+    Identifier,
+    MatchModel,
+    MatchReview,
+    MatchRun,
+    MergeBlock,
+    MergeDecision,
+    Refusal,
+)
+from identity.services.merging import MergeRefused, unmerge
+from identity.services.reviews import accept_review, reject_review
+
+
+@admin.register(Identifier)
+class IdentifierAdmin(admin.ModelAdmin):
+    list_display = ["kind", "value", "profile", "status", "first_seen", "last_seen"]
+    list_filter = ["kind", "status"]
+    search_fields = ["value"]
+    raw_id_fields = ["profile"]
+    show_full_result_count = False
+
+
+@admin.register(BlockedValue)
+class BlockedValueAdmin(admin.ModelAdmin):
+    list_display = ["kind", "value", "note"]
+    search_fields = ["value"]
+
+
+@admin.register(Refusal)
+class RefusalAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "reason", "kind", "value", "profiles", "detail"]
+    list_filter = ["reason", "kind"]
+    search_fields = ["value"]
+
+
+@admin.register(MergeDecision)
+class MergeDecisionAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "survivor",
+        "merged",
+        "method",
+        "evidence",
+        "decided_by",
+        "undone_at",
+    ]
+    list_filter = ["method", "undone_at"]
+    raw_id_fields = ["survivor", "merged"]
+    readonly_fields = ["snapshot"]
+    actions = ["undo"]
+
+    @admin.action(description="Unmerge (restore the merged profile, never merge them again)")
+    def undo(self, request, queryset):
+        for decision in queryset:
+            try:
+                unmerge(decision, decided_by=request.user.get_username())
+            except MergeRefused as error:
+                self.message_user(request, str(error), messages.ERROR)
+            else:
+                self.message_user(request, f"Profile {decision.merged_id} restored.")
+
+
+@admin.register(MergeBlock)
+class MergeBlockAdmin(admin.ModelAdmin):
+    list_display = ["low", "high", "reason", "created_at"]
+    raw_id_fields = ["low", "high"]
+
+
+@admin.register(MatchReview)
+class MatchReviewAdmin(admin.ModelAdmin):
+    list_display = ["left", "right", "match_probability", "levels", "status", "decided_by"]
+    list_filter = ["status"]
+    raw_id_fields = ["left", "right", "run"]
+    actions = ["accept", "reject"]
+
+    @admin.action(description="Accept: they are the same person (merge)")
+    def accept(self, request, queryset):
+        for review in queryset.filter(status=MatchReview.Status.PENDING):
+            try:
+                accept_review(review, decided_by=request.user.get_username())
+            except MergeRefused as error:
+                self.message_user(request, str(error), messages.ERROR)
+
+    @admin.action(description="Reject: different people (never merge them)")
+    def reject(self, request, queryset):
+        for review in queryset.filter(status=MatchReview.Status.PENDING):
+            reject_review(review, decided_by=request.user.get_username())
+
+
+@admin.register(MatchModel)
+class MatchModelAdmin(admin.ModelAdmin):
+    list_display = ["version", "trained_at", "records", "active"]
+    readonly_fields = ["model"]
+
+
+@admin.register(MatchRun)
+class MatchRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "started_at",
+        "mode",
+        "model",
+        "profiles",
+        "pairs_scored",
+        "merges",
+        "reviews",
+        "refused",
+        "finished_at",
+    ]

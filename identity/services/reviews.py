@@ -1,0 +1,51 @@
+"""Staff decisions on borderline Splink pairs."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from cdp.models import Profile
+from identity.models import MatchReview, MergeBlock, MergeDecision
+from identity.services.merging import MergeRefused, merge_profiles
+
+
+def _active(profile_id: int) -> int:
+    profile = Profile.objects.get(pk=profile_id)
+    while profile.merged_into_id:
+        profile = Profile.objects.get(pk=profile.merged_into_id)
+    return profile.pk
+
+
+@transaction.atomic
+def accept_review(review: MatchReview, *, decided_by: str) -> MergeDecision:
+    """Staff say the pair is one person: merge them, keeping Splink's evidence."""
+    left, right = _active(review.left_id), _active(review.right_id)
+    if left == right:
+        raise MergeRefused("these profiles are already one")
+    survivor, merged = sorted((left, right))
+    decision = merge_profiles(
+        survivor,
+        merged,
+        method=MergeDecision.Method.MANUAL,
+        evidence={
+            "match_probability": review.match_probability,
+            "levels": review.levels,
+            "review": review.pk,
+        },
+        decided_by=decided_by,
+    )
+    review.status = MatchReview.Status.ACCEPTED
+    review.decided_by, review.decided_at = decided_by, timezone.now()
+    review.save(update_fields=["status", "decided_by", "decided_at"])
+    return decision
+
+
+@transaction.atomic
+def reject_review(review: MatchReview, *, decided_by: str) -> None:
+    """Staff say they are different people: the pair is never merged."""
+    low, high = sorted((review.left_id, review.right_id))
+    MergeBlock.objects.get_or_create(
+        low_id=low, high_id=high, defaults={"reason": f"review rejected by {decided_by}"}
+    )
+    review.status = MatchReview.Status.REJECTED
+    review.decided_by, review.decided_at = decided_by, timezone.now()
+    review.save(update_fields=["status", "decided_by", "decided_at"])
