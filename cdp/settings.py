@@ -125,6 +125,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_ROUTES = {
+    # Splink runs are heavy (DuckDB memory, minutes at scale): their own workers.
+    "identity.tasks.match_*": {"queue": "matching"},
     "identity.*": {"queue": "identity"},
     "attribution.*": {"queue": "attribution"},
     "consent.*": {"queue": "consent"},
@@ -135,6 +137,11 @@ CELERY_BEAT_SCHEDULE = {
     "identity-sweep-unresolved": {
         "task": "identity.tasks.sweep_unresolved_touchpoints",
         "schedule": crontab(minute="*"),
+    },
+    # New and changed profiles matched against the rest with the saved Splink model.
+    "identity-match-incremental": {
+        "task": "identity.tasks.match_profiles_incremental",
+        "schedule": crontab(minute="*/15"),
     },
 }
 
@@ -230,6 +237,19 @@ OMNITRAIL_IDENTIFIER_BLOCKLIST = env.list(
 OMNITRAIL_TRAIT_RULES = env.json("OMNITRAIL_TRAIT_RULES", default={"*": "most_recent"})
 # Source names, most trusted first, for traits under the source_priority rule.
 OMNITRAIL_SOURCE_PRIORITY = env.list("OMNITRAIL_SOURCE_PRIORITY", default=["crm", "pos"])
+# Probabilistic matching (Splink): pairs at or above the merge threshold merge; pairs
+# between the review and merge thresholds wait for staff in the review queue.
+OMNITRAIL_MATCH_MERGE_THRESHOLD = env.float("OMNITRAIL_MATCH_MERGE_THRESHOLD", default=0.95)
+OMNITRAIL_MATCH_REVIEW_THRESHOLD = env.float("OMNITRAIL_MATCH_REVIEW_THRESHOLD", default=0.80)
+# duckdb (in-process, default) or spark (pip install pyspark; for data beyond one machine).
+OMNITRAIL_MATCH_BACKEND = env.str("OMNITRAIL_MATCH_BACKEND", default="duckdb")
+# DuckDB memory per worker process; it spills to disk beyond this.
+OMNITRAIL_MATCH_MEMORY_LIMIT = env.str("OMNITRAIL_MATCH_MEMORY_LIMIT", default="2GB")
+# An incremental run also rescores touchpoints resolved this long before the last run
+# started (longer than any ingest transaction), so none committed meanwhile is missed.
+OMNITRAIL_MATCH_OVERLAP_SECONDS = env.int("OMNITRAIL_MATCH_OVERLAP_SECONDS", default=120)
+# Seed of the random sampling in training, so a retrain on the same data is repeatable.
+OMNITRAIL_MATCH_SEED = env.int("OMNITRAIL_MATCH_SEED", default=42)
 # How many unresolved touchpoints one identity task takes at a time.
 OMNITRAIL_RESOLVE_CHUNK = env.int("OMNITRAIL_RESOLVE_CHUNK", default=5_000)
 

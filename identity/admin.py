@@ -102,7 +102,7 @@ class MatchRunAdmin(admin.ModelAdmin):
         "started_at",
         "mode",
         "model",
-        "profiles",
+        "records",
         "pairs_scored",
         "merges",
         "reviews",

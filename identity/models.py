@@ -149,11 +149,14 @@ class MatchRun(models.Model):
     model = models.ForeignKey(MatchModel, null=True, on_delete=models.SET_NULL)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
-    profiles = models.PositiveIntegerField(default=0)
+    records = models.PositiveIntegerField(
+        default=0, help_text="Source records scored (new ones only, in an incremental run)."
+    )
     pairs_scored = models.PositiveIntegerField(default=0)
     merges = models.PositiveIntegerField(default=0)
     reviews = models.PositiveIntegerField(default=0)
     refused = models.PositiveIntegerField(default=0)
+    note = models.TextField(blank=True, help_text="Why the run matched nothing, if it was skipped.")
 
     class Meta:
         ordering = ["-started_at"]

@@ -29,3 +29,17 @@ def resolve_new_touchpoints(source_id: int, message_ids: list[str]) -> int:
 def sweep_unresolved_touchpoints() -> int:
     """Catch what an ingest could not enqueue (the broker was down)."""
     return resolve_pending()
+
+
+@shared_task(name="identity.tasks.match_profiles_full", acks_late=True)
+def match_profiles_full(retrain: bool = False) -> int:
+    from identity.services.matching import full_run
+
+    return full_run(retrain=retrain).pk
+
+
+@shared_task(name="identity.tasks.match_profiles_incremental", acks_late=True)
+def match_profiles_incremental() -> int:
+    from identity.services.matching import incremental_run
+
+    return incremental_run().pk

@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from cdp.models import Profile, RejectedEvent, Touchpoint
+from identity.models import MatchRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,4 +22,7 @@ def test_demo_prints_the_figures_it_stored(capsys):
     assert figure(out, "profiles") == Profile.objects.filter(merged_into=None).count()
     assert figure(out, "rejected events kept") == RejectedEvent.objects.count() == 1
     assert figure(out, "touchpoints unresolved") == 0
-    assert re.search(r"vs ground truth \(\d+ ids\): precision 1\.000", out)
+    assert re.search(r"^stitching vs ground truth \(\d+ ids\): precision 1\.000", out, re.M)
+    # The Splink step ran on what was stored, and says what it did (or why not).
+    assert figure(out, "splink records compared") == MatchRun.objects.get().records > 0
+    assert re.search(r"^with splink vs ground truth \(\d+ ids\): precision", out, re.M)

@@ -1,0 +1,330 @@
+"""Probabilistic matching runs: profiles no shared key ties, linked by Splink.
+
+Splink compares source records, not golden records: one record per distinct set of
+match traits a source sent for a profile (a CRM row, a web sign-up, an app login with
+a birthday). That is the data Splink is made for, it keeps the duplicates that
+training learns from (stitching has already merged the profiles that share a key), and
+the model is applied to the same kind of rows it was trained on. A pair of records of
+two different profiles scoring above the merge threshold merges the profiles.
+
+A full run trains the model if there is none (or when asked), scores every pair the
+blocking rules allow, merges the sure pairs and queues those between the review and
+merge thresholds for staff. An incremental run scores only the records of touchpoints
+resolved since the last run against all others, with the saved model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.utils import timezone
+
+from cdp.models import Profile, Touchpoint
+from identity.engine import matching as engine
+from identity.engine.stitch import UnionFind
+from identity.models import (
+    Identifier,
+    MatchModel,
+    MatchReview,
+    MatchRun,
+    MergeBlock,
+    MergeDecision,
+    Refusal,
+)
+from identity.services.merging import merge_profiles, rebuild_golden_records
+
+logger = logging.getLogger(__name__)
+COLUMNS = ("unique_id", "profile_id", *engine.MATCH_COLUMNS)
+
+
+@dataclass
+class Records:
+    """Match records (the engine's columns) and the profile each belongs to now."""
+
+    table: pa.Table
+    profile_of: dict[int, int]
+
+    @property
+    def count(self) -> int:
+        return self.table.num_rows
+
+
+def _records_query(touchpoints: QuerySet[Touchpoint]) -> QuerySet:
+    """One row per source, profile and distinct match traits; its id is the first
+    touchpoint that said them."""
+    fields = {f"t_{name}": KeyTextTransform(name, "traits") for name in engine.MATCH_COLUMNS}
+    return (
+        touchpoints.filter(profile__isnull=False)
+        .filter(Q(traits__has_key="first_name") | Q(traits__has_key="last_name"))
+        .annotate(**fields)
+        .values("source_id", "profile_id", *fields)
+        .annotate(unique_id=Min("id"))
+        .order_by()
+        .values_list("unique_id", "profile_id", *fields)
+    )
+
+
+def _current_profiles(profile_ids: set[int]) -> dict[int, int]:
+    """Each profile id -> the active profile it is (or was merged into)."""
+    merged = dict(
+        Profile.objects.filter(merged_into__isnull=False).values_list("pk", "merged_into_id")
+    )
+    current = {}
+    for pk in profile_ids:
+        seen = pk
+        while seen in merged:
+            seen = merged[seen]
+        current[pk] = seen
+    return current
+
+
+def match_records(touchpoints: QuerySet[Touchpoint] | None = None) -> Records:
+    """The match records of `touchpoints` (default: all), streamed out of PostgreSQL
+    with COPY (other databases: a chunked cursor)."""
+    query = _records_query(touchpoints if touchpoints is not None else Touchpoint.objects.all())
+    schema = pa.schema(
+        [("unique_id", pa.int64()), ("profile_id", pa.int64())]
+        + [(name, pa.string()) for name in engine.MATCH_COLUMNS]
+    )
+    if connection.vendor == "postgresql":
+        sql, params = query.query.sql_with_params()
+        buffer = io.BytesIO()
+        with connection.cursor() as cursor:
+            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+            with raw.copy(f"COPY ({sql}) TO STDOUT (FORMAT CSV)", params) as copy:
+                for block in copy:
+                    buffer.write(block)
+        if buffer.tell():
+            buffer.seek(0)
+            table = pa_csv.read_csv(
+                buffer,
+                read_options=pa_csv.ReadOptions(column_names=list(COLUMNS)),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=schema, strings_can_be_null=True, quoted_strings_can_be_null=False
+                ),
+            )
+        else:
+            table = schema.empty_table()
+    else:
+        rows = list(query.iterator(chunk_size=10_000))
+        table = pa.table(
+            {name: [row[index] for row in rows] for index, name in enumerate(COLUMNS)},
+            schema=schema,
+        )
+    owners = table["profile_id"].to_pylist()
+    current = _current_profiles(set(owners))
+    profile_of = {
+        uid: current[owner]
+        for uid, owner in zip(table["unique_id"].to_pylist(), owners, strict=True)
+    }
+    return Records(table.drop_columns(["profile_id"]), profile_of)
+
+
+def _engine_options() -> dict:
+    return {
+        "backend": settings.OMNITRAIL_MATCH_BACKEND,
+        "memory_limit": settings.OMNITRAIL_MATCH_MEMORY_LIMIT,
+    }
+
+
+def current_model(*, records: Records | None = None, retrain: bool = False) -> MatchModel:
+    """The active trained model; trained on the platform's own records when missing.
+
+    Raises `engine.TooFewDuplicates` when the records hold nothing to learn from.
+    """
+    model = MatchModel.objects.filter(active=True).first()
+    if model and not retrain:
+        return model
+    records = records if records is not None else match_records()
+    trained = engine.train_model(
+        records.table, seed=settings.OMNITRAIL_MATCH_SEED, **_engine_options()
+    )
+    version = (MatchModel.objects.aggregate(v=Max("version"))["v"] or 0) + 1
+    with transaction.atomic():
+        MatchModel.objects.update(active=False)
+        return MatchModel.objects.create(
+            version=version, model=trained, records=records.count, active=True
+        )
+
+
+def full_run(*, retrain: bool = False) -> MatchRun:
+    """Train if needed, score all pairs, merge the sure ones, queue the borderline ones."""
+    run = MatchRun(mode=MatchRun.Mode.FULL, started_at=timezone.now())
+    records = match_records()
+    run.records = records.count
+    if records.count < 2:
+        run.note = f"{records.count} record(s) with a name: nothing to compare"
+        return _finish(run, [], records)
+    try:
+        run.model = current_model(records=records, retrain=retrain)
+    except engine.TooFewDuplicates as error:
+        logger.warning("match run skipped: %s", error)
+        run.note = str(error)
+        return _finish(run, [], records)
+    pairs = engine.predict_pairs(
+        records.table,
+        run.model.model,
+        threshold=settings.OMNITRAIL_MATCH_REVIEW_THRESHOLD,
+        **_engine_options(),
+    )
+    return _finish(run, pairs, records)
+
+
+def incremental_run() -> MatchRun:
+    """Score the records of touchpoints resolved since the last run against all others
+    with the saved model; a full run instead when there is no model or run yet."""
+    last = MatchRun.objects.filter(finished_at__isnull=False, model__isnull=False).first()
+    model = MatchModel.objects.filter(active=True).first()
+    if last is None or model is None:
+        return full_run()
+    run = MatchRun(mode=MatchRun.Mode.INCREMENTAL, started_at=timezone.now(), model=model)
+    # Touchpoints resolved a little before the last run started are scored again, so
+    # that a batch committed while that run was reading is not missed.
+    since = last.started_at - dt.timedelta(seconds=settings.OMNITRAIL_MATCH_OVERLAP_SECONDS)
+    new = match_records(Touchpoint.objects.filter(resolved_at__gte=since))
+    run.records = new.count
+    if not new.count:
+        return _finish(run, [], new)
+    # Against all records, not only those sharing a blocking key: term frequencies (how
+    # common a surname or postcode is) must come from everyone, as in training. A record
+    # in both tables counts as new.
+    everyone = match_records()
+    pairs = engine.predict_new_against_existing(
+        everyone.table,
+        new.table,
+        model.model,
+        threshold=settings.OMNITRAIL_MATCH_REVIEW_THRESHOLD,
+        **_engine_options(),
+    )
+    # A new record that repeats an older one of its profile has its own id in `new`.
+    return _finish(run, pairs, Records(everyone.table, everyone.profile_of | new.profile_of))
+
+
+def _finish(run: MatchRun, pairs: list[engine.ScoredPair], records: Records) -> MatchRun:
+    run.pairs_scored = len(pairs)
+    with transaction.atomic():
+        run.save()
+        _apply_pairs(run, pairs, records.profile_of)
+        run.finished_at = timezone.now()
+        run.save()
+    return run
+
+
+def _apply_pairs(run: MatchRun, pairs: list[engine.ScoredPair], profile_of: dict[int, int]) -> None:
+    """Merge the profiles of sure pairs, strongest first, under the same guardrails as
+    stitching; queue the borderline pairs (and sure ones a guardrail refused) for staff.
+    Pairs of records of one profile say nothing new and are skipped."""
+    merge_at = settings.OMNITRAIL_MATCH_MERGE_THRESHOLD
+    limits = settings.OMNITRAIL_IDENTIFIER_LIMITS
+    ids = {profile_of[pair.left_id] for pair in pairs} | {
+        profile_of[pair.right_id] for pair in pairs
+    }
+    counts: dict[int, Counter] = {pk: Counter() for pk in ids}
+    for profile_id, kind, n in (
+        Identifier.objects.filter(profile_id__in=ids)
+        .values_list("profile_id", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        counts[profile_id][kind] = n
+    blocked = {
+        frozenset(pair)
+        for pair in MergeBlock.objects.filter(Q(low_id__in=ids) | Q(high_id__in=ids)).values_list(
+            "low_id", "high_id"
+        )
+    }
+    members: dict[int, set[int]] = {pk: {pk} for pk in ids}
+    groups = UnionFind()
+    survivors: dict[object, int] = {}
+    reviews: dict[tuple[int, int], MatchReview] = {}
+    touched: set[int] = set()
+
+    def current(pk: int) -> int:
+        return survivors.get(groups.find(pk), pk)
+
+    def queue(pair: engine.ScoredPair, left: int, right: int) -> None:
+        key = (min(left, right), max(left, right))
+        if key not in reviews:  # pairs come strongest first
+            reviews[key] = MatchReview(
+                left_id=key[0],
+                right_id=key[1],
+                match_probability=pair.match_probability,
+                levels=pair.levels,
+                run=run,
+            )
+
+    for pair in sorted(pairs, key=lambda p: (-p.match_probability, p.left_id, p.right_id)):
+        left, right = current(profile_of[pair.left_id]), current(profile_of[pair.right_id])
+        if left == right:
+            continue
+        if pair.match_probability < merge_at:
+            queue(pair, left, right)
+            continue
+        refusal = _refusal(
+            members[left], members[right], counts[left], counts[right], blocked, limits
+        )
+        if refusal:
+            reason, detail = refusal
+            Refusal.objects.create(
+                reason=reason,
+                kind="splink",
+                value=f"records {pair.left_id}~{pair.right_id}",
+                profiles=[left, right],
+                detail=detail,
+            )
+            run.refused += 1
+            if reason != Refusal.Reason.UNMERGED:  # staff have already said no to those
+                queue(pair, left, right)
+            continue
+        survivor, merged = sorted((left, right))
+        merge_profiles(
+            survivor,
+            merged,
+            method=MergeDecision.Method.SPLINK,
+            evidence={
+                "match_probability": round(pair.match_probability, 6),
+                "match_weight": round(pair.match_weight, 3),
+                "levels": pair.levels,
+                "records": [pair.left_id, pair.right_id],  # the touchpoints that said them
+            },
+            decided_by=f"splink model v{run.model.version}",
+            rebuild=False,
+        )
+        root = groups.union(left, right)
+        survivors[root] = survivor
+        members[survivor] |= members.pop(merged)
+        counts[survivor] += counts.pop(merged)
+        touched.add(survivor)
+        run.merges += 1
+    # A pair already in the queue (or decided) keeps its first entry.
+    known = set(
+        MatchReview.objects.filter(
+            left_id__in=[left for left, _ in reviews], right_id__in=[r for _, r in reviews]
+        ).values_list("left_id", "right_id")
+    )
+    fresh = [review for key, review in reviews.items() if key not in known]
+    MatchReview.objects.bulk_create(fresh)
+    run.reviews = len(fresh)
+    rebuild_golden_records(touched)
+
+
+def _refusal(left_members, right_members, left_counts, right_counts, blocked, limits):
+    for x in left_members:
+        for y in right_members:
+            if frozenset((x, y)) in blocked:
+                return Refusal.Reason.UNMERGED, f"profiles {x} and {y} were separated by staff"
+    for kind, limit in limits.items():
+        total = left_counts[kind] + right_counts[kind]
+        if total > limit:
+            return Refusal.Reason.LIMIT, f"merged profile would hold {total} {kind} (limit {limit})"
+    return None

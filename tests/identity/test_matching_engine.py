@@ -1,0 +1,254 @@
+"""Probabilistic profile matching (identity/engine/matching.py) on a labelled population
+(cdp/demo/labelled_records.py: seeded people with noisy duplicate records).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+
+from cdp.demo.labelled_records import Record, make_population, pairwise_scores, to_table
+from identity.engine.matching import (
+    LEVEL_LABELS,
+    MATCH_COLUMNS,
+    MatchingBackendUnavailable,
+    ScoredPair,
+    TooFewDuplicates,
+    build_settings,
+    cluster_pairs,
+    predict_new_against_existing,
+    predict_pairs,
+    prepare_records,
+    score_record_pairs,
+    train_model,
+)
+
+# -- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def population():
+    records, truth = make_population(2000, seed=7)
+    return to_table(records), truth
+
+
+@pytest.fixture(scope="module")
+def model(population):
+    table, _ = population
+    return train_model(table, seed=0)
+
+
+# -- tests ----------------------------------------------------------------------------------
+
+
+def test_prepare_records_cleans_names_addresses_and_codes():
+    raw = pa.table(
+        {
+            "unique_id": pa.array([1, 2], pa.int32()),
+            "first_name": ["  Jon ", "JOSÉ"],
+            "last_name": ["O'Brien", ""],
+            "email": ["Jon.OBrien@Example.COM ", None],
+            "phone": ["+1 (415) 555-0134", ""],
+            "birthday": ["1980-02-01", "01/02/1980"],
+            "street": ["12 High Street", "4 North Park Avenue, Apt. 5"],
+            "city": ["  New   York", None],
+            "postal_code": ["94110-1234", "sw1a 1aa"],
+        }
+    )
+    prepared = prepare_records(raw).to_pylist()
+    assert prepared == [
+        {
+            "unique_id": 1,
+            "first_name": "jon",
+            "last_name": "obrien",
+            "email": "jon.obrien@example.com",
+            "phone": "+14155550134",
+            "birthday": "1980-02-01",
+            "street": "12 high st",
+            "city": "new york",
+            "postal_code": "94110",
+            "first_name_canonical": "jonathan",
+        },
+        {
+            "unique_id": 2,
+            "first_name": "jose",
+            "last_name": None,
+            "email": None,
+            "phone": None,
+            "birthday": None,
+            "street": "4 n park ave apt 5",
+            "city": None,
+            "postal_code": "SW1A1AA",
+            "first_name_canonical": "jose",
+        },
+    ]
+    assert prepare_records(prepare_records(raw)).equals(prepare_records(raw))
+    with pytest.raises(ValueError, match="unique_id"):
+        prepare_records(pa.table({"unique_id": [1, 1], "first_name": ["a", "b"]}))
+
+
+def test_settings_dedupe_on_unique_id_with_every_comparison():
+    settings = build_settings()
+    assert settings["link_type"] == "dedupe_only"
+    assert settings["unique_id_column_name"] == "unique_id"
+    names = [c["output_column_name"] for c in settings["comparisons"]]
+    assert names == list(LEVEL_LABELS)
+    for comparison in settings["comparisons"]:
+        labels = {level["label_for_charts"] for level in comparison["comparison_levels"]}
+        assert labels == set(LEVEL_LABELS[comparison["output_column_name"]])
+
+
+def test_full_run_finds_people_with_high_precision_and_recall(population, model):
+    table, truth = population
+    pairs = predict_pairs(table, model, threshold=0.5)
+    clusters = cluster_pairs(table["unique_id"].to_pylist(), pairs, threshold=0.9)
+    precision, recall, f1 = pairwise_scores(clusters, truth)
+    print(f"pairwise precision {precision:.3f} recall {recall:.3f} F1 {f1:.3f}")
+    assert precision >= 0.95
+    assert recall >= 0.85
+
+
+def _parameters(model: dict) -> list[float]:
+    return [
+        level[name]
+        for comparison in model["comparisons"]
+        for level in comparison["comparison_levels"]
+        for name in ("m_probability", "u_probability")
+        if name in level
+    ]
+
+
+def test_same_data_and_seed_give_the_same_model_and_pairs(population, model):
+    table, _ = population
+    again = train_model(table, seed=0)
+    assert _parameters(again) == pytest.approx(_parameters(model), rel=1e-9)
+    first = predict_pairs(table, model, threshold=0.9)
+    second = predict_pairs(table, again, threshold=0.9)
+    assert [(p.left_id, p.right_id) for p in first] == [(p.left_id, p.right_id) for p in second]
+    assert [p.match_probability for p in first] == pytest.approx(
+        [p.match_probability for p in second], abs=1e-6
+    )
+
+
+def _one(unique_id: int, first: str, last: str, **fields: str) -> pa.Table:
+    """A table of one profile with the fields given, the others missing."""
+    blank = dict.fromkeys(MATCH_COLUMNS)
+    return to_table(
+        [Record(**{**blank, "first_name": first, "last_name": last, **fields}, unique_id=unique_id)]
+    )
+
+
+def test_nickname_with_same_postcode_and_birthday_matches_but_shared_surname_does_not(
+    population, model
+):
+    table, _ = population
+    jon = _one(
+        900001, "Jon", "Smith", street="12 High St", city="Springfield", postal_code="10000",
+        birthday="1980-02-01",
+    )  # fmt: skip
+    jonathan = _one(
+        900002, "jonathan", "smith", city="Springfield", postal_code="10000",
+        birthday="1980-02-01",
+    )  # fmt: skip
+    [same] = score_record_pairs(jon, jonathan, model, reference=table)
+    assert same.match_probability > 0.9
+    assert same.levels["first_name"] == "Nickname match"
+    assert same.levels["last_name"] == "Exact match"
+    assert same.levels["birthday"] == "Exact match"
+    assert same.levels["email"] == "Missing"
+
+    mary = _one(900003, "Mary", "Smith", city="Springfield", birthday="1956-11-20")
+    george = _one(900004, "George", "Smith", city="Springfield", birthday="1991-04-07")
+    [strangers] = score_record_pairs(mary, george, model, reference=table)
+    assert strangers.match_probability < 0.5
+    assert strangers.levels["address"] == "City match"
+
+
+def _first_and_later_records(table: pa.Table, truth: dict[int, int]) -> tuple[pa.Table, pa.Table]:
+    first_seen, later = {}, []
+    for row in table.to_pylist():
+        person = truth[row["unique_id"]]
+        if person in first_seen:
+            later.append(row)
+        else:
+            first_seen[person] = row
+    first = pa.Table.from_pylist(list(first_seen.values()), schema=table.schema)
+    return first, pa.Table.from_pylist(later, schema=table.schema)
+
+
+def test_new_profiles_are_matched_to_the_right_existing_ones(population):
+    # The model comes from other people's profiles (last month's, say): it has seen
+    # neither the existing profiles nor the new ones it is asked about.
+    history, _ = make_population(2000, seed=8)
+    model = train_model(to_table(history), seed=0)
+    table, truth = population
+    existing, new = _first_and_later_records(table, truth)
+
+    pairs = predict_new_against_existing(existing, new, model, threshold=0.9)
+
+    existing_ids = set(existing["unique_id"].to_pylist())
+    new_ids = set(new["unique_id"].to_pylist())
+    to_existing = [p for p in pairs if p.left_id in existing_ids]
+    assert all(p.right_id in new_ids for p in to_existing)
+    within_new = [p for p in pairs if p.left_id in new_ids]
+    assert all(p.right_id in new_ids and p.left_id < p.right_id for p in within_new)
+    assert len(to_existing) + len(within_new) == len(pairs)
+
+    right = sum(truth[p.left_id] == truth[p.right_id] for p in to_existing)
+    found = {p.right_id for p in to_existing if truth[p.left_id] == truth[p.right_id]}
+    precision, recall = right / len(to_existing), len(found) / new.num_rows
+    print(f"incremental precision {precision:.3f} recall {recall:.3f}")
+    assert precision >= 0.95
+    assert recall >= 0.85
+
+
+def test_training_on_records_without_duplicates_says_so(population):
+    table, truth = population
+    first_records, _ = _first_and_later_records(table, truth)
+    with pytest.raises(TooFewDuplicates, match="none of the 2000 records"):
+        train_model(first_records)
+
+
+def test_model_survives_json_round_trip(population, model):
+    table, _ = population
+    stored = json.loads(json.dumps(model))
+    assert predict_pairs(table, stored, threshold=0.9) == predict_pairs(table, model, threshold=0.9)
+
+
+def test_clusters_are_connected_components_above_threshold():
+    def pair(a, b, p):
+        return ScoredPair(a, b, p, 0.0, {})
+
+    pairs = [pair(1, 2, 0.99), pair(2, 3, 0.95), pair(4, 5, 0.5), pair(6, 7, 0.9)]
+    assert cluster_pairs(range(1, 8), pairs, threshold=0.9) == [[1, 2, 3], [6, 7]]
+    with pytest.raises(ValueError, match="unknown id 9"):
+        cluster_pairs([1, 2], [pair(1, 9, 0.99)], threshold=0.9)
+
+
+def test_spark_backend_without_pyspark_says_how_to_get_it(population):
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        with pytest.raises(MatchingBackendUnavailable, match="pip install pyspark"):
+            train_model(population[0], backend="spark")
+    else:
+        pytest.skip("pyspark is installed")
+
+
+def test_spark_backend_in_local_mode_finds_the_same_people():
+    """Runs only where the spark extra is installed (pip install -e '.[spark]', Java)."""
+    pytest.importorskip("pyspark")
+    records, truth = make_population(600, seed=5)
+    table = to_table(records)
+
+    model = train_model(table, backend="spark", memory_limit=None, seed=0)
+    pairs = predict_pairs(table, model, threshold=0.95, backend="spark")
+
+    assert model["sql_dialect"] == "spark"
+    clusters = cluster_pairs(table["unique_id"].to_pylist(), pairs, threshold=0.95)
+    precision, recall, _ = pairwise_scores(clusters, truth)
+    assert precision >= 0.97 and recall >= 0.95, (precision, recall)
+    with pytest.raises(ValueError, match="trained on spark"):
+        predict_pairs(table, model, threshold=0.95, backend="duckdb")
