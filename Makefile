@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Tests need a secret when DEBUG is off (PostgreSQL runs); a random one per run will do.
 TEST_SECRET := $(shell $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(40))")
 
-.PHONY: install demo test lint bench-ingest clean
+.PHONY: install demo test lint bench-ingest bench-identity clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: install
 
 bench-ingest: install
 	$(BIN)/python benchmarks/ingest.py
+
+bench-identity: install
+	$(BIN)/python benchmarks/identity.py
 
 clean:
 	rm -rf $(VENV) var demo-data

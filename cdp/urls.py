@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from cdp.api import native, segment
+from cdp.api import health, native, segment
 from identity import api as identity_api
 
 router = DefaultRouter()
@@ -19,6 +19,7 @@ urlpatterns = [
         segment.segment_endpoint,
         name="segment",
     ),
+    path("healthz", health.healthz, name="healthz"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -227,3 +227,18 @@ def test_too_little_data_is_a_skipped_run_with_its_reason(population, load, caps
     run = MatchRun.objects.get()
     assert run.model is None and run.merges == 0 and run.note
     assert "matched nothing" in capsys.readouterr().out
+
+
+def test_a_run_while_another_is_under_way_is_skipped(population, load):
+    from django.core.cache import cache
+
+    from identity.tasks import MATCH_LOCK, match_profiles_full
+
+    load(population[0][:50])
+    cache.add(MATCH_LOCK, 1)
+    try:
+        assert match_profiles_full() is None
+        assert not MatchRun.objects.exists()
+    finally:
+        cache.delete(MATCH_LOCK)
+    assert match_profiles_full() == MatchRun.objects.get().pk
