@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from cdp.engine.segment import InvalidMessage, Limits, normalize_message
 from cdp.models import RejectedEvent, Source, Touchpoint
+from cdp.services.bulk import insert_new
 
 logger = logging.getLogger(__name__)
 
@@ -101,14 +102,14 @@ def ingest_batch(
             )
         )
         result.duplicates += len(existing)
-        new = [Touchpoint(source=source, **row) for key, row in rows.items() if key not in existing]
-        # ignore_conflicts: a concurrent retry of the same batch must not fail this one.
-        Touchpoint.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+        new = [row | {"source_id": source.pk} for key, row in rows.items() if key not in existing]
+        # COPY on PostgreSQL; a concurrent retry of the same batch must not fail this one.
+        insert_new(Touchpoint, new)
         result.accepted = len(new)
         if result.rejected and keep_rejections:
             record_rejections(source, events, result.rejected, channel=channel)
         if new:
-            message_ids = [touchpoint.message_id for touchpoint in new]
+            message_ids = [row["message_id"] for row in new]
             transaction.on_commit(lambda: enqueue_identity(source.pk, message_ids))
     return result
 

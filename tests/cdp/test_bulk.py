@@ -1,0 +1,55 @@
+"""Bulk inserts: COPY on PostgreSQL, and what happens when a row is already there."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from cdp.models import Touchpoint
+from cdp.services.bulk import insert_new
+from cdp.services.sources import create_source
+
+pytestmark = pytest.mark.django_db
+
+AT = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
+
+
+def row(source, message_id, **extra):
+    return {
+        "source_id": source.pk,
+        "message_id": message_id,
+        "type": "track",
+        "event": "Order Completed",
+        "timestamp": AT,
+        "received_at": AT,
+        "properties": {"revenue": 12.5, "products": [{"sku": "b-1"}], "note": "tab\there"},
+        "context": {"ip": "203.0.113.9"},
+        "ip": "203.0.113.9",
+        "revenue": Decimal("12.50"),
+        **extra,
+    }
+
+
+def test_rows_are_stored_as_given_with_defaults_for_the_rest():
+    source = create_source("pos", kind="pos")[0]
+
+    insert_new(Touchpoint, [row(source, "m-1")])
+
+    stored = Touchpoint.objects.get()
+    assert stored.properties == {
+        "revenue": 12.5,
+        "products": [{"sku": "b-1"}],
+        "note": "tab\there",
+    }
+    assert stored.revenue == Decimal("12.50") and stored.ip == "203.0.113.9"
+    assert stored.timestamp == AT and stored.traits == {} and stored.user_id == ""
+    assert stored.profile is None and stored.resolved_at is None
+
+
+def test_a_row_stored_meanwhile_does_not_stop_the_others():
+    source = create_source("pos", kind="pos")[0]
+    insert_new(Touchpoint, [row(source, "m-1")])  # as a concurrent retry would have
+
+    insert_new(Touchpoint, [row(source, "m-1"), row(source, "m-2")])
+
+    assert sorted(Touchpoint.objects.values_list("message_id", flat=True)) == ["m-1", "m-2"]
