@@ -34,19 +34,12 @@ def copy_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> N
                 )
 
 
-def insert_new(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert rows expected to be new: COPY on PostgreSQL, bulk_create elsewhere. If a
-    concurrent writer stored some of them first (a client retrying the same batch), the
-    others still go in."""
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        try:
-            with transaction.atomic():  # a savepoint: the conflict must not end the batch
-                copy_rows(model, rows)
-            return
-        except IntegrityError:
-            pass
-    model.objects.bulk_create(
-        [model(**row) for row in rows], batch_size=1000, ignore_conflicts=True
-    )
+def copy_if_all_new(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> bool:
+    """COPY `rows` in if none of them is already stored (PostgreSQL only): True when they
+    went in, False (and nothing written) when one broke a unique constraint."""
+    try:
+        with transaction.atomic():  # a savepoint: the conflict must not end the caller's
+            copy_rows(model, rows)
+    except IntegrityError:
+        return False
+    return True

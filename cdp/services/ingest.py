@@ -10,12 +10,12 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cdp.engine.segment import InvalidMessage, Limits, normalize_message
 from cdp.models import RejectedEvent, Source, Touchpoint
-from cdp.services.bulk import insert_new
+from cdp.services.bulk import copy_if_all_new
 
 logger = logging.getLogger(__name__)
 
@@ -95,16 +95,29 @@ def ingest_batch(
             continue
         rows[row["message_id"]] = row
 
+    candidates = [row | {"source_id": source.pk} for row in rows.values()]
     with transaction.atomic():
-        existing = set(
-            Touchpoint.objects.filter(source=source, message_id__in=list(rows)).values_list(
-                "message_id", flat=True
+        # The common case, a batch never seen: one COPY on PostgreSQL, with no look-up
+        # first. A retried batch (or another database) takes the careful path: what is
+        # already stored counts as a duplicate, and a concurrent retry storing the same
+        # messages meanwhile does not fail this one.
+        if (
+            candidates
+            and connection.vendor == "postgresql"
+            and copy_if_all_new(Touchpoint, candidates)
+        ):
+            new = candidates
+        else:
+            existing = set(
+                Touchpoint.objects.filter(source=source, message_id__in=list(rows)).values_list(
+                    "message_id", flat=True
+                )
             )
-        )
-        result.duplicates += len(existing)
-        new = [row | {"source_id": source.pk} for key, row in rows.items() if key not in existing]
-        # COPY on PostgreSQL; a concurrent retry of the same batch must not fail this one.
-        insert_new(Touchpoint, new)
+            new = [row for row in candidates if row["message_id"] not in existing]
+            Touchpoint.objects.bulk_create(
+                [Touchpoint(**row) for row in new], batch_size=1000, ignore_conflicts=True
+            )
+        result.duplicates += len(candidates) - len(new)
         result.accepted = len(new)
         if result.rejected and keep_rejections:
             record_rejections(source, events, result.rejected, channel=channel)

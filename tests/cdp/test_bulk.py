@@ -1,15 +1,19 @@
-"""Bulk inserts: COPY on PostgreSQL, and what happens when a row is already there."""
+"""COPY on PostgreSQL: rows stored as given, and nothing written when one is a duplicate."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from cdp.models import Touchpoint
-from cdp.services.bulk import insert_new
+from cdp.services.bulk import copy_if_all_new
 from cdp.services.sources import create_source
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's"),
+]
 
 AT = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
 
@@ -33,7 +37,7 @@ def row(source, message_id, **extra):
 def test_rows_are_stored_as_given_with_defaults_for_the_rest():
     source = create_source("pos", kind="pos")[0]
 
-    insert_new(Touchpoint, [row(source, "m-1")])
+    assert copy_if_all_new(Touchpoint, [row(source, "m-1")])
 
     stored = Touchpoint.objects.get()
     assert stored.properties == {
@@ -46,10 +50,10 @@ def test_rows_are_stored_as_given_with_defaults_for_the_rest():
     assert stored.profile is None and stored.resolved_at is None
 
 
-def test_a_row_stored_meanwhile_does_not_stop_the_others():
+def test_a_duplicate_writes_nothing_and_leaves_the_transaction_usable():
     source = create_source("pos", kind="pos")[0]
-    insert_new(Touchpoint, [row(source, "m-1")])  # as a concurrent retry would have
+    assert copy_if_all_new(Touchpoint, [row(source, "m-1")])
 
-    insert_new(Touchpoint, [row(source, "m-1"), row(source, "m-2")])
+    assert not copy_if_all_new(Touchpoint, [row(source, "m-2"), row(source, "m-1")])
 
-    assert sorted(Touchpoint.objects.values_list("message_id", flat=True)) == ["m-1", "m-2"]
+    assert list(Touchpoint.objects.values_list("message_id", flat=True)) == ["m-1"]
