@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,3 +44,56 @@ def copy_if_all_new(model: type[models.Model], rows: Sequence[Mapping[str, Any]]
     except IntegrityError:
         return False
     return True
+
+
+def bulk_set(
+    model: type[models.Model],
+    ids: Sequence[int],
+    values: Mapping[str, Sequence[Any]],
+    **constants: Any,
+) -> None:
+    """Set, for each primary key in `ids`, the fields in `values` (field attname -> one
+    value per id) and the `constants` (the same for all).
+
+    PostgreSQL: one `UPDATE ... FROM unnest(...)`. Django's bulk_update builds a CASE
+    per field with a branch per row, which took 80% of stitching's time on 30,000
+    touchpoints. Elsewhere (the embedded SQLite): bulk_update.
+    """
+    if not ids:
+        return
+    if connection.vendor != "postgresql":
+        objects = [
+            model(pk=pk, **{name: column[i] for name, column in values.items()}, **constants)
+            for i, pk in enumerate(ids)
+        ]
+        model.objects.bulk_update(objects, [*values, *constants], batch_size=1000)
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = {name: meta.get_field(name) for name in [*values, *constants]}
+    arrays, params, assignments = [], [list(ids)], []
+    pk_type = meta.pk.db_type(connection)
+    for index, (name, column) in enumerate(values.items(), start=1):
+        field = fields[name]
+        if isinstance(field, models.JSONField):
+            arrays.append("%s::text[]")
+            params.append([None if v is None else json.dumps(v) for v in column])
+            assignments.append(f"{quote(field.column)} = v.c{index}::jsonb")
+        else:
+            arrays.append(f"%s::{field.db_type(connection)}[]")
+            params.append(list(column))
+            assignments.append(f"{quote(field.column)} = v.c{index}")
+    set_params = []
+    for name, value in constants.items():
+        field = fields[name]
+        assignments.append(f"{quote(field.column)} = %s")
+        set_params.append(field.get_db_prep_save(value, connection))
+    params = set_params + params  # the SET clause comes before FROM
+    names = ", ".join(f"c{index}" for index in range(1, len(values) + 1))
+    sql = (
+        f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(assignments)} "
+        f"FROM unnest(%s::{pk_type}[], {', '.join(arrays)}) AS v(id, {names}) "
+        f"WHERE t.{quote(meta.pk.column)} = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cdp.models import Profile, Touchpoint
+from cdp.services.bulk import bulk_set
 from identity.engine.golden import Observation, build_golden_record
 from identity.models import Identifier, MergeBlock, MergeDecision
 from identity.signals import profiles_merging, profiles_unmerged, undo_key
@@ -139,7 +140,12 @@ def rebuild_golden_records(profile_ids: Iterable[int]) -> None:
             rules=settings.OMNITRAIL_TRAIT_RULES,
             source_priority=settings.OMNITRAIL_SOURCE_PRIORITY,
         )
-        profile.updated_at = timezone.now()
-    Profile.objects.bulk_update(
-        profiles, ["traits", "trait_sources", "updated_at"], batch_size=1000
+    bulk_set(
+        Profile,
+        [profile.pk for profile in profiles],
+        {
+            "traits": [profile.traits for profile in profiles],
+            "trait_sources": [profile.trait_sources for profile in profiles],
+        },
+        updated_at=timezone.now(),
     )

@@ -11,6 +11,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from cdp.models import Profile, Touchpoint
+from cdp.services.bulk import bulk_set
 from identity.engine.extract import Key, identifiers_of_event
 from identity.engine.normalize import normalize_identifier
 from identity.engine.stitch import Guardrails, IdentityGraph, Placement
@@ -196,17 +197,11 @@ def _write(
     Identifier.objects.filter(pk__in=known, last_seen__lt=last_seen).update(last_seen=last_seen)
     if placement.quarantined:
         _by_keys(Identifier, placement.quarantined).update(status=Identifier.Status.QUARANTINED)
-    Touchpoint.objects.bulk_update(
-        [
-            Touchpoint(
-                id=event["id"],
-                profile_id=real_id(placement.event_profile.get(event["id"])),
-                resolved_at=now,
-            )
-            for event in events
-        ],
-        ["profile", "resolved_at"],
-        batch_size=1000,
+    bulk_set(
+        Touchpoint,
+        [event["id"] for event in events],
+        {"profile_id": [real_id(placement.event_profile.get(event["id"])) for event in events]},
+        resolved_at=now,
     )
 
     touched = set(real.values())
