@@ -26,3 +26,13 @@ def test_demo_prints_the_figures_it_stored(capsys):
     # The Splink step ran on what was stored, and says what it did (or why not).
     assert figure(out, "splink records compared") == MatchRun.objects.get().records > 0
     assert re.search(r"^with splink vs ground truth \(\d+ ids\): precision", out, re.M)
+
+
+def test_a_second_demo_without_reset_says_what_to_do():
+    from django.core.management.base import CommandError
+
+    call_command("demo", customers=5, seed=1)
+
+    with pytest.raises(CommandError, match="--reset"):
+        call_command("demo", customers=5, seed=1)
+    call_command("demo", customers=5, seed=1, reset=True)

@@ -2,10 +2,11 @@ import tempfile
 from pathlib import Path
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from cdp.demo.population import generate_population
-from cdp.demo_run import print_report, run_demo
+from cdp.demo_run import HTTP_FILES, print_report, run_demo
+from cdp.models import Source
 
 
 class Command(BaseCommand):
@@ -24,6 +25,11 @@ class Command(BaseCommand):
         call_command("migrate", verbosity=0)
         if reset:
             call_command("flush", interactive=False, verbosity=0)
+        elif Source.objects.filter(name__in=[name for name, _, _ in HTTP_FILES]).exists():
+            raise CommandError(
+                "this database already holds the demo's sources; run it again with --reset "
+                "(which empties the database first)"
+            )
         with tempfile.TemporaryDirectory(prefix="omnitrail-demo-") as folder:
             data_dir = Path(folder)
             counts = generate_population(customers, seed, data_dir)
