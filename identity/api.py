@@ -64,8 +64,10 @@ class MatchReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     serializer_class = MatchReviewSerializer
 
     def get_queryset(self):
-        wanted = self.request.query_params.get("status", MatchReview.Status.PENDING)
         reviews = MatchReview.objects.all()
+        if self.action != "list":  # a decided review is still there to read (or be refused)
+            return reviews
+        wanted = self.request.query_params.get("status", MatchReview.Status.PENDING)
         return reviews if wanted == "all" else reviews.filter(status=wanted)
 
     def _decide(self, request, decide):

@@ -242,3 +242,55 @@ def test_a_run_while_another_is_under_way_is_skipped(population, load):
     finally:
         cache.delete(MATCH_LOCK)
     assert match_profiles_full() == MatchRun.objects.get().pk
+
+
+def test_staff_decide_the_review_queue_in_the_api_and_the_admin(population, load, settings):
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    from identity.models import MergeBlock
+
+    # A merge threshold nothing reaches: every pair Splink finds waits for staff.
+    settings.OMNITRAIL_MATCH_MERGE_THRESHOLD = 1.01
+    load(population[0][:300])
+    run = full_run()
+    assert run.merges == 0 and run.reviews == MatchReview.objects.count() >= 3
+    first, second, third = MatchReview.objects.order_by("-match_probability")[:3]
+    staff = User.objects.create_superuser("ops", "ops@example.com", "pw")
+    api = APIClient()
+    api.force_authenticate(staff)
+
+    queue = api.get("/api/v1/match-reviews/", {"page_size": 1000}).json()
+    assert len(queue["results"]) == run.reviews
+    assert {"match_probability", "levels", "left", "right"} <= set(queue["results"][0])
+
+    accepted = api.post(f"/api/v1/match-reviews/{first.pk}/accept/")
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+    decision = MergeDecision.objects.get(method="manual")
+    assert {decision.survivor_id, decision.merged_id} == {first.left_id, first.right_id}
+    assert decision.evidence["review"] == first.pk and decision.decided_by == "ops"
+    assert api.post(f"/api/v1/match-reviews/{first.pk}/accept/").status_code == 409
+
+    rejected = api.post(f"/api/v1/match-reviews/{second.pk}/reject/")
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    assert MergeBlock.objects.filter(low=second.left_id, high=second.right_id).exists()
+
+    analyst = User.objects.create_user("analyst")
+    api.force_authenticate(analyst)
+    assert api.post(f"/api/v1/match-reviews/{third.pk}/accept/").status_code == 403
+
+    admin = Client()
+    admin.force_login(staff)
+    response = admin.post(
+        "/admin/identity/matchreview/", {"action": "accept", "_selected_action": [third.pk]}
+    )
+    assert response.status_code == 302
+    third.refresh_from_db()
+    assert third.status == "accepted" and third.decided_by == "ops"
+
+    # With the usual threshold, the rejected pair stays apart.
+    settings.OMNITRAIL_MATCH_MERGE_THRESHOLD = 0.95
+    full_run()
+    left, right = Profile.objects.get(pk=second.left_id), Profile.objects.get(pk=second.right_id)
+    assert left.merged_into_id != right.pk and right.merged_into_id != left.pk
