@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from identity.engine.normalize import normalize_identifier
+from identity.engine.normalize import normalize_identifier, phone_region
 
 Key = tuple[str, str]
 
@@ -20,12 +20,14 @@ def identifiers_of_event(
 
     `event` has the touchpoint's columns: anonymous_id, user_id, previous_id, traits,
     context. Traits named in `identifier_traits` (email, phone, loyalty_id ...) count as
-    identifiers of that kind; `context.externalIds` entries count as their `type`.
+    identifiers of that kind (a phone written without its country code is read in the
+    traits' `country`, else `default_region`); `context.externalIds` entries count as
+    their `type`.
     """
     found: list[Key] = []
 
-    def add(kind: str, value: Any) -> None:
-        normalized = normalize_identifier(kind, value, default_region=default_region)
+    def add(kind: str, value: Any, region: str = default_region) -> None:
+        normalized = normalize_identifier(kind, value, default_region=region)
         if normalized is not None and (kind, normalized) not in found:
             found.append((kind, normalized))
 
@@ -34,8 +36,9 @@ def identifiers_of_event(
     context = event.get("context") or {}
     for traits in (event.get("traits") or {}, context.get("traits") or {}):
         if isinstance(traits, Mapping):
+            region = phone_region(traits.get("country"), default_region)
             for name in identifier_traits:
-                add(name, traits.get(name))
+                add(name, traits.get(name), region)
     external_ids = context.get("externalIds") or []
     if isinstance(external_ids, list):
         for external in external_ids:

@@ -25,6 +25,15 @@ def normalize_phone(value: str, *, default_region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_region(country: object, default_region: str) -> str:
+    """The region to read national phone numbers in: the record's own country when it is
+    a two-letter code phonenumbers knows ("GB" reads "07589 729978" as +44...), else the
+    default."""
+    if isinstance(country, str) and country.strip().upper() in phonenumbers.SUPPORTED_REGIONS:
+        return country.strip().upper()
+    return default_region
+
+
 def normalize_identifier(kind: str, value: object, *, default_region: str = "US") -> str | None:
     """The canonical form of an identifier value, or None when it identifies nobody."""
     if value is None or isinstance(value, bool | dict | list):

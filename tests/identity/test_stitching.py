@@ -76,6 +76,27 @@ def test_alias_joins_the_previous_id_to_the_new_one(deliver):
     assert Touchpoint.objects.filter(profile=profile).count() == 2
 
 
+def test_a_national_phone_number_is_read_in_the_records_country(deliver):
+    """A UK CRM row writes "07589 729978"; the app sends "+44 7589 729978": one person."""
+    deliver(
+        {"type": "identify", "userId": "u-uk", "traits": {"phone": "+44 7589 729978"}},
+        source="app",
+        kind="app",
+    )
+    deliver(
+        {
+            "type": "identify",
+            "anonymousId": "crm-row-7",
+            "traits": {"phone": "07589 729978", "country": "GB", "first_name": "Liz"},
+        },
+        source="crm",
+        kind="crm",
+    )
+
+    assert profile_of("anonymous_id", "crm-row-7") == profile_of("user_id", "u-uk")
+    assert profile_of("phone", "+447589729978") == profile_of("user_id", "u-uk")
+
+
 def test_a_shared_email_on_500_profiles_does_not_merge_them(deliver):
     deliver(
         *[
