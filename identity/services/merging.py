@@ -13,7 +13,6 @@ from cdp.models import Profile, Touchpoint
 from cdp.services.bulk import bulk_set
 from identity.engine.golden import Observation, build_golden_record
 from identity.models import Identifier, MergeBlock, MergeDecision
-from identity.signals import profiles_merging, profiles_unmerged, undo_key
 
 
 class MergeRefused(Exception):
@@ -33,9 +32,9 @@ def merge_profiles(
     """Move everything of `merged` onto `survivor` and record why, so it can be undone.
 
     Identifiers and touchpoints move; the merged profile stays (pointing at the survivor)
-    so an unmerge can restore it exactly. Other apps' rows (consents, memberships)
-    follow through `identity.signals.profiles_merging`; what each receiver returns is
-    kept in the snapshot for the unmerge.
+    so an unmerge can restore it exactly. Other apps' rows (consent records) stay on
+    the profile they were given for and are read through `merged_into`, so they follow
+    a merge and its undo without being moved.
     """
     survivor_id = survivor if isinstance(survivor, int) else survivor.pk
     merged_id = merged if isinstance(merged, int) else merged.pk
@@ -54,12 +53,6 @@ def merge_profiles(
         ),
         "traits": merged_profile.traits,
         "trait_sources": merged_profile.trait_sources,
-    }
-    followers = profiles_merging.send(
-        sender=MergeDecision, survivor_id=survivor_id, merged_id=merged_id, method=method
-    )
-    snapshot["apps"] = {
-        undo_key(receiver): saved for receiver, saved in followers if saved is not None
     }
     Identifier.objects.filter(profile_id=merged_id).update(profile_id=survivor_id)
     Touchpoint.objects.filter(profile_id=merged_id).update(profile_id=survivor_id)
@@ -97,13 +90,6 @@ def unmerge(decision: MergeDecision, *, decided_by: str) -> Profile:
     Touchpoint.objects.filter(pk__in=snapshot["touchpoints"]).update(profile_id=merged_id)
     Profile.objects.filter(pk=merged_id).update(
         merged_into=None, traits=snapshot["traits"], trait_sources=snapshot["trait_sources"]
-    )
-    profiles_unmerged.send(
-        sender=MergeDecision,
-        survivor_id=survivor_id,
-        merged_id=merged_id,
-        decision=decision,
-        saved=snapshot.get("apps", {}),
     )
     low, high = sorted((merged_id, survivor_id))
     MergeBlock.objects.get_or_create(

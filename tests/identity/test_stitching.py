@@ -287,35 +287,3 @@ def test_profile_api_shows_merge_history_and_unmerges(deliver):
     reader = User.objects.create_user("analyst")
     client.force_authenticate(reader)
     assert client.post(f"/api/v1/merges/{history[0]['id']}/unmerge/").status_code == 403
-
-
-def test_other_apps_follow_a_merge_and_its_unmerge_through_signals(deliver):
-    """What consent and segments will rely on: told before a merge moves anything, their
-    undo record kept in the decision, and handed back on unmerge."""
-    from identity.signals import profiles_merging, profiles_unmerged, undo_key
-
-    calls = []
-
-    def follow_merge(sender, survivor_id, merged_id, method, **kwargs):
-        calls.append(("merge", survivor_id, merged_id, method))
-        return {"moved": [merged_id]}
-
-    def follow_unmerge(sender, survivor_id, merged_id, saved, **kwargs):
-        calls.append(("unmerge", survivor_id, merged_id, saved.get(undo_key(follow_merge))))
-
-    profiles_merging.connect(follow_merge)
-    profiles_unmerged.connect(follow_unmerge)
-    try:
-        deliver(*journey())
-        decision = MergeDecision.objects.get()
-        unmerge(decision, decided_by="staff-ann")
-    finally:
-        profiles_merging.disconnect(follow_merge)
-        profiles_unmerged.disconnect(follow_unmerge)
-
-    survivor, merged = decision.survivor_id, decision.merged_id
-    assert decision.snapshot["apps"] == {undo_key(follow_merge): {"moved": [merged]}}
-    assert calls == [
-        ("merge", survivor, merged, "identifier"),
-        ("unmerge", survivor, merged, {"moved": [merged]}),
-    ]
