@@ -18,10 +18,13 @@ import orjson
 from django.db.models import Count, Sum
 from django.test import Client
 
-from cdp.models import RejectedEvent, Touchpoint
+from cdp.models import Profile, RejectedEvent, Touchpoint
 from cdp.selectors import storage_summary
 from cdp.services.imports import import_file
 from cdp.services.sources import create_source
+from consent.models import ConsentRecord, Purpose
+from consent.policy import allowed_profiles
+from consent.services import import_consents
 from identity.engine.evaluation import PairwiseScores, pairwise_scores
 from identity.engine.normalize import normalize_identifier
 from identity.models import MatchRun
@@ -45,6 +48,8 @@ class DemoReport:
     summary: dict = field(default_factory=dict)
     identity: dict = field(default_factory=dict)
     identity_scores: PairwiseScores | None = None  # after deterministic stitching
+    consents: str = ""
+    consent_allowed: dict[str, tuple[int, int]] = field(default_factory=dict)
     match_run: MatchRun | None = None
     matched_scores: PairwiseScores | None = None  # after Splink too
 
@@ -103,6 +108,13 @@ def run_demo(data_dir: Path, *, say: Callable[[str], None]) -> DemoReport:
             f"{summary.rows} rows, {summary.accepted} stored, {len(summary.rejected)} rejected"
         )
         say(f"  imported {filename} ({kind}) as source '{source.name}'")
+    # Consent choices from sign-ups, checkouts and the preference centre, by user id or email.
+    platform, _ = create_source("consent-platform", kind="other")
+    imported = import_consents(platform, data_dir / "consents.csv")
+    report.consents = (
+        f"{imported.rows} rows, {imported.recorded} stored, {len(imported.errors)} rejected"
+    )
+    say("  imported consents.csv as source 'consent-platform'")
     truth = data_dir / "ground_truth.csv"
     report.identity_scores = score_against_truth(truth)
     say("  matching profiles with Splink (full run: train, score, merge, queue reviews)")
@@ -110,6 +122,12 @@ def run_demo(data_dir: Path, *, say: Callable[[str], None]) -> DemoReport:
     report.matched_scores = score_against_truth(truth)
     report.summary = storage_summary()
     report.identity = identity_summary()
+    profiles = list(Profile.objects.filter(merged_into=None).values_list("pk", flat=True))
+    for purpose in Purpose.objects.all():
+        report.consent_allowed[purpose.key] = (
+            len(allowed_profiles(purpose, profiles)),
+            len(profiles),
+        )
     return report
 
 
@@ -189,3 +207,11 @@ def print_report(report: DemoReport, *, say: Callable[[str], None]) -> None:
                 f"{label} vs ground truth ({scores.items} ids): precision "
                 f"{scores.precision:.3f}, recall {scores.recall:.3f}, F1 {scores.f1:.3f}"
             )
+    say("")
+    say("== Consent ==")
+    say(f"consents.csv               {report.consents}")
+    by_channel = ConsentRecord.objects.values_list("channel").annotate(n=Count("id"))
+    for channel, count in sorted(by_channel):
+        say(f"  records via {channel:<15} {count}")
+    for purpose, (allowed, total) in report.consent_allowed.items():
+        say(f"  {purpose:<24} may use {allowed} of {total} profiles")

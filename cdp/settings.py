@@ -138,6 +138,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "identity.tasks.sweep_unresolved_touchpoints",
         "schedule": crontab(minute="*"),
     },
+    # Consent carried by touchpoints the identity sweep resolved (hand-off to the broker lost).
+    "consent-sweep": {
+        "task": "consent.tasks.sweep_touchpoint_consents",
+        "schedule": crontab(minute="*/10"),
+    },
     # New and changed profiles matched against the rest with the saved Splink model.
     "identity-match-incremental": {
         "task": "identity.tasks.match_profiles_incremental",

@@ -4,14 +4,18 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from cdp.api import health, native, segment
+from consent import api as consent_api
 from identity import api as identity_api
 
+# Routes answer with and without the trailing slash (POST /api/v1/consents as documented).
 router = DefaultRouter()
+router.trailing_slash = "/?"
 router.register("sources", native.SourceViewSet, basename="source")
 router.register("profiles", native.ProfileViewSet, basename="profile")
 router.register("rejected-events", native.RejectedEventViewSet, basename="rejected-event")
 router.register("merges", identity_api.MergeDecisionViewSet, basename="merge")
 router.register("match-reviews", identity_api.MatchReviewViewSet, basename="match-review")
+router.register("consents", consent_api.ConsentRecordViewSet, basename="consent")
 
 urlpatterns = [
     re_path(

@@ -44,3 +44,17 @@ def eager_celery(request):
     app.conf.task_always_eager = eager
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def default_purposes(request):
+    """The consent purposes a migration seeds: a transactional test's flush removes them
+    for the tests after it, so they are put back for every test that uses the database."""
+    if "django_db" in request.keywords or {"db", "transactional_db"} & set(request.fixturenames):
+        from consent.defaults import ensure_default_purposes
+
+        request.getfixturevalue("django_db_blocker").unblock()
+        try:
+            ensure_default_purposes()
+        finally:
+            request.getfixturevalue("django_db_blocker").restore()

@@ -180,11 +180,12 @@ def segment_endpoint(request: HttpRequest, endpoint: str) -> JsonResponse:
             },
             status=status,
         )
-    return JsonResponse(
-        {
-            "success": True,
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "rejected": rejected,
-        }
-    )
+    body = {
+        "success": True,
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "rejected": rejected,
+    }
+    if result.warnings:
+        body["warnings"] = [warning.as_dict() for warning in result.warnings]
+    return JsonResponse(body)

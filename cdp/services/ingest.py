@@ -16,6 +16,8 @@ from django.utils import timezone
 from cdp.engine.segment import InvalidMessage, Limits, normalize_message
 from cdp.models import RejectedEvent, Source, Touchpoint
 from cdp.services.bulk import copy_if_all_new
+from consent.engine.parsing import InvalidConsent
+from consent.engine.parsing import check as check_consent
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    # Stored events with a part that was dropped (consent that cannot be read).
+    warnings: list[Rejection] = field(default_factory=list)
 
 
 def ingest_limits(*, allow_identifier_traits: bool) -> Limits:
@@ -93,6 +97,8 @@ def ingest_batch(
         if row["message_id"] in rows:
             result.duplicates += 1
             continue
+        prefix = f"{field_prefix}[{index}]." if field_prefix else ""
+        _drop_unreadable_consent(row, index, prefix, result, line)
         rows[row["message_id"]] = row
 
     candidates = [row | {"source_id": source.pk} for row in rows.values()]
@@ -123,7 +129,10 @@ def ingest_batch(
             record_rejections(source, events, result.rejected, channel=channel)
         if new:
             message_ids = [row["message_id"] for row in new]
-            transaction.on_commit(lambda: enqueue_identity(source.pk, message_ids))
+            with_consent = [row["message_id"] for row in new if "consent" in row["context"]]
+            transaction.on_commit(
+                lambda: enqueue_identity(source.pk, message_ids, with_consent=with_consent)
+            )
     return result
 
 
@@ -168,16 +177,43 @@ def record_rejected_body(source: Source, body: bytes, *, code: str, reason: str)
     )
 
 
-def enqueue_identity(source_id: int, message_ids: list[str]) -> None:
-    """Hand the new touchpoints to identity resolution.
+def _drop_unreadable_consent(
+    row: dict[str, Any], index: int, prefix: str, result: IngestResult, line: int | None
+) -> None:
+    """Consent that cannot be read is left out of the stored event, which is kept, and
+    the sender is told which field and why."""
+    consent = row["context"].get("consent")
+    if consent is None:
+        return
+    try:
+        check_consent(consent)
+    except InvalidConsent as error:
+        row["context"] = {key: value for key, value in row["context"].items() if key != "consent"}
+        result.warnings.append(
+            Rejection(
+                index, "invalid_consent", f"{prefix}{error.field}", f"{prefix}{error.message}", line
+            )
+        )
 
-    If the broker is down the events are safe in the database: the periodic sweep
-    (`identity.tasks.sweep_unresolved_touchpoints`) finds them, so we log and go on.
+
+def enqueue_identity(
+    source_id: int, message_ids: list[str], *, with_consent: list[str] | None = None
+) -> None:
+    """Hand the new touchpoints to identity resolution, then (for those carrying consent)
+    to consent recording, which needs the profiles identity finds.
+
+    If the broker is down the events are safe in the database: the periodic sweeps
+    (`identity.tasks.sweep_unresolved_touchpoints`, `consent.tasks.sweep_touchpoint_consents`)
+    find them, so we log and go on.
     """
+    from consent.tasks import record_consents_of_touchpoints
     from identity.tasks import resolve_new_touchpoints
 
+    work = resolve_new_touchpoints.si(source_id, message_ids)
+    if with_consent:
+        work = work | record_consents_of_touchpoints.si(source_id, with_consent)
     try:
-        resolve_new_touchpoints.delay(source_id, message_ids)
+        work.delay()
     except Exception:  # the broker client raises many kinds; none may lose the batch
         logger.exception("could not enqueue identity resolution; the sweep will pick it up")
 

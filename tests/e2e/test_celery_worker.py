@@ -16,6 +16,7 @@ from cdp.demo.labelled_records import make_population
 from cdp.models import Touchpoint
 from cdp.services.imports import import_file
 from cdp.services.sources import create_source
+from consent.models import ConsentRecord
 from identity.engine.matching import MATCH_COLUMNS
 from identity.models import Identifier, MatchModel, MatchRun, MergeDecision
 
@@ -50,7 +51,7 @@ def worker(transactional_db):
             "cdp",
             "worker",
             "-Q",
-            "default,identity,matching",
+            "default,identity,consent,matching",
             "-P",
             "solo",
             "-l",
@@ -91,6 +92,7 @@ def test_ingested_events_are_stitched_by_the_worker(worker, web_source, segment_
             "userId": "ann",
             "messageId": "w-2",
             "traits": {"email": "ann@example.com"},
+            "context": {"consent": {"categoryPreferences": {"Analytics": True}}},
         },
         {
             "type": "track",
@@ -108,6 +110,11 @@ def test_ingested_events_are_stitched_by_the_worker(worker, web_source, segment_
     profile = Identifier.objects.get(kind="user_id", value="ann").profile
     assert set(Touchpoint.objects.values_list("profile", flat=True)) == {profile.pk}
     assert Identifier.objects.get(kind="anonymous_id", value="laptop").profile == profile
+    # then, on the consent queue, what the identify said about consent, on that profile
+    recorded = wait_until(ConsentRecord.objects.exists)
+    assert recorded, "the consent task did not run"
+    record = ConsentRecord.objects.get()
+    assert (record.profile, record.purpose.key, record.status) == (profile, "analytics", "granted")
 
 
 def test_the_sweep_task_resolves_what_was_never_enqueued(worker, web_source):

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from cdp.demo.population import generate_population
 from cdp.demo_run import HTTP_FILES, print_report, run_demo
 from cdp.models import Source
+from consent.defaults import ensure_default_purposes
 
 
 class Command(BaseCommand):
@@ -25,6 +26,7 @@ class Command(BaseCommand):
         call_command("migrate", verbosity=0)
         if reset:
             call_command("flush", interactive=False, verbosity=0)
+            ensure_default_purposes()  # seed data the flush took with it
         elif Source.objects.filter(name__in=[name for name, _, _ in HTTP_FILES]).exists():
             raise CommandError(
                 "this database already holds the demo's sources; run it again with --reset "

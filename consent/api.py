@@ -1,0 +1,106 @@
+"""Consent in the native API: record consent, read a profile's history."""
+
+from django.db import transaction
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.response import Response
+
+from consent.models import ConsentRecord, Purpose
+from consent.policy import UnknownPurpose
+from consent.selectors import consent_history, profile_by_identifier
+from consent.services import record_consent
+
+
+class ConsentRecordSerializer(serializers.ModelSerializer):
+    purpose = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    source = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ConsentRecord
+        fields = [
+            "id",
+            "profile",
+            "purpose",
+            "status",
+            "given_at",
+            "expires_at",
+            "channel",
+            "source",
+            "evidence",
+            "recorded_by",
+            "touchpoint_id",
+            "recorded_at",
+        ]
+
+
+class NewConsentSerializer(serializers.Serializer):
+    identifier = serializers.CharField(help_text="kind:value, e.g. email:ann@example.com")
+    purpose = serializers.SlugRelatedField(slug_field="key", queryset=Purpose.objects.all())
+    status = serializers.ChoiceField(choices=ConsentRecord.Status.choices)
+    given_at = serializers.DateTimeField(required=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    evidence = serializers.JSONField(required=False)
+
+    def validate_identifier(self, value):
+        try:
+            return profile_by_identifier(value)
+        except (ValueError, LookupError) as error:
+            raise serializers.ValidationError(str(error).removeprefix("identifier: ")) from None
+
+    def validate_evidence(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be an object")
+        return value
+
+
+class ConsentRecordViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Consent records, append-only. List one person's history with `?identifier=kind:value`
+    or `?profile=ID` (records of profiles merged into it included); POST records one."""
+
+    queryset = ConsentRecord.objects.select_related("purpose", "source", "recorded_by")
+
+    def get_serializer_class(self):
+        return NewConsentSerializer if self.action == "create" else ConsentRecordSerializer
+
+    def get_queryset(self):
+        if self.action != "list":
+            return self.queryset
+        identifier = self.request.query_params.get("identifier")
+        profile = self.request.query_params.get("profile")
+        if identifier:
+            try:
+                profile = profile_by_identifier(identifier).pk
+            except (ValueError, LookupError) as error:
+                raise serializers.ValidationError({"identifier": str(error)}) from None
+        elif profile is not None:
+            if not profile.isdigit():
+                raise serializers.ValidationError({"profile": "must be a profile id"})
+            profile = int(profile)
+        else:
+            return self.queryset
+        return consent_history(profile).order_by("-id")
+
+    @transaction.atomic
+    def create(self, request, *args, **kwargs):
+        incoming = NewConsentSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            record = record_consent(
+                data["identifier"],
+                data["purpose"],
+                data["status"],
+                channel=ConsentRecord.Channel.API,
+                given_at=data.get("given_at"),
+                expires_at=data.get("expires_at"),
+                evidence={**data.get("evidence", {}), "api_user": request.user.get_username()},
+                recorded_by=request.user,
+            )
+        except UnknownPurpose as error:
+            raise serializers.ValidationError({"purpose": str(error)}) from None
+        return Response(ConsentRecordSerializer(record).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,57 @@
+"""Reading consent: a profile's history and current state, profiles by identifier."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from cdp.models import Profile
+from consent import policy
+from consent.models import ConsentRecord, Purpose
+from identity.selectors import profile_ids_for_identifier
+
+
+def profile_by_identifier(identifier: str) -> Profile:
+    """The active profile `kind:value` belongs to, or LookupError saying why not."""
+    kind, _, value = identifier.strip().partition(":")
+    if not kind or not value:
+        raise ValueError(
+            f"identifier: use kind:value, e.g. email:ann@example.com (got {identifier!r})"
+        )
+    found = Profile.objects.filter(pk__in=profile_ids_for_identifier(kind, value)).first()
+    if found is None:
+        raise LookupError(f"identifier: no profile has {kind} {value!r}")
+    while found.merged_into_id:
+        found = Profile.objects.get(pk=found.merged_into_id)
+    return found
+
+
+def consent_history(profile_id: int) -> QuerySet[ConsentRecord]:
+    """Every consent record of the profile and of the profiles merged into it, newest
+    first."""
+    members = list(policy.merged_members({profile_id}))
+    return (
+        ConsentRecord.objects.filter(profile_id__in=members)
+        .select_related("purpose", "source", "recorded_by")
+        .order_by("-given_at", "-id")
+    )
+
+
+def current_consent(profile_id: int, *, at: datetime | None = None) -> list[dict]:
+    """Per purpose: the current state (or None), whether the purpose may use the profile,
+    and why (a record, or the purpose's default)."""
+    at = at or timezone.now()
+    result = []
+    for purpose in Purpose.objects.all():
+        state = policy.states(purpose, [profile_id], at=at).get(profile_id)
+        result.append(
+            {
+                "purpose": purpose.key,
+                "state": state,
+                "allowed": profile_id in policy.allowed_profiles(purpose, [profile_id], at=at),
+                "by": "record" if state else f"default ({purpose.default})",
+            }
+        )
+    return result
