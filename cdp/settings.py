@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Who viewed or changed personal data in the admin (consent.AuditEntry).
+    "consent.audit.AdminAuditMiddleware",
 ]
 
 ROOT_URLCONF = "cdp.urls"
@@ -242,6 +244,10 @@ OMNITRAIL_IDENTIFIER_BLOCKLIST = env.list(
 OMNITRAIL_TRAIT_RULES = env.json("OMNITRAIL_TRAIT_RULES", default={"*": "most_recent"})
 # Source names, most trusted first, for traits under the source_priority rule.
 OMNITRAIL_SOURCE_PRIORITY = env.list("OMNITRAIL_SOURCE_PRIORITY", default=["crm", "pos"])
+# Key of the HMAC that erased identifiers are kept under (the suppression list). Set it
+# once and keep it: with another key, later events of erased people are not recognised.
+# Unset, it is derived from DJANGO_SECRET_KEY.
+OMNITRAIL_SUPPRESSION_KEY = env.str("OMNITRAIL_SUPPRESSION_KEY", default="")
 # Probabilistic matching (Splink): pairs at or above the merge threshold merge; pairs
 # between the review and merge thresholds wait for staff in the review queue.
 OMNITRAIL_MATCH_MERGE_THRESHOLD = env.float("OMNITRAIL_MATCH_MERGE_THRESHOLD", default=0.95)

@@ -16,6 +16,9 @@ router.register("rejected-events", native.RejectedEventViewSet, basename="reject
 router.register("merges", identity_api.MergeDecisionViewSet, basename="merge")
 router.register("match-reviews", identity_api.MatchReviewViewSet, basename="match-review")
 router.register("consents", consent_api.ConsentRecordViewSet, basename="consent")
+router.register(
+    "privacy/requests", consent_api.DataSubjectRequestViewSet, basename="privacy-request"
+)
 
 urlpatterns = [
     re_path(

@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from consent.models import ConsentRecord, Purpose
+from consent.models import (
+    AuditEntry,
+    ConsentRecord,
+    DataSubjectRequest,
+    Purpose,
+    SuppressedIdentifier,
+)
+from consent.privacy import open_request
 from consent.services import record_consent
 
 
@@ -38,3 +45,47 @@ class ConsentRecordAdmin(admin.ModelAdmin):
             recorded_by=request.user,
         )
         obj.pk = record.pk
+
+
+@admin.register(DataSubjectRequest)
+class DataSubjectRequestAdmin(admin.ModelAdmin):
+    list_display = ["requested_at", "kind", "identifier", "status", "completed_at", "handled_by"]
+    list_filter = ["kind", "status"]
+    fields = ["kind", "identifier", "status", "completed_at", "handled_by", "error", "result"]
+    readonly_fields = ["status", "completed_at", "handled_by", "error", "result"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # Opened through the service, which hands it to the background task.
+        opened = open_request(obj.kind, obj.identifier, requested_by=request.user)
+        obj.pk = opened.pk
+
+
+@admin.register(SuppressedIdentifier)
+class SuppressedIdentifierAdmin(admin.ModelAdmin):
+    list_display = ["kind", "value_hash", "created_at", "events_dropped", "last_dropped_at"]
+    readonly_fields = [f.name for f in SuppressedIdentifier._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["at", "username", "action", "object_type", "object_id", "path"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["username", "object_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

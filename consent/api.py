@@ -4,8 +4,9 @@ from django.db import transaction
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from consent.models import ConsentRecord, Purpose
+from consent.models import AuditEntry, ConsentRecord, DataSubjectRequest, Purpose
 from consent.policy import UnknownPurpose
+from consent.privacy import open_request
 from consent.selectors import consent_history, profile_by_identifier
 from consent.services import record_consent
 
@@ -104,3 +105,63 @@ class ConsentRecordViewSet(
         except UnknownPurpose as error:
             raise serializers.ValidationError({"purpose": str(error)}) from None
         return Response(ConsentRecordSerializer(record).data, status=status.HTTP_201_CREATED)
+
+
+class DataSubjectRequestSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DataSubjectRequest
+        fields = ["id", "kind", "identifier", "status", "requested_at", "completed_at", "error"]
+        read_only_fields = ["status", "requested_at", "completed_at", "error"]
+
+
+class DataSubjectRequestDetailSerializer(DataSubjectRequestSerializer):
+    class Meta(DataSubjectRequestSerializer.Meta):
+        fields = [*DataSubjectRequestSerializer.Meta.fields, "handled_by", "result"]
+
+
+class DataSubjectRequestViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Access and erasure requests. POST `{"kind": "erasure", "identifier":
+    "email:ann@example.com"}` answers 202; the work runs in the background. GET one for
+    its status and, for access, the bundle (every read is in the audit log)."""
+
+    queryset = DataSubjectRequest.objects.all()
+
+    def get_serializer_class(self):
+        return (
+            DataSubjectRequestDetailSerializer
+            if self.action == "retrieve"
+            else DataSubjectRequestSerializer
+        )
+
+    def create(self, request, *args, **kwargs):
+        incoming = DataSubjectRequestSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            opened = open_request(
+                incoming.validated_data["kind"],
+                incoming.validated_data["identifier"],
+                requested_by=request.user,
+            )
+        except ValueError as error:
+            field, _, message = str(error).partition(": ")
+            raise serializers.ValidationError({field: message}) from None
+        opened.refresh_from_db()
+        return Response(DataSubjectRequestSerializer(opened).data, status=status.HTTP_202_ACCEPTED)
+
+    def retrieve(self, request, *args, **kwargs):
+        found = self.get_object()
+        if found.kind == DataSubjectRequest.Kind.ACCESS and found.result:
+            AuditEntry.objects.create(
+                user=request.user,
+                username=request.user.get_username(),
+                action=AuditEntry.Action.EXPORT,
+                object_type="consent.datasubjectrequest",
+                object_id=str(found.pk),
+                path=request.get_full_path()[:300],
+            )
+        return Response(DataSubjectRequestDetailSerializer(found).data)

@@ -99,3 +99,90 @@ class ConsentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose.key} {self.status} for profile {self.profile_id}"
+
+
+class DataSubjectRequest(models.Model):
+    """A person's request to see (GDPR art. 15, CCPA right to know) or erase (art. 17,
+    right to delete) everything held about them, found through one identifier."""
+
+    class Kind(models.TextChoices):
+        ACCESS = "access"
+        ERASURE = "erasure"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        COMPLETED = "completed"
+        NOT_FOUND = "not_found", "No profile has this identifier"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    identifier = models.CharField(
+        max_length=300,
+        help_text="kind:value as given; after an erasure only its keyed hash is kept.",
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    handled_by = models.CharField(max_length=150, blank=True, help_text="Who or what ran it.")
+    result = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Access: the bundle. Erasure: the proof (counts and hashes, no personal data).",
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} request {self.pk} ({self.status})"
+
+
+class SuppressedIdentifier(models.Model):
+    """An identifier of an erased person, kept only as a keyed hash: events that carry
+    it later are dropped at ingest and counted, never stored."""
+
+    kind = models.CharField(max_length=40)
+    value_hash = models.CharField(max_length=64, help_text="HMAC-SHA256 of the value.")
+    request = models.ForeignKey(DataSubjectRequest, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    events_dropped = models.PositiveIntegerField(default=0)
+    last_dropped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value_hash"], name="suppressed_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"suppressed {self.kind} {self.value_hash[:12]}…"
+
+
+class AuditEntry(models.Model):
+    """Who viewed, exported, changed or erased personal data, and when."""
+
+    class Action(models.TextChoices):
+        VIEW = "view"
+        EXPORT = "export"
+        CHANGE = "change"
+        ERASE = "erase"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(max_length=150, help_text="Kept if the user is deleted.")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=100, blank=True)
+    path = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_by_object")]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.action} {self.object_type} {self.object_id}"

@@ -33,3 +33,10 @@ def sweep_touchpoint_consents() -> int:
         ).values_list("pk", flat=True)
     )
     return record_touchpoint_consents(ids) if ids else 0
+
+
+@shared_task(name="consent.tasks.process_data_subject_request", acks_late=True)
+def process_data_subject_request(request_id: int) -> str:
+    from consent.privacy import process_request
+
+    return process_request(request_id).status

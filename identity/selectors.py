@@ -21,6 +21,20 @@ def profile_ids_for_identifier(kind: str, value: str) -> QuerySet:
     return Identifier.objects.filter(kind=kind, value=normalized or "").values("profile_id")
 
 
+def merge_decision_summary(decision: MergeDecision) -> dict:
+    """A merge decision as plain data (for the profile API and access bundles)."""
+    return {
+        "id": decision.pk,
+        "survivor": decision.survivor_id,
+        "merged": decision.merged_id,
+        "method": decision.method,
+        "evidence": decision.evidence,
+        "decided_by": decision.decided_by,
+        "created_at": decision.created_at.isoformat(),
+        "undone_at": decision.undone_at.isoformat() if decision.undone_at else None,
+    }
+
+
 def merge_history(profile: Profile) -> QuerySet[MergeDecision]:
     """Merges this profile took part in, newest first."""
     return MergeDecision.objects.filter(survivor=profile) | MergeDecision.objects.filter(

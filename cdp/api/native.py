@@ -77,21 +77,9 @@ class ProfileSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_merge_history(self, profile):
-        from identity.selectors import merge_history
+        from identity.selectors import merge_decision_summary, merge_history
 
-        return [
-            {
-                "id": d.pk,
-                "survivor": d.survivor_id,
-                "merged": d.merged_id,
-                "method": d.method,
-                "evidence": d.evidence,
-                "decided_by": d.decided_by,
-                "created_at": d.created_at.isoformat(),
-                "undone_at": d.undone_at.isoformat() if d.undone_at else None,
-            }
-            for d in merge_history(profile)
-        ]
+        return [merge_decision_summary(d) for d in merge_history(profile)]
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_identifiers(self, profile):

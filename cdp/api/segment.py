@@ -188,4 +188,6 @@ def segment_endpoint(request: HttpRequest, endpoint: str) -> JsonResponse:
     }
     if result.warnings:
         body["warnings"] = [warning.as_dict() for warning in result.warnings]
+    if result.suppressed:
+        body["suppressed"] = result.suppressed  # events of erased people, not stored
     return JsonResponse(body)

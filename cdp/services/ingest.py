@@ -18,6 +18,7 @@ from cdp.models import RejectedEvent, Source, Touchpoint
 from cdp.services.bulk import copy_if_all_new
 from consent.engine.parsing import InvalidConsent
 from consent.engine.parsing import check as check_consent
+from consent.suppression import drop_suppressed
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class IngestResult:
     rejected: list[Rejection] = field(default_factory=list)
     # Stored events with a part that was dropped (consent that cannot be read).
     warnings: list[Rejection] = field(default_factory=list)
+    # Events of erased people (an identifier on the suppression list): never stored.
+    suppressed: int = 0
 
 
 def ingest_limits(*, allow_identifier_traits: bool) -> Limits:
@@ -101,6 +104,9 @@ def ingest_batch(
         _drop_unreadable_consent(row, index, prefix, result, line)
         rows[row["message_id"]] = row
 
+    for message_id in drop_suppressed(rows):
+        del rows[message_id]
+        result.suppressed += 1
     candidates = [row | {"source_id": source.pk} for row in rows.values()]
     with transaction.atomic():
         # The common case, a batch never seen: one COPY on PostgreSQL, with no look-up

@@ -1,0 +1,40 @@
+"""Forgetting people: what cdp holds of them (profiles, touchpoints, rejected events)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+
+from cdp.models import Profile, RejectedEvent, Touchpoint
+
+
+def erase_profiles(profile_ids: Collection[int], values: Collection[str]) -> dict[str, int]:
+    """Delete the profiles, their touchpoints, and the rejected events that mention any
+    of `values` (their identifiers and names, compared without case). Returns what was
+    deleted, per kind."""
+    wanted = [value.lower() for value in values if value and len(value) >= 3]
+    mentioning = [
+        pk
+        for pk, payload, raw_body in RejectedEvent.objects.values_list("pk", "payload", "raw_body")
+        if any(
+            value in text
+            for text in (json.dumps(payload, ensure_ascii=False).lower(), raw_body.lower())
+            for value in wanted
+        )
+    ]
+    return {
+        "touchpoints": Touchpoint.objects.filter(profile_id__in=profile_ids).delete()[0],
+        "rejected_events": RejectedEvent.objects.filter(pk__in=mentioning).delete()[0],
+        "profiles": Profile.objects.filter(pk__in=profile_ids).delete()[1].get("cdp.Profile", 0),
+    }
+
+
+def profile_texts(profile_ids: Collection[int]) -> list[str]:
+    """The string trait values of these profiles (names, emails...), for finding what
+    mentions them."""
+    return [
+        value
+        for traits in Profile.objects.filter(pk__in=profile_ids).values_list("traits", flat=True)
+        for value in (traits or {}).values()
+        if isinstance(value, str)
+    ]

@@ -1,0 +1,90 @@
+"""The suppression list: identifiers of erased people, kept only as keyed hashes, and
+the check ingestion runs so that their later events are never stored."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import F
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from consent.models import SuppressedIdentifier
+from identity.engine.extract import identifiers_of_event
+
+ACTIVE_KEY = "omnitrail:suppression-active"
+
+
+def _key() -> bytes:
+    if settings.OMNITRAIL_SUPPRESSION_KEY:
+        return settings.OMNITRAIL_SUPPRESSION_KEY.encode()
+    return salted_hmac("omnitrail.suppression", "key").digest()
+
+
+def identifier_hash(kind: str, value: str) -> str:
+    """HMAC-SHA256 of a normalised identifier: not reversible without the key."""
+    return hmac.new(_key(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def suppress(identifiers: Iterable[tuple[str, str]], *, request=None) -> list[dict[str, str]]:
+    """Put these (kind, normalised value) identifiers on the list; returns their hashes."""
+    hashed = [{"kind": kind, "hash": identifier_hash(kind, value)} for kind, value in identifiers]
+    SuppressedIdentifier.objects.bulk_create(
+        [
+            SuppressedIdentifier(kind=h["kind"], value_hash=h["hash"], request=request)
+            for h in hashed
+        ],
+        ignore_conflicts=True,
+    )
+    cache.set(ACTIVE_KEY, True, 60)
+    return hashed
+
+
+def _active() -> bool:
+    active = cache.get(ACTIVE_KEY)
+    if active is None:
+        active = SuppressedIdentifier.objects.exists()
+        cache.set(ACTIVE_KEY, active, 60)
+    return active
+
+
+def drop_suppressed(rows: Mapping[str, dict[str, Any]]) -> set[str]:
+    """The message ids of `rows` (normalised touchpoint rows) that carry a suppressed
+    identifier; each drop is counted on the identifier that caused it."""
+    if not rows or not _active():
+        return set()
+    keys_of = {
+        message_id: [
+            (kind, identifier_hash(kind, value))
+            for kind, value in identifiers_of_event(
+                row,
+                identifier_traits=settings.OMNITRAIL_IDENTIFIER_TRAITS,
+                default_region=settings.OMNITRAIL_DEFAULT_PHONE_REGION,
+            )
+        ]
+        for message_id, row in rows.items()
+    }
+    hashes = {value_hash for keys in keys_of.values() for _, value_hash in keys}
+    listed = set(
+        SuppressedIdentifier.objects.filter(value_hash__in=hashes).values_list("kind", "value_hash")
+    )
+    if not listed:
+        return set()
+    dropped, hits = set(), Counter()
+    for message_id, keys in keys_of.items():
+        found = [key for key in keys if key in listed]
+        if found:
+            dropped.add(message_id)
+            hits[found[0]] += 1
+    now = timezone.now()
+    for (kind, value_hash), count in hits.items():
+        SuppressedIdentifier.objects.filter(kind=kind, value_hash=value_hash).update(
+            events_dropped=F("events_dropped") + count, last_dropped_at=now
+        )
+    return dropped
