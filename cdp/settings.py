@@ -244,6 +244,8 @@ OMNITRAIL_IDENTIFIER_BLOCKLIST = env.list(
 OMNITRAIL_TRAIT_RULES = env.json("OMNITRAIL_TRAIT_RULES", default={"*": "most_recent"})
 # Source names, most trusted first, for traits under the source_priority rule.
 OMNITRAIL_SOURCE_PRIORITY = env.list("OMNITRAIL_SOURCE_PRIORITY", default=["crm", "pos"])
+# The site's own domains: a referrer on one of them is a page of the site, not a referral.
+OMNITRAIL_OWN_DOMAINS = env.list("OMNITRAIL_OWN_DOMAINS", default=[])
 # Key of the HMAC that erased identifiers are kept under (the suppression list). Set it
 # once and keep it: with another key, later events of erased people are not recognised.
 # Unset, it is derived from DJANGO_SECRET_KEY.
