@@ -13,11 +13,16 @@ import gzip
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import orjson
 from django.db.models import Count, Sum
 from django.test import Client
 
+from attribution.engine.journeys import channel_totals
+from attribution.engine.models import MODELS as ATTRIBUTION_MODELS
+from attribution.selectors import JourneySet, journeys_for_goal
+from cdp.demo.population import SITE
 from cdp.models import Profile, RejectedEvent, Touchpoint
 from cdp.selectors import storage_summary
 from cdp.services.imports import import_file
@@ -50,6 +55,8 @@ class DemoReport:
     identity_scores: PairwiseScores | None = None  # after deterministic stitching
     consents: str = ""
     consent_allowed: dict[str, tuple[int, int]] = field(default_factory=dict)
+    journeys: JourneySet | None = None
+    credits: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     match_run: MatchRun | None = None
     matched_scores: PairwiseScores | None = None  # after Splink too
 
@@ -128,6 +135,14 @@ def run_demo(data_dir: Path, *, say: Callable[[str], None]) -> DemoReport:
             len(allowed_profiles(purpose, profiles)),
             len(profiles),
         )
+    # Attribution of the purchases over the channels, by every model there is.
+    report.journeys = journeys_for_goal(own_domains=[urlsplit(SITE).hostname])
+    journeys = report.journeys.journeys
+    for name, model in ATTRIBUTION_MODELS.items():
+        conversions, value = channel_totals(journeys, model(journeys))
+        report.credits[name] = {
+            channel: (conversions[i], value[i]) for i, channel in enumerate(journeys.channels)
+        }
     return report
 
 
@@ -215,3 +230,21 @@ def print_report(report: DemoReport, *, say: Callable[[str], None]) -> None:
         say(f"  records via {channel:<15} {count}")
     for purpose, (allowed, total) in report.consent_allowed.items():
         say(f"  {purpose:<24} may use {allowed} of {total} profiles")
+    found = report.journeys
+    if found is None:
+        return
+    journeys = found.journeys
+    say("")
+    say("== Attribution (goal: Order Completed, 30-day lookback) ==")
+    say(f"journeys                   {journeys.count}")
+    say(f"  converting               {int(journeys.converted.sum())}")
+    say(f"  conversion value         {journeys.value.sum():.2f}")
+    say(f"  no touch before (own channel) {found.conversions_without_touch}")
+    say(f"profiles left out for consent {found.profiles_left_out_for_consent}")
+    models = list(report.credits)
+    revenue = {c: max(report.credits[m][c][1] for m in models) for c in journeys.channels}
+    say("revenue credited by channel and model:")
+    say(f"  {'channel':<16}" + "".join(f"{m:>16}" for m in models))
+    for channel in sorted(revenue, key=revenue.get, reverse=True):
+        cells = "".join(f"{report.credits[m][channel][1]:>16.2f}" for m in models)
+        say(f"  {channel:<16}{cells}")

@@ -26,6 +26,14 @@ def test_demo_prints_the_figures_it_stored(capsys):
     # The Splink step ran on what was stored, and says what it did (or why not).
     assert figure(out, "splink records compared") == MatchRun.objects.get().records > 0
     assert re.search(r"^with splink vs ground truth \(\d+ ids\): precision", out, re.M)
+    # Attribution: every model's credited revenue adds up to the conversions' value.
+    value = float(re.search(r"conversion value\s+([\d.]+)", out).group(1))
+    table = out.split("revenue credited by channel and model:\n")[1].splitlines()
+    models = table[0].split()[1:]
+    assert set(models) >= {"first_touch", "linear", "markov", "shapley"}
+    rows = [line.split()[-len(models) :] for line in table[1:] if line.startswith("  ")]
+    for column in range(len(models)):
+        assert sum(float(row[column]) for row in rows) == pytest.approx(value, abs=0.01 * len(rows))
 
 
 def test_a_second_demo_without_reset_says_what_to_do():
