@@ -46,16 +46,30 @@ class JourneySet:
     conversions_without_touch: int  # credited to a Direct touch at the conversion
 
 
+def _value(revenue, properties, value_property: str) -> float:
+    if value_property == "revenue":
+        return float(revenue or 0)
+    raw = (properties or {}).get(value_property)
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def journeys_for_goal(
     *,
     event: str = "Order Completed",
     lookback: timedelta = timedelta(days=30),
     until: datetime | None = None,
     own_domains: Sequence[str] | None = None,
+    value_property: str = "revenue",
+    count_repeat: bool = True,
 ) -> JourneySet:
     """The journeys of every profile analytics may use, for conversions named `event`.
     A referrer on one of `own_domains` (default OMNITRAIL_OWN_DOMAINS) is the site
-    itself, not a referral."""
+    itself, not a referral. A conversion is worth its `value_property` (the revenue
+    column, or that event property); without `count_repeat` only a profile's first
+    conversion counts and what follows it is ignored."""
     active = list(Profile.objects.filter(merged_into__isnull=True).values_list("pk", flat=True))
     allowed = allowed_profiles("analytics", active, at=until)
     rows = (
@@ -73,6 +87,7 @@ def journeys_for_goal(
             "referrer",
             "page_url",
             "revenue",
+            "properties",
         )
     )
     if until is not None:
@@ -106,6 +121,7 @@ def journeys_for_goal(
         values.append(value)
 
     current, pending, last_seen, last_touch = None, [], None, None
+    done: int | None = None  # a profile whose first conversion is all that counts
     for (
         profile,
         at,
@@ -117,7 +133,10 @@ def journeys_for_goal(
         ref,
         url,
         revenue,
+        props,
     ) in rows.iterator(chunk_size=10_000):
+        if profile == done:
+            continue
         if profile != current:
             if current is not None and pending:
                 close(pending, last_seen, False, 0.0)
@@ -135,8 +154,10 @@ def journeys_for_goal(
         )
         channel = classify(fields, rules)
         if name == event:
-            close(pending, at, True, float(revenue or 0), channel_id(channel))
+            close(pending, at, True, _value(revenue, props, value_property), channel_id(channel))
             pending = []
+            if not count_repeat:
+                done, current = profile, None
             continue
         continues_visit = last_touch is not None and at - last_touch < SESSION_TIMEOUT
         last_touch = at
@@ -163,3 +184,64 @@ def journeys_for_goal(
         profiles_left_out_for_consent=len(active) - len(allowed),
         conversions_without_touch=no_touch,
     )
+
+
+def latest_run(goal_key: str):
+    """The newest completed attribution run of a goal, or None."""
+    from attribution.models import AttributionRun
+
+    return (
+        AttributionRun.objects.filter(goal__key=goal_key, status="completed")
+        .order_by("-finished_at")
+        .first()
+    )
+
+
+def credit_report(run, *, model: str, group_by: str = "channel") -> list[dict]:
+    """Per channel (or channel and campaign): conversions and revenue the model credited
+    in the run, what it cost (costs dated up to the run's end), ROAS (revenue / cost)
+    and CPA (cost / conversions); ROAS and CPA are None where they do not exist."""
+    from django.db.models import Sum
+
+    from attribution.models import Cost, Credit
+
+    if group_by not in ("channel", "campaign"):
+        raise ValueError("group_by: must be channel or campaign")
+    keys = ["channel"] if group_by == "channel" else ["channel", "campaign"]
+    credited = (
+        Credit.objects.filter(run=run, model=model)
+        .values(*keys)
+        .annotate(conversions=Sum("conversions"), revenue=Sum("value"))
+    )
+    costs = Cost.objects.all()
+    until = (run.parameters or {}).get("until")
+    if until:
+        costs = costs.filter(date__lte=until[:10])
+    spent = {
+        tuple(row[k] for k in keys): float(row["spent"])
+        for row in costs.values(*keys).annotate(spent=Sum("cost"))
+    }
+    rows = []
+    seen = set()
+    for row in credited:
+        key = tuple(row[k] for k in keys)
+        seen.add(key)
+        rows.append(
+            _report_row(model, keys, key, row["conversions"], row["revenue"], spent.get(key))
+        )
+    for key, cost in spent.items():  # money spent where nothing was credited
+        if key not in seen:
+            rows.append(_report_row(model, keys, key, 0.0, 0.0, cost))
+    return sorted(rows, key=lambda r: (-r["revenue"], r["channel"], r.get("campaign", "")))
+
+
+def _report_row(model, keys, key, conversions, revenue, cost) -> dict:
+    row = {"model": model, **dict(zip(keys, key, strict=True))}
+    row.update(
+        conversions=round(conversions, 6),
+        revenue=round(revenue, 2),
+        cost=round(cost, 2) if cost is not None else 0.0,
+        roas=round(revenue / cost, 4) if cost else None,
+        cpa=round(cost / conversions, 2) if cost and conversions else None,
+    )
+    return row

@@ -19,9 +19,9 @@ import orjson
 from django.db.models import Count, Sum
 from django.test import Client
 
-from attribution.engine.journeys import channel_totals
-from attribution.engine.models import MODELS as ATTRIBUTION_MODELS
-from attribution.selectors import JourneySet, journeys_for_goal
+from attribution.models import AttributionRun
+from attribution.selectors import credit_report
+from attribution.services import import_costs, refresh_attribution
 from cdp.demo.population import SITE
 from cdp.models import Profile, RejectedEvent, Touchpoint
 from cdp.selectors import storage_summary
@@ -55,8 +55,9 @@ class DemoReport:
     identity_scores: PairwiseScores | None = None  # after deterministic stitching
     consents: str = ""
     consent_allowed: dict[str, tuple[int, int]] = field(default_factory=dict)
-    journeys: JourneySet | None = None
-    credits: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    costs: str = ""
+    attribution_run: AttributionRun | None = None
+    credits: dict[str, dict[str, dict]] = field(default_factory=dict)
     match_run: MatchRun | None = None
     matched_scores: PairwiseScores | None = None  # after Splink too
 
@@ -135,13 +136,15 @@ def run_demo(data_dir: Path, *, say: Callable[[str], None]) -> DemoReport:
             len(allowed_profiles(purpose, profiles)),
             len(profiles),
         )
-    # Attribution of the purchases over the channels, by every model there is.
-    report.journeys = journeys_for_goal(own_domains=[urlsplit(SITE).hostname])
-    journeys = report.journeys.journeys
-    for name, model in ATTRIBUTION_MODELS.items():
-        conversions, value = channel_totals(journeys, model(journeys))
+    # Ad costs, then attribution of the purchases over the channels by every model.
+    costs = import_costs(data_dir / "ad_costs.csv")
+    report.costs = f"{costs.rows} rows, {costs.stored} stored, {len(costs.errors)} rejected"
+    say("  imported ad_costs.csv; attributing purchases with every model")
+    run = refresh_attribution("purchase", own_domains=[urlsplit(SITE).hostname])
+    report.attribution_run = run
+    for name in run.models_run:
         report.credits[name] = {
-            channel: (conversions[i], value[i]) for i, channel in enumerate(journeys.channels)
+            row["channel"]: row for row in credit_report(run, model=name, group_by="channel")
         }
     return report
 
@@ -230,21 +233,37 @@ def print_report(report: DemoReport, *, say: Callable[[str], None]) -> None:
         say(f"  records via {channel:<15} {count}")
     for purpose, (allowed, total) in report.consent_allowed.items():
         say(f"  {purpose:<24} may use {allowed} of {total} profiles")
-    found = report.journeys
-    if found is None:
+    run = report.attribution_run
+    if run is None:
         return
-    journeys = found.journeys
     say("")
-    say("== Attribution (goal: Order Completed, 30-day lookback) ==")
-    say(f"journeys                   {journeys.count}")
-    say(f"  converting               {int(journeys.converted.sum())}")
-    say(f"  conversion value         {journeys.value.sum():.2f}")
-    say(f"  no touch before (own channel) {found.conversions_without_touch}")
-    say(f"profiles left out for consent {found.profiles_left_out_for_consent}")
+    say(f"== Attribution (goal: {run.goal.event}, {run.goal.lookback_days}-day lookback) ==")
+    say(f"ad_costs.csv               {report.costs}")
+    say(f"journeys                   {run.journeys}")
+    say(f"  converting               {run.conversions}")
+    say(f"  conversion value         {run.value}")
+    say(f"profiles left out for consent {run.profiles_left_out_for_consent}")
     models = list(report.credits)
-    revenue = {c: max(report.credits[m][c][1] for m in models) for c in journeys.channels}
+    channels = {c for rows in report.credits.values() for c in rows}
+    revenue = {
+        c: max(report.credits[m].get(c, {}).get("revenue", 0) for m in models) for c in channels
+    }
+    order = sorted(channels, key=lambda c: (-revenue[c], c))
     say("revenue credited by channel and model:")
     say(f"  {'channel':<16}" + "".join(f"{m:>16}" for m in models))
-    for channel in sorted(revenue, key=revenue.get, reverse=True):
-        cells = "".join(f"{report.credits[m][channel][1]:>16.2f}" for m in models)
+    for channel in order:
+        cells = "".join(
+            f"{report.credits[m].get(channel, {}).get('revenue', 0):>16.2f}" for m in models
+        )
         say(f"  {channel:<16}{cells}")
+    say("cost and ROAS by channel (linear | markov):")
+    for channel in order:
+        linear, markov = (
+            report.credits["linear"].get(channel),
+            report.credits["markov"].get(channel),
+        )
+        if linear and linear["cost"]:
+            say(
+                f"  {channel:<16} cost {linear['cost']:>10.2f}   ROAS {linear['roas']:>6.2f} | "
+                f"{markov['roas'] if markov and markov['roas'] is not None else 0:>6.2f}"
+            )

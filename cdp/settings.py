@@ -140,6 +140,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "identity.tasks.sweep_unresolved_touchpoints",
         "schedule": crontab(minute="*"),
     },
+    # Every goal's attribution, from the touchpoints as they are (consent applied anew).
+    "attribution-refresh": {
+        "task": "attribution.tasks.refresh_all_goals",
+        "schedule": crontab(minute=30, hour=3),
+    },
     # Consent carried by touchpoints the identity sweep resolved (hand-off to the broker lost).
     "consent-sweep": {
         "task": "consent.tasks.sweep_touchpoint_consents",

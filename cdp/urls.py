@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from attribution import api as attribution_api
 from cdp.api import health, native, segment
 from consent import api as consent_api
 from identity import api as identity_api
@@ -27,6 +28,8 @@ urlpatterns = [
         name="segment",
     ),
     path("healthz", health.healthz, name="healthz"),
+    re_path(r"^api/v1/attribution/credits/?$", attribution_api.credits, name="credits"),
+    re_path(r"^api/v1/costs/?$", attribution_api.costs, name="costs"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -1,5 +1,6 @@
 """The main job: the demo ingests a generated population and prints what was stored."""
 
+import itertools
 import re
 
 import pytest
@@ -31,7 +32,10 @@ def test_demo_prints_the_figures_it_stored(capsys):
     table = out.split("revenue credited by channel and model:\n")[1].splitlines()
     models = table[0].split()[1:]
     assert set(models) >= {"first_touch", "linear", "markov", "shapley"}
-    rows = [line.split()[-len(models) :] for line in table[1:] if line.startswith("  ")]
+    rows = [
+        line.split()[-len(models) :]
+        for line in itertools.takewhile(lambda line: line.startswith("  "), table[1:])
+    ]
     for column in range(len(models)):
         assert sum(float(row[column]) for row in rows) == pytest.approx(value, abs=0.01 * len(rows))
 

@@ -1,0 +1,170 @@
+"""Attribution runs and costs: the writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from attribution.engine.models import MODELS
+from attribution.models import AttributionRun, Cost, Credit, Goal
+from attribution.selectors import journeys_for_goal
+
+
+class UnknownModel(ValueError):
+    pass
+
+
+def goal_by_key(key: str) -> Goal:
+    try:
+        return Goal.objects.get(key=key)
+    except Goal.DoesNotExist:
+        known = ", ".join(Goal.objects.values_list("key", flat=True))
+        raise LookupError(f"goal: no goal {key!r} (known: {known})") from None
+
+
+def refresh_attribution(
+    goal: Goal | str,
+    *,
+    models: list[str] | None = None,
+    until: datetime | None = None,
+    own_domains: list[str] | None = None,
+) -> AttributionRun:
+    """Build the goal's journeys from the stored touchpoints (consent-gated) and store
+    what each model credits to each channel and campaign, as one run."""
+    goal = goal if isinstance(goal, Goal) else goal_by_key(goal)
+    names = list(models or MODELS)
+    unknown = [name for name in names if name not in MODELS]
+    if unknown:
+        raise UnknownModel(f"models: unknown {', '.join(unknown)} (known: {', '.join(MODELS)})")
+    run = AttributionRun.objects.create(
+        goal=goal,
+        models_run=names,
+        parameters={
+            "event": goal.event,
+            "value_property": goal.value_property,
+            "lookback_days": goal.lookback_days,
+            "count_repeat": goal.count_repeat,
+            "until": until.isoformat() if until else None,
+            "own_domains": own_domains,
+        },
+    )
+    found = journeys_for_goal(
+        event=goal.event,
+        lookback=timedelta(days=goal.lookback_days),
+        until=until,
+        own_domains=own_domains,
+        value_property=goal.value_property,
+        count_repeat=goal.count_repeat,
+    )
+    journeys = found.journeys
+    campaigns, campaign_of_touch = np.unique(
+        np.array(found.campaigns, dtype=object).astype(str), return_inverse=True
+    )
+    keys = journeys.touches.astype(np.int64) * len(campaigns) + campaign_of_touch
+    journey = journeys.journey_of_touch()
+    credits = []
+    for name in names:
+        shares = MODELS[name](journeys) * journeys.converted[journey]
+        conversions = np.bincount(keys, weights=shares, minlength=1)
+        value = np.bincount(keys, weights=shares * journeys.value[journey], minlength=1)
+        for key in np.flatnonzero(conversions):
+            channel, campaign = divmod(int(key), len(campaigns))
+            credits.append(
+                Credit(
+                    run=run,
+                    model=name,
+                    channel=journeys.channels[channel],
+                    campaign=campaigns[campaign],
+                    conversions=float(conversions[key]),
+                    value=float(value[key]),
+                )
+            )
+    with transaction.atomic():
+        Credit.objects.bulk_create(credits, batch_size=2000)
+        run.journeys = journeys.count
+        run.conversions = int(journeys.converted.sum())
+        run.value = Decimal(str(round(float(journeys.value.sum()), 2)))
+        run.profiles_left_out_for_consent = found.profiles_left_out_for_consent
+        run.status = AttributionRun.Status.COMPLETED
+        run.finished_at = timezone.now()
+        run.save()
+    return run
+
+
+@dataclass
+class CostImport:
+    rows: int = 0
+    stored: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+COST_COLUMNS = ("date", "channel", "cost")
+
+
+def record_cost(row: dict[str, Any]) -> Cost:
+    """Store one day's cost of a channel and campaign; the same line again replaces it.
+    ValueError names the field at fault."""
+
+    def text(name: str, limit: int = 255) -> str:
+        return str(row.get(name) or "").strip()[:limit]
+
+    try:
+        day = row["date"] if isinstance(row.get("date"), date) else date.fromisoformat(text("date"))
+    except ValueError:
+        raise ValueError(f"date: {row.get('date')!r} is not YYYY-MM-DD") from None
+    if not text("channel"):
+        raise ValueError("channel: required")
+    try:
+        amount = Decimal(str(row.get("cost", "")).strip())
+    except InvalidOperation:
+        raise ValueError(f"cost: {row.get('cost')!r} is not a number") from None
+    if amount < 0:
+        raise ValueError("cost: must not be negative")
+    counts = {}
+    for name in ("impressions", "clicks"):
+        raw = text(name)
+        if raw and not raw.isdigit():
+            raise ValueError(f"{name}: {raw!r} is not a whole number")
+        counts[name] = int(raw) if raw else None
+    cost, _ = Cost.objects.update_or_create(
+        date=day,
+        channel=text("channel", 50),
+        campaign=text("campaign"),
+        source=text("source"),
+        medium=text("medium"),
+        defaults={"cost": amount, "currency": (text("currency", 3) or "USD").upper(), **counts},
+    )
+    return cost
+
+
+def import_costs(path: Path | io.TextIOBase) -> CostImport:
+    """Daily costs from a CSV file (date, channel, cost; optionally campaign, source,
+    medium, currency, impressions, clicks). Bad rows are reported with their line number;
+    importing the same file again changes nothing."""
+    summary = CostImport()
+    stream = path.open(newline="", encoding="utf-8-sig") if isinstance(path, Path) else path
+    with stream:
+        reader = csv.DictReader(stream)
+        missing = [c for c in COST_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            summary.errors.append(f"line 1: missing column(s) {', '.join(missing)}")
+            return summary
+        for row in reader:
+            summary.rows += 1
+            try:
+                with transaction.atomic():
+                    record_cost(row)
+            except ValueError as error:
+                summary.errors.append(f"line {reader.line_num}: {error}")
+                continue
+            summary.stored += 1
+    return summary
