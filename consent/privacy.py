@@ -133,7 +133,15 @@ def erase(request: DataSubjectRequest, profile: Profile) -> dict[str, Any]:
         earlier.save(update_fields=["identifier", "result"])
     request.refresh_from_db()
     cache.set(ACTIVE_KEY, True, 60)
+    # Derived aggregates (attribution credits) are recomputed without the person.
+    transaction.on_commit(_refresh_attribution)
     return {"erased_at": timezone.now().isoformat(), "deleted": counts, "suppressed": hashed}
+
+
+def _refresh_attribution() -> None:
+    from attribution.tasks import refresh_all_goals
+
+    refresh_all_goals.delay()
 
 
 def process_request(request_id: int, *, handled_by: str = "celery") -> DataSubjectRequest:

@@ -137,6 +137,10 @@ def test_erasure_leaves_no_trace_and_later_events_are_dropped(send, dpo, client)
     done = request(dpo, "erasure", "user_id:ann-77")
 
     assert done["status"] == "completed"
+    # Attribution was recomputed without her.
+    from attribution.models import AttributionRun
+
+    assert AttributionRun.objects.filter(status="completed").exists()
     assert _rows_mentioning(*needles) == []
     proof = done["result"]
     assert proof["deleted"]["touchpoints"] == 4 and proof["deleted"]["identifiers"] == 4
