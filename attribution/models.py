@@ -69,6 +69,11 @@ class AttributionRun(models.Model):
     conversions = models.PositiveIntegerField(default=0)
     value = models.DecimalField(max_digits=16, decimal_places=2, default=0)
     profiles_left_out_for_consent = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Path reports: top paths, path lengths, time to convert, assisted conversions.",
+    )
     error = models.TextField(blank=True)
 
     class Meta:

@@ -245,3 +245,30 @@ def _report_row(model, keys, key, conversions, revenue, cost) -> dict:
         cpa=round(cost / conversions, 2) if cost and conversions else None,
     )
     return row
+
+
+def model_comparison(run, *, group_by: str = "channel") -> list[dict]:
+    """Side by side: per channel (or campaign), the conversions and revenue each model
+    in the run credits."""
+    from django.db.models import Sum
+
+    from attribution.models import Credit
+
+    keys = ["channel"] if group_by == "channel" else ["channel", "campaign"]
+    table: dict[tuple, dict] = {}
+    rows = (
+        Credit.objects.filter(run=run)
+        .values(*keys, "model")
+        .annotate(conversions=Sum("conversions"), revenue=Sum("value"))
+    )
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        entry = table.setdefault(key, dict(zip(keys, key, strict=True)))
+        entry[row["model"]] = {
+            "conversions": round(row["conversions"], 6),
+            "revenue": round(row["revenue"], 2),
+        }
+    return sorted(
+        table.values(),
+        key=lambda e: -max((v["revenue"] for v in e.values() if isinstance(v, dict)), default=0),
+    )

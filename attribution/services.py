@@ -14,6 +14,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from attribution.engine import paths
 from attribution.engine.models import MODELS
 from attribution.models import AttributionRun, Cost, Credit, Goal
 from attribution.selectors import journeys_for_goal
@@ -94,6 +95,13 @@ def refresh_attribution(
         run.conversions = int(journeys.converted.sum())
         run.value = Decimal(str(round(float(journeys.value.sum()), 2)))
         run.profiles_left_out_for_consent = found.profiles_left_out_for_consent
+        run.summary = {
+            "top_paths": paths.top_paths(journeys, limit=20),
+            "path_lengths": paths.path_lengths(journeys),
+            "time_to_convert": paths.time_to_convert(journeys),
+            "assisted": paths.assisted_conversions(journeys),
+            "conversions_without_touch": found.conversions_without_touch,
+        }
         run.status = AttributionRun.Status.COMPLETED
         run.finished_at = timezone.now()
         run.save()

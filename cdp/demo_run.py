@@ -19,6 +19,7 @@ import orjson
 from django.db.models import Count, Sum
 from django.test import Client
 
+from attribution.engine.paths import pareto
 from attribution.models import AttributionRun
 from attribution.selectors import credit_report
 from attribution.services import import_costs, refresh_attribution
@@ -267,3 +268,14 @@ def print_report(report: DemoReport, *, say: Callable[[str], None]) -> None:
                 f"  {channel:<16} cost {linear['cost']:>10.2f}   ROAS {linear['roas']:>6.2f} | "
                 f"{markov['roas'] if markov and markov['roas'] is not None else 0:>6.2f}"
             )
+    summary = run.summary
+    say("top conversion paths:")
+    for row in summary["top_paths"][:3]:
+        say(f"  {row['conversions']:>4} conversions, {row['value']:>10.2f}  {row['path']}")
+    say(f"mean path length           {summary['path_lengths']['mean']} touches")
+    say(f"median time to convert     {summary['time_to_convert']['median_days']} days")
+    view = pareto([row for row in report.credits["linear"].values() if row["revenue"] > 0])
+    say(
+        f"Pareto (linear)            {view['rows_for_share']} of {len(view['rows'])} "
+        "channels bring 80% of revenue"
+    )

@@ -30,6 +30,11 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     re_path(r"^api/v1/attribution/credits/?$", attribution_api.credits, name="credits"),
     re_path(r"^api/v1/costs/?$", attribution_api.costs, name="costs"),
+    re_path(
+        r"^api/v1/attribution/reports/(?P<name>[\w-]+)/?$",
+        attribution_api.report,
+        name="attribution-report",
+    ),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
