@@ -1,4 +1,5 @@
-"""The goal every install starts with: purchases, valued by their revenue."""
+"""The goal every install starts with (created after every migrate and flush, see
+apps.py): purchases, valued by their revenue."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from attribution.engine import paths
+from attribution.engine.journeys import channel_totals
 from attribution.engine.models import MODELS
 from attribution.models import AttributionRun, Cost, Credit, Goal
 from attribution.selectors import journeys_for_goal
@@ -71,12 +72,12 @@ def refresh_attribution(
         np.array(found.campaigns, dtype=object).astype(str), return_inverse=True
     )
     keys = journeys.touches.astype(np.int64) * len(campaigns) + campaign_of_touch
-    journey = journeys.journey_of_touch()
+    size = len(journeys.channels) * len(campaigns)
     credits = []
     for name in names:
-        shares = MODELS[name](journeys) * journeys.converted[journey]
-        conversions = np.bincount(keys, weights=shares, minlength=1)
-        value = np.bincount(keys, weights=shares * journeys.value[journey], minlength=1)
+        conversions, value = channel_totals(
+            journeys, MODELS[name](journeys), groups=keys, size=size
+        )
         for key in np.flatnonzero(conversions):
             channel, campaign = divmod(int(key), len(campaigns))
             credits.append(

@@ -1,4 +1,5 @@
-"""The purposes every install starts with; staff change or add them in the admin."""
+"""The purposes every install starts with (created after every migrate and flush, see
+apps.py); staff change or add them in the admin."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from cdp.models import Profile
 from consent.engine import state as engine
 from consent.models import ConsentRecord, Purpose
+from identity.selectors import active_profile, merged_members
 
 
 class UnknownPurpose(LookupError):
@@ -30,30 +31,6 @@ def purpose_by_key(key: str) -> Purpose:
     except Purpose.DoesNotExist:
         known = ", ".join(Purpose.objects.values_list("key", flat=True))
         raise UnknownPurpose(f"no purpose {key!r} (known: {known})") from None
-
-
-def merged_members(roots: set[int]) -> dict[int, int]:
-    """Every profile merged (directly or not) into one of `roots` -> that root; the roots
-    map to themselves."""
-    root_of = {pk: pk for pk in roots}
-    frontier = set(roots)
-    while frontier:
-        merged = Profile.objects.filter(merged_into__in=frontier).values_list("pk", "merged_into")
-        frontier = set()
-        for pk, into in merged:
-            root_of[pk] = root_of[into]
-            frontier.add(pk)
-    return root_of
-
-
-def _active(profile_id: int) -> int:
-    """The profile `profile_id` is now part of (itself unless merged away)."""
-    seen = profile_id
-    while True:
-        into = Profile.objects.filter(pk=seen).values_list("merged_into", flat=True).first()
-        if into is None:
-            return seen
-        seen = into
 
 
 def states(
@@ -77,25 +54,35 @@ def states(
     return {root: engine.most_restrictive(per_root[root]) for root in set(root_of.values())}
 
 
-def allowed_profiles(
+def decisions(
     purpose: Purpose | str, profile_ids: Iterable[int], *, at: datetime | None = None
-) -> set[int]:
-    """Those of `profile_ids` (active profiles) that `purpose` may use at `at` (now)."""
+) -> dict[int, tuple[str | None, bool]]:
+    """Per profile of `profile_ids` (active profiles): (its current state, whether
+    `purpose` may use it at `at`, now by default)."""
     purpose = purpose if isinstance(purpose, Purpose) else purpose_by_key(purpose)
     ids = set(profile_ids)
     current = states(purpose, ids, at=at)
     countries = dict(Profile.objects.filter(pk__in=ids).values_list("pk", "traits__country"))
     return {
-        pk
-        for pk in ids
-        if engine.allowed(
+        pk: (
             current.get(pk),
-            engine.default_for(purpose.default, purpose.region_defaults, countries.get(pk)),
+            engine.allowed(
+                current.get(pk),
+                engine.default_for(purpose.default, purpose.region_defaults, countries.get(pk)),
+            ),
         )
+        for pk in ids
     }
+
+
+def allowed_profiles(
+    purpose: Purpose | str, profile_ids: Iterable[int], *, at: datetime | None = None
+) -> set[int]:
+    """Those of `profile_ids` (active profiles) that `purpose` may use at `at` (now)."""
+    return {pk for pk, (_, allowed) in decisions(purpose, profile_ids, at=at).items() if allowed}
 
 
 def may_use(purpose: Purpose | str, profile_id: int, *, at: datetime | None = None) -> bool:
     """May `purpose` use profile `profile_id` (or the profile it was merged into)?"""
-    active = _active(profile_id)
+    active = active_profile(profile_id)
     return active in allowed_profiles(purpose, [active], at=at)

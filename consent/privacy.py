@@ -13,10 +13,9 @@ from django.utils import timezone
 from cdp.models import Profile, Touchpoint
 from cdp.services.erasure import erase_profiles, profile_texts
 from consent.models import AuditEntry, ConsentRecord, DataSubjectRequest
-from consent.policy import merged_members
 from consent.selectors import profile_by_identifier
 from consent.suppression import ACTIVE_KEY, identifier_hash, suppress
-from identity.selectors import merge_decision_summary, merge_history
+from identity.selectors import merge_decision_summary, merge_history, merged_members
 from identity.services.erasure import forget_profiles, identifiers_of_profiles
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from cdp.models import Profile
 from consent import policy
 from consent.models import ConsentRecord, Purpose
-from identity.selectors import profile_ids_for_identifier
+from identity.selectors import active_profile, merged_members, profile_ids_for_identifier
 
 
 def profile_by_identifier(identifier: str) -> Profile:
@@ -20,18 +20,16 @@ def profile_by_identifier(identifier: str) -> Profile:
         raise ValueError(
             f"identifier: use kind:value, e.g. email:ann@example.com (got {identifier!r})"
         )
-    found = Profile.objects.filter(pk__in=profile_ids_for_identifier(kind, value)).first()
+    found = profile_ids_for_identifier(kind, value).values_list("profile_id", flat=True).first()
     if found is None:
         raise LookupError(f"identifier: no profile has {kind} {value!r}")
-    while found.merged_into_id:
-        found = Profile.objects.get(pk=found.merged_into_id)
-    return found
+    return Profile.objects.get(pk=active_profile(found))
 
 
 def consent_history(profile_id: int) -> QuerySet[ConsentRecord]:
     """Every consent record of the profile and of the profiles merged into it, newest
     first."""
-    members = list(policy.merged_members({profile_id}))
+    members = list(merged_members({profile_id}))
     return (
         ConsentRecord.objects.filter(profile_id__in=members)
         .select_related("purpose", "source", "recorded_by")
@@ -45,12 +43,12 @@ def current_consent(profile_id: int, *, at: datetime | None = None) -> list[dict
     at = at or timezone.now()
     result = []
     for purpose in Purpose.objects.all():
-        state = policy.states(purpose, [profile_id], at=at).get(profile_id)
+        state, allowed = policy.decisions(purpose, [profile_id], at=at)[profile_id]
         result.append(
             {
                 "purpose": purpose.key,
                 "state": state,
-                "allowed": profile_id in policy.allowed_profiles(purpose, [profile_id], at=at),
+                "allowed": allowed,
                 "by": "record" if state else f"default ({purpose.default})",
             }
         )

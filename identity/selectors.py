@@ -1,6 +1,6 @@
 """Reads of the identity graph, for other apps and for reports."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.db.models import Count, QuerySet
@@ -8,6 +8,48 @@ from django.db.models import Count, QuerySet
 from cdp.models import Profile, Source, Touchpoint
 from identity.engine.normalize import normalize_identifier
 from identity.models import Identifier, MatchReview, MergeDecision, Refusal
+
+
+def active_profiles(profile_ids: Iterable[int]) -> dict[int, int]:
+    """Each profile id -> the live profile it is part of now (itself unless it was
+    merged away, then the end of its merged_into chain)."""
+    current = {pk: pk for pk in profile_ids}
+    pending = set(current.values())
+    while pending:
+        into: dict[int, int] = {}
+        ordered = sorted(pending)
+        for start in range(0, len(ordered), 10_000):
+            chunk = ordered[start : start + 10_000]
+            into.update(
+                Profile.objects.filter(pk__in=chunk, merged_into__isnull=False).values_list(
+                    "pk", "merged_into"
+                )
+            )
+        if not into:
+            break
+        for pk, now in current.items():
+            if now in into:
+                current[pk] = into[now]
+        pending = set(into.values())
+    return current
+
+
+def active_profile(profile_id: int) -> int:
+    return active_profiles([profile_id])[profile_id]
+
+
+def merged_members(roots: set[int]) -> dict[int, int]:
+    """Every profile merged (directly or not) into one of `roots` -> that root; the roots
+    map to themselves. What other apps keep per profile (consent) is read through this."""
+    root_of = {pk: pk for pk in roots}
+    frontier = set(roots)
+    while frontier:
+        merged = Profile.objects.filter(merged_into__in=frontier).values_list("pk", "merged_into")
+        frontier = set()
+        for pk, into in merged:
+            root_of[pk] = root_of[into]
+            frontier.add(pk)
+    return root_of
 
 
 def identifiers_of_profile(profile: Profile) -> QuerySet[Identifier]:

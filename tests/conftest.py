@@ -48,22 +48,6 @@ def eager_celery(request):
     app.conf.task_always_eager = previous
 
 
-@pytest.fixture(autouse=True)
-def seed_data(request):
-    """What migrations seed (consent purposes, the purchase goal): a transactional test's
-    flush removes it for the tests after it, so it is put back for every database test."""
-    if "django_db" in request.keywords or {"db", "transactional_db"} & set(request.fixturenames):
-        from attribution.defaults import ensure_default_goals
-        from consent.defaults import ensure_default_purposes
-
-        request.getfixturevalue("django_db_blocker").unblock()
-        try:
-            ensure_default_purposes()
-            ensure_default_goals()
-        finally:
-            request.getfixturevalue("django_db_blocker").restore()
-
-
 _ids = itertools.count()
 
 

@@ -75,12 +75,21 @@ class Journeys:
         return cls(names, offsets, touches, np.array(age, dtype=np.float64), conv, val)
 
 
-def channel_totals(journeys: Journeys, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def channel_totals(
+    journeys: Journeys,
+    shares: np.ndarray,
+    *,
+    groups: np.ndarray | None = None,
+    size: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(conversions, value) credited to each channel: the shares of every touch of a
-    converting journey, times 1 and times the journey's value."""
+    converting journey, times 1 and times the journey's value. With `groups` (one
+    integer per touch, below `size`), totals per group instead, e.g. channel and
+    campaign together."""
     journey = journeys.journey_of_touch()
     weight = shares * journeys.converted[journey]
-    n = len(journeys.channels)
-    conversions = np.bincount(journeys.touches, weights=weight, minlength=n)
-    value = np.bincount(journeys.touches, weights=weight * journeys.value[journey], minlength=n)
+    if groups is None:
+        groups, size = journeys.touches, len(journeys.channels)
+    conversions = np.bincount(groups, weights=weight, minlength=size or 0)
+    value = np.bincount(groups, weights=weight * journeys.value[journey], minlength=size or 0)
     return conversions, value

@@ -83,6 +83,7 @@ def ingest_batch(
     rows: dict[str, dict[str, Any]] = {}
     for index, raw in enumerate(events):
         line = lines[index] if lines is not None else None
+        prefix = f"{field_prefix}[{index}]." if field_prefix else ""
         try:
             row = normalize_message(
                 raw,
@@ -90,7 +91,7 @@ def ingest_batch(
                 limits=limits,
                 batch_sent_at=sent_at,
                 batch_context=batch_context,
-                field_prefix=f"{field_prefix}[{index}]." if field_prefix else "",
+                field_prefix=prefix,
             )
         except InvalidMessage as error:
             result.rejected.append(
@@ -100,7 +101,6 @@ def ingest_batch(
         if row["message_id"] in rows:
             result.duplicates += 1
             continue
-        prefix = f"{field_prefix}[{index}]." if field_prefix else ""
         _drop_unreadable_consent(row, index, prefix, result, line)
         rows[row["message_id"]] = row
 

@@ -98,18 +98,37 @@ def decode_tc_string(value: Any, field_name: str = "tcString") -> Any:
     return decoded
 
 
-def check(consent: Any, prefix: str = "context.consent") -> None:
-    """Raise InvalidConsent when `consent` (an event's `context.consent`) cannot be read."""
+@dataclass(frozen=True)
+class _Read:
+    categories: dict[str, bool]
+    signals: dict[str, str]
+    tc: Any  # the decoded TCF string, or None
+
+
+def _read(consent: Any, prefix: str = "context.consent") -> _Read | None:
+    """Every part of `consent` read once; InvalidConsent names the part at fault."""
     if consent is None:
-        return
+        return None
     if not isinstance(consent, Mapping):
         raise InvalidConsent(prefix, "must be an object")
-    if "categoryPreferences" in consent:
-        _categories(consent["categoryPreferences"], prefix)
-    if "consentMode" in consent:
-        _consent_mode(consent["consentMode"], prefix)
-    if "tcString" in consent:
-        decode_tc_string(consent["tcString"], f"{prefix}.tcString")
+    return _Read(
+        categories=(
+            _categories(consent["categoryPreferences"], prefix)
+            if "categoryPreferences" in consent
+            else {}
+        ),
+        signals=_consent_mode(consent["consentMode"], prefix) if "consentMode" in consent else {},
+        tc=(
+            decode_tc_string(consent["tcString"], f"{prefix}.tcString")
+            if "tcString" in consent
+            else None
+        ),
+    )
+
+
+def check(consent: Any, prefix: str = "context.consent") -> None:
+    """Raise InvalidConsent when `consent` (an event's `context.consent`) cannot be read."""
+    _read(consent, prefix)
 
 
 def statements(consent: Any, purposes: Iterable[PurposeSpec]) -> list[Statement]:
@@ -117,14 +136,10 @@ def statements(consent: Any, purposes: Iterable[PurposeSpec]) -> list[Statement]
 
     Raises InvalidConsent as `check` does.
     """
-    check(consent)
-    if not consent:
+    read = _read(consent)
+    if read is None:
         return []
-    categories = (
-        _categories(consent["categoryPreferences"], "") if "categoryPreferences" in consent else {}
-    )
-    signals = _consent_mode(consent["consentMode"], "") if "consentMode" in consent else {}
-    tc = decode_tc_string(consent["tcString"]) if "tcString" in consent else None
+    categories, signals, tc = read.categories, read.signals, read.tc
     found: list[Statement] = []
     for purpose in purposes:
         # Several channels in one event: the TCF string is the most specific, then

@@ -29,7 +29,7 @@ from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
-from cdp.models import Profile, Touchpoint
+from cdp.models import Touchpoint
 from identity.engine import matching as engine
 from identity.engine.stitch import UnionFind
 from identity.models import (
@@ -41,6 +41,7 @@ from identity.models import (
     MergeDecision,
     Refusal,
 )
+from identity.selectors import active_profiles
 from identity.services.merging import merge_profiles, rebuild_golden_records
 
 logger = logging.getLogger(__name__)
@@ -72,20 +73,6 @@ def _records_query(touchpoints: QuerySet[Touchpoint]) -> QuerySet:
         .order_by()
         .values_list("unique_id", "profile_id", *fields)
     )
-
-
-def _current_profiles(profile_ids: set[int]) -> dict[int, int]:
-    """Each profile id -> the active profile it is (or was merged into)."""
-    merged = dict(
-        Profile.objects.filter(merged_into__isnull=False).values_list("pk", "merged_into_id")
-    )
-    current = {}
-    for pk in profile_ids:
-        seen = pk
-        while seen in merged:
-            seen = merged[seen]
-        current[pk] = seen
-    return current
 
 
 def match_records(touchpoints: QuerySet[Touchpoint] | None = None) -> Records:
@@ -122,7 +109,7 @@ def match_records(touchpoints: QuerySet[Touchpoint] | None = None) -> Records:
             schema=schema,
         )
     owners = table["profile_id"].to_pylist()
-    current = _current_profiles(set(owners))
+    current = active_profiles(set(owners))
     profile_of = {
         uid: current[owner]
         for uid, owner in zip(table["unique_id"].to_pylist(), owners, strict=True)

@@ -3,22 +3,16 @@
 from django.db import transaction
 from django.utils import timezone
 
-from cdp.models import Profile
 from identity.models import MatchReview, MergeBlock, MergeDecision
+from identity.selectors import active_profiles
 from identity.services.merging import MergeRefused, merge_profiles
-
-
-def _active(profile_id: int) -> int:
-    profile = Profile.objects.get(pk=profile_id)
-    while profile.merged_into_id:
-        profile = Profile.objects.get(pk=profile.merged_into_id)
-    return profile.pk
 
 
 @transaction.atomic
 def accept_review(review: MatchReview, *, decided_by: str) -> MergeDecision:
     """Staff say the pair is one person: merge them, keeping Splink's evidence."""
-    left, right = _active(review.left_id), _active(review.right_id)
+    current = active_profiles([review.left_id, review.right_id])
+    left, right = current[review.left_id], current[review.right_id]
     if left == right:
         raise MergeRefused("these profiles are already one")
     survivor, merged = sorted((left, right))

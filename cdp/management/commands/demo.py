@@ -4,11 +4,9 @@ from pathlib import Path
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from attribution.defaults import ensure_default_goals
 from cdp.demo.population import generate_population
 from cdp.demo_run import HTTP_FILES, print_report, run_demo
 from cdp.models import Source
-from consent.defaults import ensure_default_purposes
 
 
 class Command(BaseCommand):
@@ -27,8 +25,6 @@ class Command(BaseCommand):
         call_command("migrate", verbosity=0)
         if reset:
             call_command("flush", interactive=False, verbosity=0)
-            ensure_default_purposes()  # seed data the flush took with it
-            ensure_default_goals()
         elif Source.objects.filter(name__in=[name for name, _, _ in HTTP_FILES]).exists():
             raise CommandError(
                 "this database already holds the demo's sources; run it again with --reset "

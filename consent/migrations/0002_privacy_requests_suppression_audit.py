@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0002_default_purposes'),
+        ('consent', '0001_purposes_and_records'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('attribution', '0002_default_goal'),
+        ('attribution', '0001_goals_costs_runs'),
     ]
 
     operations = [
