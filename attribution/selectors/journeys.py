@@ -19,8 +19,9 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Q
 
-from attribution.engine.channels import classify, default_rules, touch_fields
+from attribution.engine.channels import classify, touch_fields
 from attribution.engine.journeys import Journeys
+from attribution.selectors.channels import channel_rules
 from cdp.models import Profile, Touchpoint
 from consent.policy import allowed_profiles
 
@@ -92,7 +93,7 @@ def journeys_for_goal(
     )
     if until is not None:
         rows = rows.filter(timestamp__lte=until)
-    rules = default_rules()
+    rules = channel_rules()
     own = list(settings.OMNITRAIL_OWN_DOMAINS if own_domains is None else own_domains)
     paths: list[list[int]] = []
     ages: list[list[float]] = []
