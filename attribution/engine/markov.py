@@ -46,6 +46,14 @@ DENSE_STATE_LIMIT = 3_000
 ITERATION_TOLERANCE = 1e-12
 # ...and gives up (raising) after this many sweeps rather than return a rough answer.
 MAX_ITERATIONS = 100_000
+# States and transitions are integer keys below a known bound; they are counted with
+# np.bincount over every possible key (no sort) unless the bound exceeds this many keys
+# per counted value (plus a floor for small data), where np.unique's sort uses less memory.
+DENSE_KEYS_PER_VALUE = 4
+DENSE_KEYS_FLOOR = 1 << 16
+# Touches of the same channel in the same journey are counted this many journey-channel
+# keys at a time, so the counts stay small whatever the number of journeys.
+REPEAT_BLOCK_KEYS = 1 << 20
 
 ORDERS = (1, 2, 3)
 
@@ -114,7 +122,7 @@ def _touch_positions(journeys: Journeys) -> np.ndarray:
     )
 
 
-def _state_codes(journeys: Journeys, order: int, positions: np.ndarray) -> np.ndarray:
+def _state_codes(journeys: Journeys, order: int) -> np.ndarray:
     """One integer per touch naming its state: the last `order` channels (fewer at the
     start of a path) as base-(channels + 1) digits, the touch's own channel lowest.
     Digit 0 means "no channel", so prefixes of different lengths never collide."""
@@ -123,6 +131,9 @@ def _state_codes(journeys: Journeys, order: int, positions: np.ndarray) -> np.nd
         raise ValueError(f"order: too many channels ({base - 1}) for order {order}")
     touches = journeys.touches.astype(np.int64)
     codes = touches + 1
+    if order == 1:
+        return codes
+    positions = _touch_positions(journeys)
     for lag in range(1, order):
         earlier = np.zeros_like(codes)
         earlier[lag:] = touches[:-lag] + 1
@@ -130,29 +141,51 @@ def _state_codes(journeys: Journeys, order: int, positions: np.ndarray) -> np.nd
     return codes
 
 
+def _fits_bincount(bound: int, values: np.ndarray) -> bool:
+    return bound <= DENSE_KEYS_PER_VALUE * len(values) + DENSE_KEYS_FLOOR
+
+
+def _number_states(codes: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct state codes (all below `bound`) in increasing order, and each touch's
+    state: 1 + the rank of its code, as 0 is START."""
+    if not _fits_bincount(bound, codes):
+        distinct, rank = np.unique(codes, return_inverse=True)
+        return distinct, rank.astype(np.int64) + 1
+    seen = np.bincount(codes, minlength=bound) > 0
+    return np.flatnonzero(seen), np.cumsum(seen)[codes]
+
+
+def _count_keys(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(keys, return_counts=True) for integer keys in [0, bound)."""
+    if not _fits_bincount(bound, keys):
+        return np.unique(keys, return_counts=True)
+    counts = np.bincount(keys, minlength=bound)
+    distinct = np.flatnonzero(counts)
+    return distinct, counts[distinct]
+
+
 def _build_chain(journeys: Journeys, order: int) -> _Chain:
     _check_order(order)
     n_channels = len(journeys.channels)
-    positions = _touch_positions(journeys)
-    codes, state = np.unique(_state_codes(journeys, order, positions), return_inverse=True)
-    state = state.astype(np.int64) + 1  # 0 is START
+    base = n_channels + 1
+    codes, state = _number_states(_state_codes(journeys, order), base**order)
     size = len(codes) + 1
     conversion, null = size, size + 1
 
-    # Every touch is entered from the previous touch of its journey, or from START.
-    previous = np.zeros_like(state)
-    previous[1:] = state[:-1]
-    previous[positions == 0] = 0
-    # Every journey with touches leaves its last touch for CONVERSION or NULL.
     lengths = journeys.lengths
     nonempty = lengths > 0
+    # Every touch is entered from the previous touch of its journey, or from START.
+    previous = np.empty_like(state)
+    previous[1:] = state[:-1]
+    previous[journeys.offsets[:-1][nonempty]] = 0
+    # Every journey with touches leaves its last touch for CONVERSION or NULL.
     last = state[journeys.offsets[1:][nonempty] - 1]
     end = np.where(journeys.converted[nonempty], conversion, null)
 
-    source = np.concatenate([previous, last])
-    target = np.concatenate([state, end])
-    pairs, counts = np.unique(source * (size + 2) + target, return_counts=True)
-    source, target = pairs // (size + 2), pairs % (size + 2)
+    width = size + 2
+    keys = np.concatenate([previous * width + state, last * width + end])
+    pairs, counts = _count_keys(keys, size * width)
+    source, target = pairs // width, pairs % width
     leaving = np.bincount(source, weights=counts, minlength=size)
     probability = counts / leaving[source]
 
@@ -162,7 +195,6 @@ def _build_chain(journeys: Journeys, order: int) -> _Chain:
     transient = target < size
 
     contains = np.zeros((n_channels, size), dtype=bool)
-    base = n_channels + 1
     rest = codes.copy()
     for _ in range(order):
         digit = rest % base
@@ -265,18 +297,30 @@ def _distribute(journeys: Journeys, weights: np.ndarray) -> np.ndarray:
     """Per-touch shares from channel weights (see the module docstring)."""
     if len(journeys.touches) == 0:
         return np.zeros(0)
-    n_channels = len(journeys.channels)
     journey = journeys.journey_of_touch()
-    # Touches of the same channel in the same journey share one key.
-    pairs, pair_of_touch, repeats = np.unique(
-        journey * n_channels + journeys.touches, return_inverse=True, return_counts=True
-    )
-    journey_weight = np.bincount(
-        pairs // n_channels, weights=weights[pairs % n_channels], minlength=journeys.count
-    )
     # w_c / n_c per touch; dividing by the journey's sum below turns it into
     # w_c / (sum of w over the journey's channels) / n_c, summing to 1 per journey.
-    shares = weights[journeys.touches] / repeats[pair_of_touch]
-    shares = np.where(journey_weight[journey] > 0, shares, 1.0)
+    shares = weights[journeys.touches] / _repeats(journeys, journey)
     sums = np.bincount(journey, weights=shares, minlength=journeys.count)
+    # Weights are never negative, so a journey with touches sums to 0 only if every one
+    # weighs 0; its touches then count 1 each.
+    unweighed = (sums == 0) & (journeys.lengths > 0)
+    if unweighed.any():
+        shares = np.where(unweighed[journey], 1.0, shares)
+        sums = np.where(unweighed, journeys.lengths, sums)
     return np.where(journeys.converted[journey], shares / sums[journey], 0.0)
+
+
+def _repeats(journeys: Journeys, journey: np.ndarray) -> np.ndarray:
+    """For each touch, how many touches of its journey have its channel (itself included).
+
+    Counted per block of journeys, on keys journey * channels + channel within the block."""
+    n_channels = len(journeys.channels)
+    repeats = np.empty(len(journeys.touches), dtype=np.int64)
+    block = max(1, REPEAT_BLOCK_KEYS // n_channels)
+    for first in range(0, journeys.count, block):
+        stop = min(first + block, journeys.count)
+        a, b = journeys.offsets[first], journeys.offsets[stop]
+        keys = (journey[a:b] - first) * n_channels + journeys.touches[a:b]
+        repeats[a:b] = np.bincount(keys, minlength=(stop - first) * n_channels)[keys]
+    return repeats

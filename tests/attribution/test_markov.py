@@ -220,3 +220,29 @@ def test_credits_sum_to_the_conversions_and_their_value(rows, order):
 
     assert conversions.sum() == pytest.approx(sum(converted), rel=1e-12, abs=1e-12)
     assert value.sum() == pytest.approx(journeys.value.sum(), rel=1e-12, abs=1e-9)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_counting_by_sort_or_by_bincount_gives_the_same_credit(order, monkeypatch):
+    journeys = random_journeys(2, n=1_500, n_channels=6)
+    counted = markov_shares(journeys, order=order)
+    effects = removal_effects(journeys, order=order)
+
+    # Every key space "too large" (np.unique), and repeats counted one journey at a time.
+    monkeypatch.setattr(markov, "DENSE_KEYS_PER_VALUE", 0)
+    monkeypatch.setattr(markov, "DENSE_KEYS_FLOOR", 0)
+    monkeypatch.setattr(markov, "REPEAT_BLOCK_KEYS", 1)
+
+    np.testing.assert_array_equal(markov_shares(journeys, order=order), counted)
+    assert removal_effects(journeys, order=order) == effects
+
+
+def test_converting_journey_whose_channels_all_weigh_nothing_is_split_by_touch():
+    # Only reachable through rounding from the public functions, so weights are given.
+    journeys = Journeys.from_paths(
+        [["A", "A", "B"], ["B", "C"], ["C"], []], converted=[True, True, False, True]
+    )
+
+    shares = markov._distribute(journeys, np.array([0.0, 0.0, 1.0]))
+
+    assert shares == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0, 1, 0], abs=1e-12)
