@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Tests need a secret when DEBUG is off (PostgreSQL runs); a random one per run will do.
 TEST_SECRET := $(shell $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(40))")
 
-.PHONY: install demo test lint bench-ingest bench-identity clean
+.PHONY: install browser demo test lint bench-ingest bench-identity clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,15 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/python manage.py demo --reset
 
-test: install
+# The browser tests drive Debian's Chromium (headless, through Playwright).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; } || \
+	  echo "could not install chromium: the browser tests will fail"
+
+test: install browser
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$(TEST_SECRET)} $(BIN)/pytest
 
 lint: install

@@ -5,9 +5,10 @@ from django.db.models.signals import post_migrate
 
 def _seed_goals(sender, apps=global_apps, **kwargs):
     # flush sends no `apps`; migrate sends the migrated state's
-    from attribution.defaults import ensure_default_goals
+    from attribution.defaults import ensure_default_goals, ensure_default_rules
 
     ensure_default_goals(apps.get_model("attribution", "Goal"))
+    ensure_default_rules(apps)
 
 
 class AttributionConfig(AppConfig):

@@ -10,19 +10,34 @@ from __future__ import annotations
 import base64
 import csv
 import gzip
+import secrets
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import orjson
+from django.db import transaction
 from django.db.models import Count, Sum
-from django.test import Client
+from django.test import Client, override_settings
 
 from attribution.engine.paths import pareto
-from attribution.models import AttributionRun
+from attribution.engine.segment_rules import TEMPLATES
+from attribution.models import AttributionRun, Destination, Goal, Holdout, Segment
 from attribution.selectors import credit_report
+from attribution.selectors.facts import personas
+from attribution.selectors.reports import budget_report
 from attribution.services import import_costs, refresh_attribution
+from attribution.services.destinations import export_segment, sync_webhooks, verify_signature
+from attribution.services.facts import refresh_facts
+from attribution.services.segments import (
+    create_from_template,
+    create_persona_segments,
+    refresh_segments,
+    save_segment,
+)
 from cdp.demo.population import SITE
 from cdp.models import Profile, RejectedEvent, Touchpoint
 from cdp.selectors import storage_summary
@@ -61,6 +76,11 @@ class DemoReport:
     credits: dict[str, dict[str, dict]] = field(default_factory=dict)
     match_run: MatchRun | None = None
     matched_scores: PairwiseScores | None = None  # after Splink too
+    segments: list = field(default_factory=list)  # RefreshResult per segment
+    personas: list = field(default_factory=list)
+    exports: list = field(default_factory=list)  # Export rows
+    webhook: dict = field(default_factory=dict)
+    budget: list = field(default_factory=list)
 
 
 def _batches(path: Path) -> Iterator[list[dict]]:
@@ -90,6 +110,12 @@ def _post_batch(client: Client, write_key: str, events: list[dict]) -> dict:
 
 def run_demo(data_dir: Path, *, say: Callable[[str], None]) -> DemoReport:
     """Ingest the generated files in `data_dir` as each source would send them."""
+    # The shop's own domain: a referrer there is the site itself, not a Referral.
+    with override_settings(OMNITRAIL_OWN_DOMAINS=[urlsplit(SITE).hostname]):
+        return _run_demo(data_dir, say=say)
+
+
+def _run_demo(data_dir: Path, *, say: Callable[[str], None]) -> DemoReport:
     report = DemoReport()
     client = Client()
     for name, kind, filename in HTTP_FILES:
@@ -141,13 +167,100 @@ def run_demo(data_dir: Path, *, say: Callable[[str], None]) -> DemoReport:
     costs = import_costs(data_dir / "ad_costs.csv")
     report.costs = f"{costs.rows} rows, {costs.stored} stored, {len(costs.errors)} rejected"
     say("  imported ad_costs.csv; attributing purchases with every model")
-    run = refresh_attribution("purchase", own_domains=[urlsplit(SITE).hostname])
+    # A holdout on email from the start of the data: its lift is measured in every run.
+    first = Touchpoint.objects.order_by("timestamp").values_list("timestamp", flat=True).first()
+    Holdout.objects.get_or_create(
+        scope="channel",
+        value="Email",
+        goal=Goal.objects.get(key="purchase"),
+        defaults={"percent": 10.0, "started_at": first},
+    )
+    refresh_facts()  # CLV by first-touch channel reads them
+    run = refresh_attribution("purchase")
     report.attribution_run = run
+    report.budget = budget_report(run, model="markov")
     for name in run.models_run:
         report.credits[name] = {
             row["channel"]: row for row in credit_report(run, model=name, group_by="channel")
         }
+    say("  segments: profile facts, the built-in templates and personas, then every segment")
+    run_segments(report, data_dir)
     return report
+
+
+def run_segments(report: DemoReport, data_dir: Path) -> None:
+    """Facts, template and persona segments, two hand-made ones, a file export and a
+    webhook to a local receiver, both for the consenting members only."""
+    refresh_facts()
+    for key in TEMPLATES:
+        create_from_template(key)
+    create_persona_segments()
+    report.personas = personas()
+    save_segment(
+        name="Store buyers who never clicked an email",
+        definition={
+            "all": [
+                {"channel": "In-store"},
+                {"fact": "order_count", "op": "gte", "value": 1},
+                {"not": {"event": "Email Link Clicked"}},
+            ]
+        },
+    )
+    high_value = save_segment(
+        name="High CLV, SMS consent",
+        definition={"fact": "clv", "op": "gte", "value": 500},
+        purpose="sms_marketing",
+    )
+    report.segments = refresh_segments()
+    ads = Destination.objects.create(
+        name="Ad platform audience",
+        kind="file",
+        purpose=Purpose.objects.get(key="ad_user_data"),
+        path=str(data_dir / "exports"),
+    )
+    champions = Segment.objects.get(template="rfm_champions")
+    ads.segments.add(champions)
+    report.exports = [export_segment(ads, champions)]
+    report.webhook = _webhook_to_local_receiver(high_value)
+
+
+def _webhook_to_local_receiver(segment: Segment) -> dict:
+    """Send the segment's entered events to a receiver on localhost and check the
+    signature there, as a customer's endpoint would."""
+    received: list[tuple[dict, bytes]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hook = Destination.objects.create(
+            name="SMS tool webhook",
+            kind="webhook",
+            purpose=Purpose.objects.get(key="sms_marketing"),
+            url=f"http://127.0.0.1:{server.server_port}/omnitrail",
+            secret=secrets.token_hex(16),
+        )
+        hook.segments.add(segment)
+        with transaction.atomic():
+            deliveries = sync_webhooks(segment)
+    finally:
+        server.shutdown()
+    verified = sum(
+        verify_signature(hook.secret, headers["X-Omnitrail-Signature"], body)
+        for headers, body in received
+    )
+    events = sum(len(orjson.loads(body)["events"]) for _, body in received)
+    left_out = deliveries[0].left_out_for_consent if deliveries else 0
+    return {"batches": len(received), "events": events, "verified": verified, "left_out": left_out}
 
 
 def score_against_truth(path: Path) -> PairwiseScores:
@@ -279,3 +392,63 @@ def print_report(report: DemoReport, *, say: Callable[[str], None]) -> None:
         f"Pareto (linear)            {view['rows_for_share']} of {len(view['rows'])} "
         "channels bring 80% of revenue"
     )
+    say("channel pairs (markov), by revenue of the journeys with both:")
+    for row in summary.get("channel_pairs", {}).get("markov", [])[:3]:
+        roas = f"{row['roas']:.2f}" if row["roas"] is not None else "-"
+        say(
+            f"  {' + '.join(row['channels']):<32} {row['journeys']:>5} journeys, conversion "
+            f"rate {row['conversion_rate']:.1%}, credited {row['credited_revenue']:>9.2f}, "
+            f"ROAS {roas}"
+        )
+    say("funnel (profiles reaching each stage, from the stage before):")
+    for row in summary.get("funnel", []):
+        rate = f"{row['conversion_rate']:.1%}" if row["conversion_rate"] is not None else ""
+        say(f"  {row['stage']:<14} {row['profiles']:>6}  {rate:>6}")
+    say("CLV by first-touch channel (top 5):")
+    for row in summary.get("clv_by_first_touch", [])[:5]:
+        say(f"  {row['channel']:<16} {row['customers']:>5} customers, CLV {row['clv']:>8.2f}")
+    for row in summary.get("holdouts", []):
+        if "relative_lift" in row:
+            lift = row["relative_lift"]
+            low, high = row["relative_lift_low"], row["relative_lift_high"]
+            say(
+                f"holdout {row['holdout']} ({row['percent']:g}%): exposed "
+                f"{row['exposed_rate']:.2%} of {row['exposed_profiles']} vs held out "
+                f"{row['holdout_rate']:.2%} of {row['holdout_profiles']}; lift "
+                + (f"{lift:+.1%} [{low:+.1%}, {high:+.1%}]" if lift is not None else "n/a")
+                + f"; markov credits {row.get('markov_credited_conversions', 0)} conversions"
+            )
+    if report.budget:
+        say("budget advice (markov, next period, at most ±6 points of share per channel):")
+        for row in report.budget:
+            say(
+                f"  {row['channel']:<16} {row['current_share']:>6.1%} -> "
+                f"{row['proposed_share']:>6.1%} ({row['change_points']:+.1f} pts), marginal "
+                f"ROAS {row['marginal_roas'] or 0:.2f}, effect {row['expected_effect']:+.2f}"
+            )
+    say("")
+    say("== Segments ==")
+    for result in report.segments:
+        say(
+            f"  {result.segment:<40} {result.size:>6} members"
+            + (
+                f" ({result.left_out_for_consent} left out for consent)"
+                if result.left_out_for_consent
+                else ""
+            )
+        )
+    for persona in report.personas:
+        say(f"  persona {persona['label']}: {persona['description']}")
+    for export in report.exports:
+        say(
+            f"export to '{export.destination.name}': {export.rows} profiles of "
+            f"'{export.segment.name}', {export.left_out_for_consent} left out for consent "
+            f"({export.path})"
+        )
+    hook = report.webhook
+    if hook:
+        say(
+            f"webhook: {hook['events']} entered events in {hook['batches']} signed batches "
+            f"({hook['verified']} signatures verified by the receiver), "
+            f"{hook['left_out']} members left out for consent"
+        )

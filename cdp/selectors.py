@@ -30,3 +30,20 @@ def storage_summary() -> dict:
         "rejected_events": RejectedEvent.objects.count(),
         "sources": Source.objects.count(),
     }
+
+
+def profiles_of_messages(source_id: int, message_ids: list[str]) -> set[int]:
+    """The profiles the touchpoints of one batch were placed on."""
+    return set(
+        Touchpoint.objects.filter(
+            source_id=source_id, message_id__in=message_ids, profile__isnull=False
+        ).values_list("profile_id", flat=True)
+    )
+
+
+def profiles_with_touchpoints_resolved_since(since) -> set[int]:
+    return set(
+        Touchpoint.objects.filter(resolved_at__gte=since, profile__isnull=False)
+        .values_list("profile_id", flat=True)
+        .distinct()
+    )

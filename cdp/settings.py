@@ -130,6 +130,12 @@ CELERY_TASK_ROUTES = {
     # Splink runs are heavy (DuckDB memory, minutes at scale): their own workers.
     "identity.tasks.match_*": {"queue": "matching"},
     "identity.*": {"queue": "identity"},
+    # Segment membership follows each change within seconds: not behind attribution runs.
+    "attribution.tasks.reevaluate_*": {"queue": "segments"},
+    "attribution.tasks.refresh_due_segments": {"queue": "segments"},
+    "attribution.tasks.refresh_one_segment": {"queue": "segments"},
+    "attribution.tasks.deliver_webhook": {"queue": "segments"},
+    "attribution.tasks.send_due_deliveries": {"queue": "segments"},
     "attribution.*": {"queue": "attribution"},
     "consent.*": {"queue": "consent"},
 }
@@ -149,6 +155,27 @@ CELERY_BEAT_SCHEDULE = {
     "consent-sweep": {
         "task": "consent.tasks.sweep_touchpoint_consents",
         "schedule": crontab(minute="*/10"),
+    },
+    # Segments whose own interval has passed are recomputed whole.
+    "segments-refresh-due": {
+        "task": "attribution.tasks.refresh_due_segments",
+        "schedule": crontab(minute="*/5"),
+    },
+    # Profiles changed by merges, unmerges and consent (and the identity sweep's
+    # touchpoints): their facts and memberships anew.
+    "segments-changed-profiles": {
+        "task": "attribution.tasks.reevaluate_changed_profiles",
+        "schedule": crontab(minute="*"),
+    },
+    # Webhook deliveries whose scheduled retry was lost.
+    "segments-due-deliveries": {
+        "task": "attribution.tasks.send_due_deliveries",
+        "schedule": crontab(minute="*"),
+    },
+    # Facts of every profile, RFM edges and personas learnt anew.
+    "facts-refresh": {
+        "task": "attribution.tasks.refresh_all_facts",
+        "schedule": crontab(minute=30, hour=2),
     },
     # New and changed profiles matched against the rest with the saved Splink model.
     "identity-match-incremental": {

@@ -16,6 +16,7 @@ router.register("profiles", native.ProfileViewSet, basename="profile")
 router.register("rejected-events", native.RejectedEventViewSet, basename="rejected-event")
 router.register("merges", identity_api.MergeDecisionViewSet, basename="merge")
 router.register("match-reviews", identity_api.MatchReviewViewSet, basename="match-review")
+router.register("segments", attribution_api.SegmentViewSet, basename="segment")
 router.register("consents", consent_api.ConsentRecordViewSet, basename="consent")
 router.register(
     "privacy/requests", consent_api.DataSubjectRequestViewSet, basename="privacy-request"
@@ -34,6 +35,11 @@ urlpatterns = [
         r"^api/v1/attribution/reports/(?P<name>[\w-]+)/?$",
         attribution_api.report,
         name="attribution-report",
+    ),
+    re_path(
+        r"^api/v1/profiles/(?P<pk>\d+)/segments/?$",
+        attribution_api.profile_segments,
+        name="profile-segments",
     ),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -18,7 +18,7 @@ from django.utils import timezone
 from cdp.models import Profile
 from consent.engine import state as engine
 from consent.models import ConsentRecord, Purpose
-from identity.selectors import active_profile, merged_members
+from identity.selectors import CHUNK, active_profile, merged_members
 
 
 class UnknownPurpose(LookupError):
@@ -42,11 +42,13 @@ def states(
     at = at or timezone.now()
     root_of = merged_members(set(profile_ids))
     history: dict[int, list] = defaultdict(list)
-    rows = ConsentRecord.objects.filter(
-        purpose=purpose, profile_id__in=list(root_of), given_at__lte=at
-    ).values_list("profile_id", "status", "given_at", "expires_at")
-    for profile_id, status, given_at, expires_at in rows.iterator(chunk_size=10_000):
-        history[profile_id].append((status, given_at, expires_at))
+    members = sorted(root_of)
+    for start in range(0, len(members), CHUNK):
+        rows = ConsentRecord.objects.filter(
+            purpose=purpose, profile_id__in=members[start : start + CHUNK], given_at__lte=at
+        ).values_list("profile_id", "status", "given_at", "expires_at")
+        for profile_id, status, given_at, expires_at in rows:
+            history[profile_id].append((status, given_at, expires_at))
     per_root: dict[int, list[str | None]] = defaultdict(list)
     for member, root in root_of.items():
         found = engine.state_at(history.get(member, ()), at)
@@ -62,7 +64,14 @@ def decisions(
     purpose = purpose if isinstance(purpose, Purpose) else purpose_by_key(purpose)
     ids = set(profile_ids)
     current = states(purpose, ids, at=at)
-    countries = dict(Profile.objects.filter(pk__in=ids).values_list("pk", "traits__country"))
+    ordered = sorted(ids)
+    countries = {}
+    for start in range(0, len(ordered), CHUNK):
+        countries.update(
+            Profile.objects.filter(pk__in=ordered[start : start + CHUNK]).values_list(
+                "pk", "traits__country"
+            )
+        )
     return {
         pk: (
             current.get(pk),

@@ -108,7 +108,8 @@ def access_bundle(profile: Profile) -> dict[str, Any]:
             "merge_decisions": [
                 merge_decision_summary(d) for d in sorted(merges.values(), key=lambda d: d.pk)
             ],
-            # Segment memberships and attribution credits join the bundle with their apps.
+            # Attribution credits are per channel and campaign, never per person.
+            **_attribution_data(members),
         }
     )
 
@@ -135,6 +136,17 @@ def erase(request: DataSubjectRequest, profile: Profile) -> dict[str, Any]:
     # Derived aggregates (attribution credits) are recomputed without the person.
     transaction.on_commit(_refresh_attribution)
     return {"erased_at": timezone.now().isoformat(), "deleted": counts, "suppressed": hashed}
+
+
+def _attribution_data(profile_ids) -> dict:
+    """What attribution keeps per person: segment stays and the facts segments read."""
+    from attribution.selectors.facts import facts_of_profiles
+    from attribution.selectors.segments import memberships_of_profiles
+
+    return {
+        "segment_memberships": memberships_of_profiles(profile_ids),
+        "profile_facts": facts_of_profiles(profile_ids),
+    }
 
 
 def _refresh_attribution() -> None:

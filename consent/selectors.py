@@ -10,7 +10,12 @@ from django.utils import timezone
 from cdp.models import Profile
 from consent import policy
 from consent.models import ConsentRecord, Purpose
-from identity.selectors import active_profile, merged_members, profile_ids_for_identifier
+from identity.selectors import (
+    active_profile,
+    active_profiles,
+    merged_members,
+    profile_ids_for_identifier,
+)
 
 
 def profile_by_identifier(identifier: str) -> Profile:
@@ -53,3 +58,12 @@ def current_consent(profile_id: int, *, at: datetime | None = None) -> list[dict
             }
         )
     return result
+
+
+def profiles_with_consent_recorded_since(since) -> set[int]:
+    """The live profiles whose consent changed since `since` (a record given to a profile
+    merged away counts for the profile it lives in)."""
+    given = set(
+        ConsentRecord.objects.filter(recorded_at__gte=since).values_list("profile_id", flat=True)
+    )
+    return set(active_profiles(given).values())

@@ -9,6 +9,9 @@ from cdp.models import Profile, Source, Touchpoint
 from identity.engine.normalize import normalize_identifier
 from identity.models import Identifier, MatchReview, MergeDecision, Refusal
 
+# Ids per query: PostgreSQL takes at most 65,535 parameters in one statement.
+CHUNK = 10_000
+
 
 def active_profiles(profile_ids: Iterable[int]) -> dict[int, int]:
     """Each profile id -> the live profile it is part of now (itself unless it was
@@ -18,8 +21,8 @@ def active_profiles(profile_ids: Iterable[int]) -> dict[int, int]:
     while pending:
         into: dict[int, int] = {}
         ordered = sorted(pending)
-        for start in range(0, len(ordered), 10_000):
-            chunk = ordered[start : start + 10_000]
+        for start in range(0, len(ordered), CHUNK):
+            chunk = ordered[start : start + CHUNK]
             into.update(
                 Profile.objects.filter(pk__in=chunk, merged_into__isnull=False).values_list(
                     "pk", "merged_into"
@@ -44,11 +47,14 @@ def merged_members(roots: set[int]) -> dict[int, int]:
     root_of = {pk: pk for pk in roots}
     frontier = set(roots)
     while frontier:
-        merged = Profile.objects.filter(merged_into__in=frontier).values_list("pk", "merged_into")
-        frontier = set()
-        for pk, into in merged:
-            root_of[pk] = root_of[into]
-            frontier.add(pk)
+        ordered, frontier = sorted(frontier), set()
+        for start in range(0, len(ordered), CHUNK):
+            merged = Profile.objects.filter(
+                merged_into__in=ordered[start : start + CHUNK]
+            ).values_list("pk", "merged_into")
+            for pk, into in merged:
+                root_of[pk] = root_of[into]
+                frontier.add(pk)
     return root_of
 
 
@@ -139,3 +145,30 @@ def identity_summary() -> dict:
         ),
         "reviews_pending": MatchReview.objects.filter(status=MatchReview.Status.PENDING).count(),
     }
+
+
+def identifiers_by_profile(profile_ids: Iterable[int]) -> list[tuple[str, str, int]]:
+    """(kind, value, profile id) of the active identifiers of these profiles, the most
+    recently seen first within a kind (so the first of a kind is the one to use)."""
+    ordered = sorted(profile_ids)
+    found: list[tuple[str, str, int]] = []
+    for start in range(0, len(ordered), CHUNK):
+        found += (
+            Identifier.objects.filter(
+                profile_id__in=ordered[start : start + CHUNK], status=Identifier.Status.ACTIVE
+            )
+            .order_by("profile_id", "kind", "-last_seen")
+            .values_list("kind", "value", "profile_id")
+        )
+    return found
+
+
+def profiles_merged_or_unmerged_since(since) -> set[int]:
+    """Both sides of every merge decided, or undone, since `since`."""
+    decisions = MergeDecision.objects.filter(created_at__gte=since) | MergeDecision.objects.filter(
+        undone_at__gte=since
+    )
+    found: set[int] = set()
+    for survivor, merged in decisions.values_list("survivor_id", "merged_id"):
+        found |= {survivor, merged}
+    return found

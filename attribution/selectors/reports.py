@@ -89,3 +89,176 @@ def model_comparison(run, *, group_by: str = "channel") -> list[dict]:
         table.values(),
         key=lambda e: -max((v["revenue"] for v in e.values() if isinstance(v, dict)), default=0),
     )
+
+
+# --- Reports over profiles: funnel, CLV, holdouts, budget ------------------------------
+
+
+def funnel_report(profile_ids) -> list[dict]:
+    """Profiles (of `profile_ids`) reaching each funnel stage (the admin's FunnelStage
+    events; "page" and "screen" stand for any view), with conversion and drop-off from
+    the stage before. A profile that reached a later stage passed the earlier ones."""
+    import numpy as np
+    from django.db.models import Case, IntegerField, Max, Q, When
+
+    from attribution.engine.crosschannel import funnel
+    from attribution.models import FunnelStage
+    from cdp.models import Touchpoint
+
+    stages = list(FunnelStage.objects.order_by("position", "pk"))
+    if not stages:
+        return []
+    whens = []
+    for index, stage in enumerate(stages):
+        names = [e for e in stage.events if e not in ("page", "screen")]
+        kinds = [e for e in stage.events if e in ("page", "screen")]
+        whens.append(When(Q(event__in=names) | Q(type__in=kinds), then=index))
+    reached = (
+        Touchpoint.objects.filter(profile__isnull=False)
+        .values("profile_id")
+        .annotate(stage=Max(Case(*whens, default=-1, output_field=IntegerField())))
+        .values_list("profile_id", "stage")
+    )
+    wanted = set(profile_ids)
+    highest = np.fromiter(
+        (stage for pk, stage in reached.iterator(chunk_size=50_000) if pk in wanted),
+        dtype=np.int64,
+    )
+    return funnel(highest, [stage.name for stage in stages])
+
+
+def clv_report(profile_ids) -> list[dict]:
+    """Customer lifetime value by first-touch channel, from the profile facts."""
+    import numpy as np
+
+    from attribution.engine.crosschannel import clv_by_first_touch
+    from attribution.models import ProfileFacts
+
+    wanted = set(profile_ids)
+    rows = [
+        row
+        for row in ProfileFacts.objects.values_list(
+            "profile_id", "first_touch_channel", "clv", "order_count"
+        ).iterator(chunk_size=50_000)
+        if row[0] in wanted and row[1]
+    ]
+    if not rows:
+        return []
+    _, channels, clv, orders = zip(*rows, strict=True)
+    return clv_by_first_touch(
+        np.array(channels, dtype=object),
+        np.array(clv, dtype=np.float64),
+        np.array(orders, dtype=np.float64),
+    )
+
+
+def held_out(profile_ids, *, channel: str = "", campaign: str = "", at=None) -> set[int]:
+    """Those of `profile_ids` an experiment running at `at` holds out of `channel` (or
+    `campaign`): they must not be sent there."""
+    import numpy as np
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from attribution.engine.incrementality import holdout_mask
+    from attribution.models import Holdout
+
+    at = at or timezone.now()
+    ids = np.fromiter(profile_ids, dtype=np.int64)
+    running = Holdout.objects.filter(started_at__lte=at).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=at)
+    )
+    lines = Q(scope="channel", value=channel) if channel else Q(pk=None)
+    if campaign:
+        lines |= Q(scope="campaign", value=campaign)
+    out = np.zeros(len(ids), dtype=bool)
+    for holdout in running.filter(lines):
+        out |= holdout_mask(ids, holdout.key, holdout.percent)
+    return set(ids[out].tolist())
+
+
+def holdout_report(holdout, profile_ids, *, run=None) -> dict:
+    """Lift of the exposed over the held-out profiles (of `profile_ids`, those with a
+    touchpoint during the experiment): conversion rates, difference and relative lift
+    with confidence intervals, incremental conversions; beside it what the latest run's
+    Markov model credits to the line, so data-driven credit can be checked."""
+    import numpy as np
+    from django.db.models import Q, Sum
+    from django.utils import timezone
+
+    from attribution.engine.incrementality import holdout_mask, lift
+    from attribution.models import Credit
+    from cdp.models import Touchpoint
+
+    end = holdout.ended_at or timezone.now()
+    during = Touchpoint.objects.filter(
+        profile__isnull=False, timestamp__gte=holdout.started_at, timestamp__lt=end
+    )
+    wanted = set(profile_ids)
+    active = {p for p in during.values_list("profile_id", flat=True).distinct() if p in wanted}
+    converted = {
+        p
+        for p in during.filter(event=holdout.goal.event).values_list("profile_id", flat=True)
+        if p in active
+    }
+    ids = np.array(sorted(active), dtype=np.int64)
+    held = holdout_mask(ids, holdout.key, holdout.percent)
+    bought = np.isin(ids, np.array(sorted(converted), dtype=np.int64))
+    row = {
+        "holdout": holdout.key,
+        "percent": holdout.percent,
+        "goal": holdout.goal.key,
+        "started_at": holdout.started_at.isoformat(),
+        "ended_at": holdout.ended_at.isoformat() if holdout.ended_at else None,
+        "exposed_profiles": int((~held).sum()),
+        "holdout_profiles": int(held.sum()),
+        "exposed_conversions": int((bought & ~held).sum()),
+        "holdout_conversions": int((bought & held).sum()),
+    }
+    try:
+        row |= lift(
+            row["exposed_conversions"],
+            row["exposed_profiles"],
+            row["holdout_conversions"],
+            row["holdout_profiles"],
+        )
+    except ValueError as error:  # no one held out yet, or no one exposed
+        row["error"] = str(error)
+    if run is not None:
+        line = Q(channel=holdout.value) if holdout.scope == "channel" else Q(campaign=holdout.value)
+        credited = Credit.objects.filter(run=run, model="markov").filter(line)
+        row["markov_credited_conversions"] = round(
+            credited.aggregate(n=Sum("conversions"))["n"] or 0.0, 2
+        )
+    return row
+
+
+def budget_report(run, *, model: str = "markov", guardrail: float = 0.06) -> list[dict]:
+    """Next period's budget moved toward the channels with the higher marginal ROAS,
+    no channel's share moving more than `guardrail`: from the daily costs and the
+    daily revenue `model` credited in the run."""
+    import numpy as np
+    from django.db.models import Sum
+
+    from attribution.engine.budget import advise
+    from attribution.models import Cost
+
+    daily = (run.summary or {}).get("daily_revenue", {}).get(model, {})
+    costs = Cost.objects.all()
+    until = (run.parameters or {}).get("until")
+    if until:
+        costs = costs.filter(date__lte=until[:10])
+    spent = list(costs.values("date", "channel").annotate(spent=Sum("cost")))
+    if not spent:
+        return []
+    days = sorted({row["date"].isoformat() for row in spent})
+    channels = sorted({row["channel"] for row in spent})
+    at = {d: i for i, d in enumerate(days)}
+    spend = np.zeros((len(days), len(channels)))
+    revenue = np.zeros_like(spend)
+    for row in spent:
+        spend[at[row["date"].isoformat()], channels.index(row["channel"])] = float(row["spent"])
+    for j, channel in enumerate(channels):
+        for day, value in daily.get(channel, {}).items():
+            if day in at:
+                revenue[at[day], j] = value
+    return advise(channels, spend, revenue, guardrail=guardrail)

@@ -206,18 +206,22 @@ def enqueue_identity(
     source_id: int, message_ids: list[str], *, with_consent: list[str] | None = None
 ) -> None:
     """Hand the new touchpoints to identity resolution, then (for those carrying consent)
-    to consent recording, which needs the profiles identity finds.
+    to consent recording, which needs the profiles identity finds, then to the segments
+    of the profiles they were placed on.
 
     If the broker is down the events are safe in the database: the periodic sweeps
     (`identity.tasks.sweep_unresolved_touchpoints`, `consent.tasks.sweep_touchpoint_consents`)
     find them, so we log and go on.
     """
+    from attribution.tasks import reevaluate_touchpoint_profiles
     from consent.tasks import record_consents_of_touchpoints
     from identity.tasks import resolve_new_touchpoints
 
     work = resolve_new_touchpoints.si(source_id, message_ids)
     if with_consent:
         work = work | record_consents_of_touchpoints.si(source_id, with_consent)
+    # Then the batch's profiles' segment memberships (they may have entered or left).
+    work = work | reevaluate_touchpoint_profiles.si(source_id, message_ids)
     try:
         work.delay()
     except Exception:  # the broker client raises many kinds; none may lose the batch

@@ -51,7 +51,7 @@ def worker(transactional_db):
             "cdp",
             "worker",
             "-Q",
-            "default,identity,consent,matching",
+            "default,identity,consent,segments,matching",
             "-P",
             "solo",
             "-l",

@@ -12,13 +12,16 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from attribution.engine import paths
+from attribution.engine.crosschannel import channel_pairs
 from attribution.engine.journeys import channel_totals
 from attribution.engine.models import MODELS
 from attribution.models import AttributionRun, Cost, Credit, Goal
 from attribution.selectors import journeys_for_goal
+from attribution.selectors.reports import clv_report, funnel_report, holdout_report
 
 
 class UnknownModel(ValueError):
@@ -74,10 +77,14 @@ def refresh_attribution(
     keys = journeys.touches.astype(np.int64) * len(campaigns) + campaign_of_touch
     size = len(journeys.channels) * len(campaigns)
     credits = []
+    pairs, daily = {}, {}
+    cost_by_channel = _cost_by_channel(until)
+    days = _conversion_days(found)
     for name in names:
-        conversions, value = channel_totals(
-            journeys, MODELS[name](journeys), groups=keys, size=size
-        )
+        shares = MODELS[name](journeys)
+        conversions, value = channel_totals(journeys, shares, groups=keys, size=size)
+        pairs[name] = channel_pairs(journeys, shares, cost_by_channel)[:PAIRS_KEPT]
+        daily[name] = _daily_revenue(journeys, shares, days)
         for key in np.flatnonzero(conversions):
             channel, campaign = divmod(int(key), len(campaigns))
             credits.append(
@@ -102,11 +109,54 @@ def refresh_attribution(
             "time_to_convert": paths.time_to_convert(journeys),
             "assisted": paths.assisted_conversions(journeys),
             "conversions_without_touch": found.conversions_without_touch,
+            "channel_pairs": pairs,
+            "daily_revenue": daily,
+            "funnel": funnel_report(found.profile_ids),
+            "clv_by_first_touch": clv_report(found.profile_ids),
+            "holdouts": [
+                holdout_report(holdout, found.profile_ids, run=run)
+                for holdout in goal.holdouts.order_by("pk")
+            ],
         }
         run.status = AttributionRun.Status.COMPLETED
         run.finished_at = timezone.now()
         run.save()
     return run
+
+
+PAIRS_KEPT = 50
+
+
+def _cost_by_channel(until: datetime | None) -> dict[str, float]:
+    costs = Cost.objects.all()
+    if until is not None:
+        costs = costs.filter(date__lte=until.date())
+    return {
+        row["channel"]: float(row["spent"])
+        for row in costs.values("channel").annotate(spent=Sum("cost"))
+    }
+
+
+def _conversion_days(found) -> np.ndarray:
+    """Each journey's conversion day (UTC, as YYYY-MM-DD)."""
+    return np.datetime_as_string(found.ends.astype("datetime64[D]"), unit="D")
+
+
+def _daily_revenue(journeys, shares: np.ndarray, days: np.ndarray) -> dict[str, dict]:
+    """Per channel, per conversion day: the revenue the model credited."""
+    day_names, day_of_journey = np.unique(days, return_inverse=True)
+    touch_day = day_of_journey[journeys.journey_of_touch()]
+    keys = journeys.touches.astype(np.int64) * len(day_names) + touch_day
+    _, value = channel_totals(
+        journeys, shares, groups=keys, size=len(journeys.channels) * len(day_names)
+    )
+    table: dict[str, dict] = {}
+    for key in np.flatnonzero(value):
+        channel, day = divmod(int(key), len(day_names))
+        table.setdefault(journeys.channels[channel], {})[str(day_names[day])] = round(
+            float(value[key]), 2
+        )
+    return table
 
 
 @dataclass

@@ -1,0 +1,222 @@
+"""Segments as database queries: a definition compiles to one Django `Q` over active
+profiles (subqueries for events, channels and memberships), so the database does the
+work, never a Python loop over profiles. Consent is applied to what the query returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from attribution.engine import segment_rules
+from attribution.models import ProfileChannel, Segment, SegmentMembership
+from cdp.models import Profile, Touchpoint
+from consent.policy import allowed_profiles
+
+LOOKUPS = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte", "contains": "icontains"}
+
+
+def compile_q(definition: Mapping, *, now: datetime | None = None) -> Q:
+    """The definition as a Q over Profile (validated first: RuleError names the place)."""
+    segment_rules.validate(definition)
+    return _q(definition, now or timezone.now())
+
+
+def _q(node: Mapping, now: datetime) -> Q:
+    if "all" in node or "any" in node:
+        children = [_q(child, now) for child in node.get("all", node.get("any"))]
+        combined = children[0]
+        for child in children[1:]:
+            combined = combined & child if "all" in node else combined | child
+        return combined
+    if "not" in node:
+        return ~_q(node["not"], now)
+    if "trait" in node:
+        return _compare(f"traits__{node['trait']}", node, has_key=("traits", node["trait"]))
+    if "fact" in node:
+        if node["fact"] == "days_since_last_order":
+            return _days_since(node, now)
+        return _compare(f"facts__{node['fact']}", node)
+    if "event" in node:
+        touches = Touchpoint.objects.filter(event=node["event"], profile__isnull=False)
+        if node.get("within_days"):
+            touches = touches.filter(timestamp__gte=now - timedelta(days=node["within_days"]))
+        for key, value in (node.get("where") or {}).items():
+            touches = touches.filter(**{f"properties__{key}": value})
+        at_least = node.get("at_least", 1)
+        if at_least > 1:
+            people = (
+                touches.values("profile_id")
+                .annotate(times=Count("id"))
+                .filter(times__gte=at_least)
+                .values("profile_id")
+            )
+        else:
+            people = touches.values("profile_id")
+        found = Q(pk__in=people)
+        return found if node.get("did", True) else ~found
+    if "channel" in node:
+        return Q(pk__in=ProfileChannel.objects.filter(channel=node["channel"]).values("profile"))
+    members = SegmentMembership.objects.filter(segment_id=node["segment"], exited_at__isnull=True)
+    found = Q(pk__in=members.values("profile"))
+    return found if node.get("member", True) else ~found
+
+
+def _compare(path: str, node: Mapping, has_key: tuple[str, str] | None = None) -> Q:
+    op, value = node["op"], node.get("value")
+    if op in ("is_set", "not_set"):
+        if has_key:
+            present = Q(**{f"{has_key[0]}__has_key": has_key[1]}) & ~Q(**{path: None})
+        else:
+            present = Q(**{f"{path}__isnull": False}) & ~Q(**{path: ""})
+        return present if op == "is_set" else ~present
+    if op == "equals":
+        return Q(**{path: value})
+    if op == "not_equals":
+        return ~Q(**{path: value})
+    if op == "in":
+        return Q(**{f"{path}__in": value})
+    if op == "between":
+        return Q(**{f"{path}__gte": value[0], f"{path}__lte": value[1]})
+    return Q(**{f"{path}__{LOOKUPS[op]}": value})
+
+
+def _days_since(node: Mapping, now: datetime) -> Q:
+    """`days_since_last_order` op N: compare the last order's time with now - N days
+    (more days since = an earlier order). Never-bought profiles have no last order."""
+    op, value = node["op"], node["value"]
+    field = "facts__last_order_at"
+    flip = {"gt": "lt", "gte": "lte", "lt": "gt", "lte": "gte"}
+    if op == "between":
+        return Q(
+            **{
+                f"{field}__lte": now - timedelta(days=value[0]),
+                f"{field}__gte": now - timedelta(days=value[1]),
+            }
+        )
+    if op in flip:
+        return Q(**{f"{field}__{flip[op]}": now - timedelta(days=value)})
+    day = Q(**{f"{field}__lte": now - timedelta(days=value)}) & Q(
+        **{f"{field}__gt": now - timedelta(days=value + 1)}
+    )
+    if op == "in":
+        day = Q()
+        for v in value:
+            day |= Q(**{f"{field}__lte": now - timedelta(days=v)}) & Q(
+                **{f"{field}__gt": now - timedelta(days=v + 1)}
+            )
+    return ~day if op == "not_equals" else day
+
+
+def candidates(
+    definition: Mapping, *, profile_ids: Iterable[int] | None = None, now: datetime | None = None
+) -> QuerySet:
+    """The active profiles the rules select (before consent), as a queryset of ids."""
+    profiles = Profile.objects.filter(merged_into__isnull=True)
+    if profile_ids is not None:
+        profiles = profiles.filter(pk__in=list(profile_ids))
+    return profiles.filter(compile_q(definition, now=now)).values_list("pk", flat=True)
+
+
+def evaluate(
+    definition: Mapping,
+    *,
+    purpose=None,
+    profile_ids: Iterable[int] | None = None,
+    now: datetime | None = None,
+) -> tuple[set[int], int]:
+    """The members (ids) the rules and the purpose's consent select, and how many the
+    rules selected but consent left out."""
+    found = set(
+        candidates(definition, profile_ids=profile_ids, now=now).iterator(chunk_size=50_000)
+    )
+    if purpose is None:
+        return found, 0
+    allowed = allowed_profiles(purpose, found, at=now)
+    return allowed, len(found) - len(allowed)
+
+
+def estimate(definition: Mapping, *, purpose=None) -> dict:
+    """What a definition would select now: members, and how many consent leaves out."""
+    members, left_out = evaluate(definition, purpose=purpose)
+    return {"size": len(members), "left_out_for_consent": left_out}
+
+
+def current_members(segment: Segment) -> QuerySet:
+    return SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
+
+
+def segments_of_profile(profile_id: int, *, history: bool = False) -> QuerySet:
+    """A profile's memberships (current ones, or its whole history), newest first."""
+    rows = SegmentMembership.objects.filter(profile_id=profile_id).select_related("segment")
+    if not history:
+        rows = rows.filter(exited_at__isnull=True)
+    return rows.order_by("-entered_at")
+
+
+def memberships_of_profiles(profile_ids: Iterable[int]) -> list[dict]:
+    """Every membership (with its history) of these profiles, for an access bundle."""
+    return list(
+        SegmentMembership.objects.filter(profile_id__in=list(profile_ids))
+        .order_by("entered_at", "pk")
+        .values("segment__name", "profile_id", "entered_at", "exited_at")
+    )
+
+
+def size_history(segment: Segment, *, days: int = 30, now: datetime | None = None) -> list[dict]:
+    """Members at the end of each of the last `days` days, from the enter/exit history."""
+    now = now or timezone.now()
+    end = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    points = []
+    for back in range(days - 1, -1, -1):
+        at = min(end - timedelta(days=back), now)
+        size = (
+            SegmentMembership.objects.filter(segment=segment, entered_at__lte=at)
+            .filter(Q(exited_at__isnull=True) | Q(exited_at__gt=at))
+            .count()
+        )
+        points.append({"date": (at - timedelta(seconds=1)).date().isoformat(), "size": size})
+    return points
+
+
+def best_time_to_contact(segment: Segment) -> dict:
+    """The hour of week and the channel most of the segment's members engage at most."""
+    from attribution.models import ProfileFacts
+
+    facts = ProfileFacts.objects.filter(profile__in=current_members(segment).values("profile"))
+    hour = (
+        facts.exclude(best_hour_of_week=None)
+        .values("best_hour_of_week")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "best_hour_of_week")
+        .first()
+    )
+    channel = (
+        facts.exclude(best_contact_channel="")
+        .values("best_contact_channel")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "best_contact_channel")
+        .first()
+    )
+    return {
+        "hour_of_week": hour["best_hour_of_week"] if hour else None,
+        "hour_of_week_label": hour_label(hour["best_hour_of_week"]) if hour else None,
+        "channel": channel["best_contact_channel"] if channel else None,
+    }
+
+
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def hour_label(hour_of_week: int | None) -> str | None:
+    if hour_of_week is None:
+        return None
+    day, hour = divmod(hour_of_week, 24)
+    return f"{DAYS[day]} {hour:02d}:00-{(hour + 1) % 24:02d}:00 UTC"
+
+
+def segment_names() -> dict[int, str]:
+    return dict(Segment.objects.values_list("pk", "name"))

@@ -1,0 +1,20 @@
+"""The writes of the attribution app: runs and costs (runs.py), profile facts
+(facts.py), segments (segments.py) and their destinations (destinations.py)."""
+
+from attribution.services.runs import (
+    CostImport,
+    UnknownModel,
+    goal_by_key,
+    import_costs,
+    record_cost,
+    refresh_attribution,
+)
+
+__all__ = [
+    "CostImport",
+    "UnknownModel",
+    "goal_by_key",
+    "import_costs",
+    "record_cost",
+    "refresh_attribution",
+]
