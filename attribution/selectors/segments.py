@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from attribution.engine import segment_rules
@@ -54,15 +54,21 @@ def _q(node: Mapping, now: datetime) -> Q:
                 .filter(times__gte=at_least)
                 .values("profile_id")
             )
+            found = Q(pk__in=people)
         else:
-            people = touches.values("profile_id")
-        found = Q(pk__in=people)
+            found = _exists(touches)
         return found if node.get("did", True) else ~found
     if "channel" in node:
-        return Q(pk__in=ProfileChannel.objects.filter(channel=node["channel"]).values("profile"))
+        return _exists(ProfileChannel.objects.filter(channel=node["channel"]))
     members = SegmentMembership.objects.filter(segment_id=node["segment"], exited_at__isnull=True)
-    found = Q(pk__in=members.values("profile"))
+    found = _exists(members)
     return found if node.get("member", True) else ~found
+
+
+def _exists(rows: QuerySet) -> Q:
+    """The profile has such a row. EXISTS, not IN: negated, PostgreSQL plans it as an
+    anti-join, where NOT IN over millions of rows is a subplan per profile."""
+    return Q(Exists(rows.filter(profile_id=OuterRef("pk"))))
 
 
 def _compare(path: str, node: Mapping, has_key: tuple[str, str] | None = None) -> Q:
