@@ -527,6 +527,21 @@ def time_refresh() -> None:
     patch(runs, "channel_totals", "channel totals")
     for name in ("top_paths", "path_lengths", "time_to_convert", "assisted_conversions"):
         patch(paths, name, "path reports")
+    # Steps services/runs.py may have besides (timed when it has them).
+    extras = [
+        name
+        for name in (
+            "channel_pairs",
+            "_daily_revenue",
+            "_cost_by_channel",
+            "funnel_report",
+            "clv_report",
+            "holdout_report",
+        )
+        if callable(getattr(runs, name, None))
+    ]
+    for name in extras:
+        patch(runs, name, name)
     for name in list(MODELS):
         originals.append((MODELS, name, MODELS[name]))
         MODELS[name] = clock.wrap(f"model {name}", MODELS[name])
@@ -541,26 +556,22 @@ def time_refresh() -> None:
             else:
                 setattr(owner, name, original)
     spent = clock.spent
-    models = sum(value for label, value in spent.items() if label.startswith("model "))
-    keys = clock.marks[f"model {next(iter(MODELS))} start"] - clock.marks["journeys end"]
-    rest = total - spent["journeys"] - keys - models - spent["channel totals"]
-    rest -= spent["path reports"]
+    parts = ("consent (allowed_profiles)", "touch rows (touch_frame)", "cutting journeys")
     print(f"\nrefresh_attribution('purchase'), all {len(MODELS)} models:")
-    print(f"  journeys built           {spent['journeys']:7.1f} s")
-    for label in ("consent (allowed_profiles)", "touch rows (touch_frame)", "cutting journeys"):
-        print(f"    {label:<26} {spent[label]:7.1f} s")
-    other = spent["journeys"] - sum(
-        spent[label]
-        for label in ("consent (allowed_profiles)", "touch rows (touch_frame)", "cutting journeys")
-    )
-    print(f"    {'active profiles, rest':<26} {other:7.1f} s")
-    print(f"  campaign keys            {keys:7.1f} s")
+    print(f"  journeys built             {spent['journeys']:7.1f} s")
+    for label in parts:
+        print(f"    {label:<28} {spent[label]:7.1f} s")
+    other = spent["journeys"] - sum(spent[label] for label in parts)
+    print(f"    {'active profiles, rest':<28} {other:7.1f} s")
+    counted = spent["journeys"]
     for name in MODELS:
-        print(f"  {name:<24} {spent[f'model {name}']:7.1f} s")
-    print(f"  channel totals (all)     {spent['channel totals']:7.1f} s")
-    print(f"  path reports             {spent['path reports']:7.1f} s")
-    print(f"  storing credits, rest    {rest:7.1f} s")
-    print(f"  total                    {total:7.1f} s")
+        print(f"  model {name:<20} {spent[f'model {name}']:7.1f} s")
+        counted += spent[f"model {name}"]
+    for label in ("channel totals", "path reports", *extras):
+        print(f"  {label:<26} {spent.get(label, 0.0):7.1f} s")
+        counted += spent.get(label, 0.0)
+    print(f"  campaign keys, storing credits, the rest {total - counted:5.1f} s")
+    print(f"  total                      {total:7.1f} s")
     print(f"peak RSS {peak_mb():,.0f} MB")
     print(
         f"\n{run.journeys:,} journeys, {run.conversions:,} conversions worth {run.value:,}, "

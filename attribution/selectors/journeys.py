@@ -8,10 +8,10 @@ marketing events (emails opened or clicked, pushes opened, ads clicked). The tou
 after a profile's last conversion are its non-converting journey. Only profiles whose
 analytics consent allows it are read; the others are counted.
 
-Everything is columnar so that a refresh over ten million touchpoints takes seconds, not
-hours: `touch_frame` reads the rows in one go (COPY on PostgreSQL) and classifies each
-distinct combination of the channel fields once, and `journeys_for_goal` cuts the
-journeys with NumPy group operations instead of a loop over rows.
+Everything is columnar, so that ten million touchpoints become journeys in about half a
+minute instead of a loop over rows: `touch_frame` reads the rows in one go (COPY on
+PostgreSQL) and classifies each distinct combination of what the channel rules read
+once, and `journeys_for_goal` cuts the journeys with NumPy group operations.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ DIRECT = "Direct"
 SESSION_TIMEOUT = timedelta(minutes=30)
 # Up to this many profiles are picked out by the database (one array parameter, the
 # profile timeline index); beyond it every touch row is read and the profiles picked out
-# in memory, which is faster than the database matching against a huge list.
+# in memory. At 10M touchpoints (1M profiles): 1,000 profiles 0.5 s, 10,000 6 s, 50,000
+# 26 s, about what reading every row takes (30 s).
 PROFILES_PICKED_BY_DATABASE = 20_000
 _NS_PER_US = 1_000
 
@@ -61,7 +62,7 @@ class JourneySet:
     campaigns: list[str]  # per touch: utm_campaign ("" when none)
     profiles_used: int
     profiles_left_out_for_consent: int
-    conversions_without_touch: int  # credited to a Direct touch at the conversion
+    conversions_without_touch: int  # credited to their own channel (In-store, Direct)
     # Per journey: when it ended (its conversion, or the profile's last touch row), UTC.
     ends: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="datetime64[ns]"))
     profile_ids: set[int] = field(default_factory=set)  # the profiles analytics may use
@@ -82,8 +83,8 @@ _COLUMNS = {
     "utm_source": _TEXT,
     "utm_medium": _TEXT,
     "utm_campaign": _TEXT,
-    "referrer": _TEXT,  # shortened to what the channel rules read, see _shorten
-    "page_query": _TEXT,  # the page URL when it has a query string, shortened likewise
+    "referrer": _TEXT,
+    "page_query": _TEXT,  # the page URL when it has a query string (click ids), else ""
     "revenue": pa.float64(),
     "raw_value": pa.string(),  # the value property of the named events as JSON; "": none
 }
@@ -120,12 +121,13 @@ def _select(
             found = f"json_extract({properties}, %s)"
             params += [*named_params, "$." + json.dumps(prop)]
         raw_value = f"CASE WHEN {event} {named} THEN {found} END"
+    views, view_params = one_of(TOUCH_TYPES)
     touch, touch_params = one_of([*MARKETING_EVENTS, *events])
     where = [
         f"{column('profile')} IS NOT NULL",
-        f"({column('type')} IN ('page', 'screen') OR {event} {touch})",
+        f"({column('type')} {views} OR {event} {touch})",
     ]
-    params += touch_params
+    params += [*view_params, *touch_params]
     if until is not None:
         where.append(f"{at} <= %s")
         params.append(connection.ops.adapt_datetimefield_value(until))
