@@ -15,10 +15,11 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from cdp.engine.batches import id_batches
 from cdp.models import Profile
 from consent.engine import state as engine
 from consent.models import ConsentRecord, Purpose
-from identity.selectors import CHUNK, active_profile, merged_members
+from identity.selectors import active_profile, merged_members
 
 
 class UnknownPurpose(LookupError):
@@ -42,10 +43,9 @@ def states(
     at = at or timezone.now()
     root_of = merged_members(set(profile_ids))
     history: dict[int, list] = defaultdict(list)
-    members = sorted(root_of)
-    for start in range(0, len(members), CHUNK):
+    for chunk in id_batches(root_of):
         rows = ConsentRecord.objects.filter(
-            purpose=purpose, profile_id__in=members[start : start + CHUNK], given_at__lte=at
+            purpose=purpose, profile_id__in=chunk, given_at__lte=at
         ).values_list("profile_id", "status", "given_at", "expires_at")
         for profile_id, status, given_at, expires_at in rows:
             history[profile_id].append((status, given_at, expires_at))
@@ -64,14 +64,9 @@ def decisions(
     purpose = purpose if isinstance(purpose, Purpose) else purpose_by_key(purpose)
     ids = set(profile_ids)
     current = states(purpose, ids, at=at)
-    ordered = sorted(ids)
     countries = {}
-    for start in range(0, len(ordered), CHUNK):
-        countries.update(
-            Profile.objects.filter(pk__in=ordered[start : start + CHUNK]).values_list(
-                "pk", "traits__country"
-            )
-        )
+    for chunk in id_batches(ids):
+        countries.update(Profile.objects.filter(pk__in=chunk).values_list("pk", "traits__country"))
     return {
         pk: (
             current.get(pk),

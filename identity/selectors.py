@@ -5,12 +5,10 @@ from collections.abc import Iterable, Iterator
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
+from cdp.engine.batches import id_batches
 from cdp.models import Profile, Source, Touchpoint
 from identity.engine.normalize import normalize_identifier
 from identity.models import Identifier, MatchReview, MergeDecision, Refusal
-
-# Ids per query: PostgreSQL takes at most 65,535 parameters in one statement.
-CHUNK = 10_000
 
 
 def active_profiles(profile_ids: Iterable[int]) -> dict[int, int]:
@@ -20,9 +18,7 @@ def active_profiles(profile_ids: Iterable[int]) -> dict[int, int]:
     pending = set(current.values())
     while pending:
         into: dict[int, int] = {}
-        ordered = sorted(pending)
-        for start in range(0, len(ordered), CHUNK):
-            chunk = ordered[start : start + CHUNK]
+        for chunk in id_batches(pending):
             into.update(
                 Profile.objects.filter(pk__in=chunk, merged_into__isnull=False).values_list(
                     "pk", "merged_into"
@@ -47,11 +43,9 @@ def merged_members(roots: set[int]) -> dict[int, int]:
     root_of = {pk: pk for pk in roots}
     frontier = set(roots)
     while frontier:
-        ordered, frontier = sorted(frontier), set()
-        for start in range(0, len(ordered), CHUNK):
-            merged = Profile.objects.filter(
-                merged_into__in=ordered[start : start + CHUNK]
-            ).values_list("pk", "merged_into")
+        batches, frontier = list(id_batches(frontier)), set()
+        for chunk in batches:
+            merged = Profile.objects.filter(merged_into__in=chunk).values_list("pk", "merged_into")
             for pk, into in merged:
                 root_of[pk] = root_of[into]
                 frontier.add(pk)
@@ -150,13 +144,10 @@ def identity_summary() -> dict:
 def identifiers_by_profile(profile_ids: Iterable[int]) -> list[tuple[str, str, int]]:
     """(kind, value, profile id) of the active identifiers of these profiles, the most
     recently seen first within a kind (so the first of a kind is the one to use)."""
-    ordered = sorted(profile_ids)
     found: list[tuple[str, str, int]] = []
-    for start in range(0, len(ordered), CHUNK):
+    for chunk in id_batches(profile_ids):
         found += (
-            Identifier.objects.filter(
-                profile_id__in=ordered[start : start + CHUNK], status=Identifier.Status.ACTIVE
-            )
+            Identifier.objects.filter(profile_id__in=chunk, status=Identifier.Status.ACTIVE)
             .order_by("profile_id", "kind", "-last_seen")
             .values_list("kind", "value", "profile_id")
         )

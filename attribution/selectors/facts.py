@@ -13,9 +13,5 @@ def personas() -> list[dict]:
     return [{k: p[k] for k in ("label", "description", "size")} for p in stored.personas]
 
 
-def facts_of_profile(profile_id: int) -> dict | None:
-    return ProfileFacts.objects.filter(profile_id=profile_id).values().first()
-
-
 def facts_of_profiles(profile_ids) -> list[dict]:
     return list(ProfileFacts.objects.filter(profile_id__in=list(profile_ids)).values())

@@ -1,12 +1,24 @@
-"""Reads of stored attribution runs: credits with cost, ROAS and CPA, models side by side."""
+"""Reads of stored attribution runs and the reports over profiles: credits with cost,
+ROAS and CPA, models side by side, funnel, CLV, holdout lift, budget advice."""
 
 from __future__ import annotations
+
+import operator
+from functools import reduce
+
+import numpy as np
+from django.db.models import Case, IntegerField, Max, Q, Sum, When
+from django.utils import timezone
+
+from attribution.engine.budget import advise
+from attribution.engine.crosschannel import clv_by_first_touch, funnel
+from attribution.engine.incrementality import holdout_mask, lift
+from attribution.models import AttributionRun, Cost, Credit, FunnelStage, Holdout, ProfileFacts
+from cdp.models import Touchpoint
 
 
 def latest_run(goal_key: str):
     """The newest completed attribution run of a goal, or None."""
-    from attribution.models import AttributionRun
-
     return (
         AttributionRun.objects.filter(goal__key=goal_key, status="completed")
         .order_by("-finished_at")
@@ -18,10 +30,6 @@ def credit_report(run, *, model: str, group_by: str = "channel") -> list[dict]:
     """Per channel (or channel and campaign): conversions and revenue the model credited
     in the run, what it cost (costs dated up to the run's end), ROAS (revenue / cost)
     and CPA (cost / conversions); ROAS and CPA are None where they do not exist."""
-    from django.db.models import Sum
-
-    from attribution.models import Cost, Credit
-
     if group_by not in ("channel", "campaign"):
         raise ValueError("group_by: must be channel or campaign")
     keys = ["channel"] if group_by == "channel" else ["channel", "campaign"]
@@ -67,10 +75,6 @@ def _report_row(model, keys, key, conversions, revenue, cost) -> dict:
 def model_comparison(run, *, group_by: str = "channel") -> list[dict]:
     """Side by side: per channel (or campaign), the conversions and revenue each model
     in the run credits."""
-    from django.db.models import Sum
-
-    from attribution.models import Credit
-
     keys = ["channel"] if group_by == "channel" else ["channel", "campaign"]
     table: dict[tuple, dict] = {}
     rows = (
@@ -98,13 +102,6 @@ def funnel_report(profile_ids) -> list[dict]:
     """Profiles (of `profile_ids`) reaching each funnel stage (the admin's FunnelStage
     events; "page" and "screen" stand for any view), with conversion and drop-off from
     the stage before. A profile that reached a later stage passed the earlier ones."""
-    import numpy as np
-    from django.db.models import Case, IntegerField, Max, Q, When
-
-    from attribution.engine.crosschannel import funnel
-    from attribution.models import FunnelStage
-    from cdp.models import Touchpoint
-
     stages = list(FunnelStage.objects.order_by("position", "pk"))
     if not stages:
         return []
@@ -129,11 +126,6 @@ def funnel_report(profile_ids) -> list[dict]:
 
 def clv_report(profile_ids) -> list[dict]:
     """Customer lifetime value by first-touch channel, from the profile facts."""
-    import numpy as np
-
-    from attribution.engine.crosschannel import clv_by_first_touch
-    from attribution.models import ProfileFacts
-
     wanted = set(profile_ids)
     rows = [
         row
@@ -155,21 +147,19 @@ def clv_report(profile_ids) -> list[dict]:
 def held_out(profile_ids, *, channel: str = "", campaign: str = "", at=None) -> set[int]:
     """Those of `profile_ids` an experiment running at `at` holds out of `channel` (or
     `campaign`): they must not be sent there."""
-    import numpy as np
-    from django.db.models import Q
-    from django.utils import timezone
-
-    from attribution.engine.incrementality import holdout_mask
-    from attribution.models import Holdout
-
     at = at or timezone.now()
     ids = np.fromiter(profile_ids, dtype=np.int64)
+    lines = [
+        Q(scope=scope, value=value)
+        for scope, value in (("channel", channel), ("campaign", campaign))
+        if value
+    ]
+    if not lines:
+        return set()
     running = Holdout.objects.filter(started_at__lte=at).filter(
         Q(ended_at__isnull=True) | Q(ended_at__gt=at)
     )
-    lines = Q(scope="channel", value=channel) if channel else Q(pk=None)
-    if campaign:
-        lines |= Q(scope="campaign", value=campaign)
+    lines = reduce(operator.or_, lines)
     out = np.zeros(len(ids), dtype=bool)
     for holdout in running.filter(lines):
         out |= holdout_mask(ids, holdout.key, holdout.percent)
@@ -181,14 +171,6 @@ def holdout_report(holdout, profile_ids, *, run=None) -> dict:
     touchpoint during the experiment): conversion rates, difference and relative lift
     with confidence intervals, incremental conversions; beside it what the latest run's
     Markov model credits to the line, so data-driven credit can be checked."""
-    import numpy as np
-    from django.db.models import Q, Sum
-    from django.utils import timezone
-
-    from attribution.engine.incrementality import holdout_mask, lift
-    from attribution.models import Credit
-    from cdp.models import Touchpoint
-
     end = holdout.ended_at or timezone.now()
     during = Touchpoint.objects.filter(
         profile__isnull=False, timestamp__gte=holdout.started_at, timestamp__lt=end
@@ -236,12 +218,6 @@ def budget_report(run, *, model: str = "markov", guardrail: float = 0.06) -> lis
     """Next period's budget moved toward the channels with the higher marginal ROAS,
     no channel's share moving more than `guardrail`: from the daily costs and the
     daily revenue `model` credited in the run."""
-    import numpy as np
-    from django.db.models import Sum
-
-    from attribution.engine.budget import advise
-    from attribution.models import Cost
-
     daily = (run.summary or {}).get("daily_revenue", {}).get(model, {})
     costs = Cost.objects.all()
     until = (run.parameters or {}).get("until")

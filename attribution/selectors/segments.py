@@ -5,8 +5,10 @@ work, never a Python loop over profiles. Consent is applied to what the query re
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from functools import reduce
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -105,15 +107,18 @@ def _days_since(node: Mapping, now: datetime) -> Q:
         )
     if op in flip:
         return Q(**{f"{field}__{flip[op]}": now - timedelta(days=value)})
-    day = Q(**{f"{field}__lte": now - timedelta(days=value)}) & Q(
-        **{f"{field}__gt": now - timedelta(days=value + 1)}
-    )
+
+    def on_day(days: int) -> Q:  # the last order is `days` whole days old
+        return Q(
+            **{
+                f"{field}__lte": now - timedelta(days=days),
+                f"{field}__gt": now - timedelta(days=days + 1),
+            }
+        )
+
     if op == "in":
-        day = Q()
-        for v in value:
-            day |= Q(**{f"{field}__lte": now - timedelta(days=v)}) & Q(
-                **{f"{field}__gt": now - timedelta(days=v + 1)}
-            )
+        return reduce(operator.or_, (on_day(days) for days in value))
+    day = on_day(value)
     return ~day if op == "not_equals" else day
 
 
@@ -136,9 +141,9 @@ def evaluate(
 ) -> tuple[set[int], int]:
     """The members (ids) the rules and the purpose's consent select, and how many the
     rules selected but consent left out."""
-    found = set(
-        candidates(definition, profile_ids=profile_ids, now=now).iterator(chunk_size=50_000)
-    )
+    # One plain query, not a server-side cursor: a cursor is planned for its first rows
+    # and never in parallel (the Buyers rule at 1M profiles: 2.9 s against 1.8 s).
+    found = set(candidates(definition, profile_ids=profile_ids, now=now))
     if purpose is None:
         return found, 0
     allowed = allowed_profiles(purpose, found, at=now)

@@ -30,6 +30,7 @@ from attribution.models import (
 )
 from attribution.selectors.reports import held_out
 from attribution.selectors.segments import current_members, hour_label
+from cdp.engine.batches import id_batches
 from cdp.models import Profile
 from consent.policy import allowed_profiles
 from identity.selectors import identifiers_by_profile
@@ -46,7 +47,6 @@ EXPORT_COLUMNS = (
     "best_time_to_contact",
     "entered_at",
 )
-CHUNK = 10_000
 BATCH = 500  # events per webhook request
 TIMEOUT = 10
 BACKOFF, MAX_BACKOFF = 5, 3600  # seconds before the 2nd attempt, doubling up to an hour
@@ -55,8 +55,7 @@ BACKOFF, MAX_BACKOFF = 5, 3600  # seconds before the 2nd attempt, doubling up to
 def member_rows(profile_ids: list[int], entered: dict[int, datetime] | None = None) -> list[dict]:
     """What a destination gets per profile: ids to act on, name, best time to contact."""
     rows = []
-    for start in range(0, len(profile_ids), CHUNK):
-        chunk = profile_ids[start : start + CHUNK]
+    for chunk in id_batches(profile_ids):
         traits = dict(Profile.objects.filter(pk__in=chunk).values_list("pk", "traits"))
         facts = {
             f["profile_id"]: f
@@ -156,8 +155,8 @@ def _sync(destination, segment, scope, now) -> list[Delivery]:
         ],
         batch_size=2_000,
     )
-    for start in range(0, len(exited), CHUNK):
-        told.filter(profile_id__in=exited[start : start + CHUNK]).delete()
+    for chunk in id_batches(exited):
+        told.filter(profile_id__in=chunk).delete()
     events = [("entered", p) for p in entered] + [("exited", p) for p in exited]
     deliveries = []
     for start in range(0, len(events), BATCH):

@@ -14,9 +14,9 @@ from django.utils import timezone
 from attribution.engine import facts as engine
 from attribution.models import FactsModel, Goal, ProfileChannel, ProfileFacts
 from attribution.selectors.journeys import touch_frame
+from cdp.engine.batches import id_batches
 from cdp.services.bulk import copy_rows
 
-CHUNK = 10_000
 # Visits to a store count as touches of the In-store channel.
 IN_STORE_EVENTS = ("Store Visit", "In-Store Visit", "Store Checked In")
 FACT_COLUMNS = (
@@ -64,8 +64,7 @@ def refresh_facts(profile_ids: Iterable[int] | None = None, *, now: datetime | N
                 rfm_edges=model.rfm_edges, personas=model.personas, features=model.features
             )
         else:
-            for start in range(0, len(ids), CHUNK):
-                chunk = ids[start : start + CHUNK]
+            for chunk in id_batches(ids):
                 ProfileFacts.objects.filter(profile_id__in=chunk).delete()
                 ProfileChannel.objects.filter(profile_id__in=chunk).delete()
         _insert(ProfileFacts, _fact_rows(facts, now))

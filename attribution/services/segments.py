@@ -13,10 +13,9 @@ from django.utils import timezone
 from attribution.engine import segment_rules
 from attribution.models import Segment, SegmentMembership
 from attribution.selectors.segments import current_members, evaluate
+from cdp.engine.batches import id_batches
 from cdp.services.bulk import copy_rows
 from consent.policy import purpose_by_key
-
-CHUNK = 10_000
 
 
 @dataclass
@@ -139,14 +138,14 @@ def refresh_segment(
         rows = current_members(segment)
         current: set[int] = set()
         if scope is None:
-            current = set(rows.values_list("profile_id", flat=True).iterator(chunk_size=50_000))
+            current = set(rows.values_list("profile_id", flat=True))
         else:
-            for chunk in _chunks(scope):
+            for chunk in id_batches(scope):
                 current.update(
                     rows.filter(profile_id__in=chunk).values_list("profile_id", flat=True)
                 )
         entered, exited = selected - current, current - selected
-        for chunk in _chunks(exited):
+        for chunk in id_batches(exited):
             rows.filter(profile_id__in=chunk).update(exited_at=now)
         _insert_memberships(segment, sorted(entered), now)
         segment.size = current_members(segment).count()
@@ -183,12 +182,6 @@ def _insert_memberships(segment: Segment, profile_ids: list[int], now: datetime)
             ],
             batch_size=2_000,
         )
-
-
-def _chunks(ids: Iterable[int]):
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), CHUNK):
-        yield ordered[start : start + CHUNK]
 
 
 def refresh_segments(
