@@ -78,6 +78,7 @@ class AttributionRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        permissions = [("view_reports", "Can see the report pages under /app/")]
 
     def __str__(self) -> str:
         return f"{self.goal.key} run {self.pk} ({self.status})"

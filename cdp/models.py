@@ -70,6 +70,10 @@ class Profile(models.Model):
                 fields=["id"], name="profile_active", condition=models.Q(merged_into__isnull=True)
             )
         ]
+        permissions = [
+            ("view_customer_360", "Can open the 360° customer page (every view is audited)"),
+            ("view_personal_data", "Can see raw personal data (traits, identifiers) in reports"),
+        ]
 
     def __str__(self) -> str:
         return f"Profile {self.pk}"
@@ -132,7 +136,10 @@ class Touchpoint(models.Model):
         indexes = [
             models.Index(fields=["profile", "timestamp"], name="tp_profile_timeline"),
             models.Index(fields=["timestamp"], name="tp_by_time"),
-            models.Index(fields=["event", "timestamp"], name="tp_event_by_time"),
+            # Covers "did E at least N times since D" counts (segments) without the table.
+            models.Index(
+                fields=["event", "timestamp"], include=["profile"], name="tp_event_time_profile"
+            ),
             models.Index(
                 fields=["id"],
                 name="tp_unresolved",

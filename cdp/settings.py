@@ -6,6 +6,7 @@ real broker. Every `OMNITRAIL_*` setting has its default and its reason here, an
 """
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 import environ
@@ -88,6 +89,8 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Covering indexes (INCLUDE) exist on PostgreSQL; SQLite keeps the key columns only.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -112,6 +115,16 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Without collectstatic (embedded, tests) WhiteNoise serves straight from the apps.
 WHITENOISE_USE_FINDERS = True
+# The report pages draw with plotly.js as the plotly package ships it: served from our
+# own static files (/static/plotly/plotly.min.js), never from a CDN.
+STATICFILES_DIRS = [
+    ("plotly", Path(find_spec("plotly").submodule_search_locations[0]) / "package_data")
+]
+
+# The pages under /app/ sign in with Django's own login; the admin links to them.
+LOGIN_URL = "app-login"
+LOGIN_REDIRECT_URL = "app-overview"
+LOGOUT_REDIRECT_URL = "app-login"
 
 # --- Celery -----------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -1,0 +1,125 @@
+"""What every page under /app/ shares: sign-in and permissions, filters kept in the URL
+(so the address is the permalink), tables that download as CSV, Plotly charts.
+
+A page view parses its filters, calls selectors that read stored results, and hands
+`render_page` its tables and charts. It never recomputes a report in the request.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.text import slugify
+
+# The permissions behind the pages (see cdp.roles for the groups that hold them).
+VIEW_REPORTS = "attribution.view_reports"
+VIEW_CUSTOMER_360 = "cdp.view_customer_360"
+VIEW_PERSONAL_DATA = "cdp.view_personal_data"
+
+
+@dataclass
+class Table:
+    """One table on a page: shown as HTML (sortable) and downloadable as CSV under its
+    name (`?download=<name>` on the same address, filters included)."""
+
+    name: str
+    caption: str
+    columns: Sequence[str]
+    rows: list[Sequence[Any]] = field(default_factory=list)
+    # Columns holding numbers: right-aligned and sorted as numbers in the page.
+    numeric: set[str] = field(default_factory=set)
+
+    @property
+    def numeric_positions(self) -> set[int]:
+        return {i for i, column in enumerate(self.columns) if column in self.numeric}
+
+
+@dataclass
+class Chart:
+    """A Plotly figure (plotly.graph_objects.Figure or its dict), drawn by plotly.js."""
+
+    name: str
+    figure: Any
+    caption: str = ""
+
+    def as_json(self) -> str:
+        figure = self.figure
+        return figure.to_json() if hasattr(figure, "to_json") else _plotly_json(figure)
+
+
+def _plotly_json(figure: dict) -> str:
+    import plotly.io
+
+    return plotly.io.to_json(figure, validate=False)
+
+
+def page_permission(*perms: str) -> Callable:
+    """Signed-in users only (others go to the login page); without `perms`, 403."""
+
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def guarded(request: HttpRequest, *args, **kwargs):
+            if not request.user.has_perms(perms):
+                raise PermissionDenied(f"needs {', '.join(perms)}")
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def render_page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    title: str,
+    tables: Iterable[Table] = (),
+    charts: Iterable[Chart] = (),
+) -> HttpResponse:
+    """The page, or one of its tables as CSV when the address asks `?download=<name>`."""
+    tables = {table.name: table for table in tables}
+    wanted = request.GET.get("download")
+    if wanted:
+        if wanted not in tables:
+            return HttpResponse(
+                f"no table named {wanted!r} on this page", status=404, content_type="text/plain"
+            )
+        return table_csv(tables[wanted], filename=f"{slugify(title)}-{wanted}.csv")
+    charts = {chart.name: chart for chart in charts}
+    return render(
+        request,
+        template,
+        {
+            **context,
+            "title": title,
+            "tables": tables,
+            "charts": charts,
+            "chart_json": {name: chart.as_json() for name, chart in charts.items()},
+            "can": {
+                "reports": request.user.has_perm(VIEW_REPORTS),
+                "customer_360": request.user.has_perm(VIEW_CUSTOMER_360),
+                "personal_data": request.user.has_perm(VIEW_PERSONAL_DATA),
+                "review": request.user.has_perm("identity.change_matchreview"),
+                "unmerge": request.user.has_perm("identity.change_mergedecision"),
+            },
+        },
+    )
+
+
+def table_csv(table: Table, *, filename: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(table.columns)
+    writer.writerows(table.rows)
+    return response

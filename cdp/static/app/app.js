@@ -1,0 +1,48 @@
+// Omnitrail report pages: draw the Plotly charts and make tables sortable by keyboard or mouse.
+(function () {
+  "use strict";
+
+  function drawCharts() {
+    document.querySelectorAll("[data-chart]").forEach(function (el) {
+      var data = document.getElementById("chart-data-" + el.dataset.chart);
+      if (!data || !window.Plotly) return;
+      var figure = JSON.parse(data.textContent);
+      var layout = Object.assign({ margin: { t: 30, r: 10, b: 40, l: 50 }, autosize: true }, figure.layout || {});
+      window.Plotly.newPlot(el, figure.data || [], layout, { responsive: true, displaylogo: false });
+      el.dataset.drawn = "1";
+    });
+  }
+
+  function cellValue(row, index, numeric) {
+    var text = row.children[index] ? row.children[index].textContent.trim() : "";
+    if (!numeric) return text.toLowerCase();
+    var number = parseFloat(text.replace(/[^0-9.eE+-]/g, ""));
+    return isNaN(number) ? -Infinity : number;
+  }
+
+  function makeSortable(table) {
+    var headers = table.querySelectorAll("thead th");
+    headers.forEach(function (th, index) {
+      var button = th.querySelector("button.sort");
+      if (!button) return;
+      button.addEventListener("click", function () {
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        headers.forEach(function (other) { other.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var numeric = button.dataset.numeric === "1";
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = cellValue(a, index, numeric), y = cellValue(b, index, numeric);
+          return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1);
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    drawCharts();
+    document.querySelectorAll("table.data").forEach(makeSortable);
+  });
+})();
