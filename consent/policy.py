@@ -15,7 +15,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from cdp.engine.batches import id_batches
+from cdp.id_filters import ids_in
 from cdp.models import Profile
 from consent.engine import state as engine
 from consent.models import ConsentRecord, Purpose
@@ -43,10 +43,10 @@ def states(
     at = at or timezone.now()
     root_of = merged_members(set(profile_ids))
     history: dict[int, list] = defaultdict(list)
-    for chunk in id_batches(root_of):
-        rows = ConsentRecord.objects.filter(
-            purpose=purpose, profile_id__in=chunk, given_at__lte=at
-        ).values_list("profile_id", "status", "given_at", "expires_at")
+    for ids in ids_in("profile_id", root_of.keys()):
+        rows = ConsentRecord.objects.filter(ids, purpose=purpose, given_at__lte=at).values_list(
+            "profile_id", "status", "given_at", "expires_at"
+        )
         for profile_id, status, given_at, expires_at in rows:
             history[profile_id].append((status, given_at, expires_at))
     per_root: dict[int, list[str | None]] = defaultdict(list)
@@ -65,8 +65,8 @@ def decisions(
     ids = set(profile_ids)
     current = states(purpose, ids, at=at)
     countries = {}
-    for chunk in id_batches(ids):
-        countries.update(Profile.objects.filter(pk__in=chunk).values_list("pk", "traits__country"))
+    for in_ids in ids_in("pk", ids):
+        countries.update(Profile.objects.filter(in_ids).values_list("pk", "traits__country"))
     return {
         pk: (
             current.get(pk),

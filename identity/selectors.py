@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
-from cdp.engine.batches import id_batches
+from cdp.id_filters import ids_in
 from cdp.models import Profile, Source, Touchpoint
 from identity.engine.normalize import normalize_identifier
 from identity.models import Identifier, MatchReview, MergeDecision, Refusal
@@ -18,9 +18,9 @@ def active_profiles(profile_ids: Iterable[int]) -> dict[int, int]:
     pending = set(current.values())
     while pending:
         into: dict[int, int] = {}
-        for chunk in id_batches(pending):
+        for condition in ids_in("pk", pending):
             into.update(
-                Profile.objects.filter(pk__in=chunk, merged_into__isnull=False).values_list(
+                Profile.objects.filter(condition, merged_into__isnull=False).values_list(
                     "pk", "merged_into"
                 )
             )
@@ -43,9 +43,9 @@ def merged_members(roots: set[int]) -> dict[int, int]:
     root_of = {pk: pk for pk in roots}
     frontier = set(roots)
     while frontier:
-        batches, frontier = list(id_batches(frontier)), set()
-        for chunk in batches:
-            merged = Profile.objects.filter(merged_into__in=chunk).values_list("pk", "merged_into")
+        conditions, frontier = list(ids_in("merged_into", frontier)), set()
+        for condition in conditions:
+            merged = Profile.objects.filter(condition).values_list("pk", "merged_into")
             for pk, into in merged:
                 root_of[pk] = root_of[into]
                 frontier.add(pk)
@@ -145,9 +145,9 @@ def identifiers_by_profile(profile_ids: Iterable[int]) -> list[tuple[str, str, i
     """(kind, value, profile id) of the active identifiers of these profiles, the most
     recently seen first within a kind (so the first of a kind is the one to use)."""
     found: list[tuple[str, str, int]] = []
-    for chunk in id_batches(profile_ids):
+    for condition in ids_in("profile_id", set(profile_ids)):
         found += (
-            Identifier.objects.filter(profile_id__in=chunk, status=Identifier.Status.ACTIVE)
+            Identifier.objects.filter(condition, status=Identifier.Status.ACTIVE)
             .order_by("profile_id", "kind", "-last_seen")
             .values_list("kind", "value", "profile_id")
         )
@@ -163,3 +163,4 @@ def profiles_merged_or_unmerged_since(since) -> set[int]:
     for survivor, merged in decisions.values_list("survivor_id", "merged_id"):
         found |= {survivor, merged}
     return found
+

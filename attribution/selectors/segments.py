@@ -15,27 +15,32 @@ from django.utils import timezone
 
 from attribution.engine import segment_rules
 from attribution.models import ProfileChannel, Segment, SegmentMembership
+from cdp.id_filters import id_groups, one_of
 from cdp.models import Profile, Touchpoint
 from consent.policy import allowed_profiles
 
 LOOKUPS = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte", "contains": "icontains"}
 
 
-def compile_q(definition: Mapping, *, now: datetime | None = None) -> Q:
-    """The definition as a Q over Profile (validated first: RuleError names the place)."""
+def compile_q(
+    definition: Mapping, *, now: datetime | None = None, profile_ids: list[int] | None = None
+) -> Q:
+    """The definition as a Q over Profile (validated first: RuleError names the place).
+    With `profile_ids`, the per-person counts ("at least N times") are only taken for
+    those people: an incremental run does not count events for everyone."""
     segment_rules.validate(definition)
-    return _q(definition, now or timezone.now())
+    return _q(definition, now or timezone.now(), profile_ids)
 
 
-def _q(node: Mapping, now: datetime) -> Q:
+def _q(node: Mapping, now: datetime, scope: list[int] | None = None) -> Q:
     if "all" in node or "any" in node:
-        children = [_q(child, now) for child in node.get("all", node.get("any"))]
+        children = [_q(child, now, scope) for child in node.get("all", node.get("any"))]
         combined = children[0]
         for child in children[1:]:
             combined = combined & child if "all" in node else combined | child
         return combined
     if "not" in node:
-        return ~_q(node["not"], now)
+        return ~_q(node["not"], now, scope)
     if "trait" in node:
         return _compare(f"traits__{node['trait']}", node, has_key=("traits", node["trait"]))
     if "fact" in node:
@@ -50,9 +55,13 @@ def _q(node: Mapping, now: datetime) -> Q:
             touches = touches.filter(**{f"properties__{key}": value})
         at_least = node.get("at_least", 1)
         if at_least > 1:
+            if scope is not None:
+                touches = touches.filter(one_of("profile_id", scope))
+            # Count("*"), not Count("id"): the covering index (event, timestamp) INCLUDE
+            # (profile_id) then answers without reading the table.
             people = (
                 touches.values("profile_id")
-                .annotate(times=Count("id"))
+                .annotate(times=Count("*"))
                 .filter(times__gte=at_least)
                 .values("profile_id")
             )
@@ -123,13 +132,15 @@ def _days_since(node: Mapping, now: datetime) -> Q:
 
 
 def candidates(
-    definition: Mapping, *, profile_ids: Iterable[int] | None = None, now: datetime | None = None
+    definition: Mapping, *, profile_ids: list[int] | None = None, now: datetime | None = None
 ) -> QuerySet:
-    """The active profiles the rules select (before consent), as a queryset of ids."""
+    """The active profiles the rules select (before consent), as a queryset of ids;
+    among `profile_ids` (one group from `id_groups`) when given."""
     profiles = Profile.objects.filter(merged_into__isnull=True)
     if profile_ids is not None:
-        profiles = profiles.filter(pk__in=list(profile_ids))
-    return profiles.filter(compile_q(definition, now=now)).values_list("pk", flat=True)
+        profiles = profiles.filter(one_of("pk", profile_ids))
+    rules = compile_q(definition, now=now, profile_ids=profile_ids)
+    return profiles.filter(rules).values_list("pk", flat=True)
 
 
 def evaluate(
@@ -143,7 +154,12 @@ def evaluate(
     rules selected but consent left out."""
     # One plain query, not a server-side cursor: a cursor is planned for its first rows
     # and never in parallel (the Buyers rule at 1M profiles: 2.9 s against 1.8 s).
-    found = set(candidates(definition, profile_ids=profile_ids, now=now))
+    if profile_ids is None:
+        found = set(candidates(definition, now=now))
+    else:
+        found = set()
+        for group in id_groups(set(profile_ids)):
+            found.update(candidates(definition, profile_ids=group, now=now))
     if purpose is None:
         return found, 0
     allowed = allowed_profiles(purpose, found, at=now)

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from attribution.engine import segment_rules
 from attribution.models import Segment, SegmentMembership
 from attribution.selectors.segments import current_members, evaluate
-from cdp.engine.batches import id_batches
+from cdp.id_filters import ids_in
 from cdp.services.bulk import copy_rows
 from consent.policy import purpose_by_key
 
@@ -140,18 +141,23 @@ def refresh_segment(
         if scope is None:
             current = set(rows.values_list("profile_id", flat=True))
         else:
-            for chunk in id_batches(scope):
-                current.update(
-                    rows.filter(profile_id__in=chunk).values_list("profile_id", flat=True)
-                )
+            for condition in ids_in("profile_id", scope):
+                current.update(rows.filter(condition).values_list("profile_id", flat=True))
         entered, exited = selected - current, current - selected
-        for chunk in id_batches(exited):
-            rows.filter(profile_id__in=chunk).update(exited_at=now)
+        for condition in ids_in("profile_id", exited):
+            rows.filter(condition).update(exited_at=now)
         _insert_memberships(segment, sorted(entered), now)
-        segment.size = current_members(segment).count()
+        # The size follows from what changed (no count over a million memberships); a
+        # full refresh sets it outright, an incremental one adds in the database, so
+        # two running at once both count.
         if scope is None:
-            segment.last_refreshed_at = now
-        segment.save(update_fields=["size", "last_refreshed_at"])
+            segment.size, segment.last_refreshed_at = len(selected), now
+            segment.save(update_fields=["size", "last_refreshed_at"])
+        else:
+            Segment.objects.filter(pk=segment.pk).update(
+                size=F("size") + len(entered) - len(exited)
+            )
+            segment.refresh_from_db(fields=["size"])
         sync_webhooks(segment, scope=scope, now=now)
     return RefreshResult(
         segment=segment.name,
