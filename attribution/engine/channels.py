@@ -177,8 +177,18 @@ def compile_rules(rules: Sequence[Mapping[str, Any]]) -> tuple[Rule, ...]:
     return tuple(compiled)
 
 
+def _split(url: str):
+    """The URL's parts, or None when it cannot be parsed (e.g. `http://[abc/`, a broken
+    IPv6 host): a browser's malformed referrer must not stop a refresh."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
 def _domain(url: str) -> str:
-    host = (urlsplit(url).hostname or "") if "//" in url else ""
+    parts = _split(url) if "//" in url else None
+    host = (parts.hostname or "") if parts else ""
     return host.removeprefix("www.").removeprefix("m.").lower()
 
 
@@ -214,7 +224,8 @@ def touch_fields(
         referrer_domain == d or referrer_domain.endswith(f".{d}") for d in own_domains
     ):
         referrer_domain = ""
-    query = parse_qs(urlsplit(page_url).query) if "?" in page_url else {}
+    parts = _split(page_url) if "?" in page_url else None
+    query = parse_qs(parts.query) if parts else {}
     click_id = next((name for name in CLICK_IDS if name in query), "")
     source = utm_source.strip().lower()
     category = (

@@ -48,6 +48,12 @@ def channel(**touch):
         # The site's own pages are no referral.
         ({"referrer": "https://shop.example.com/cart"}, "Direct"),
         ({"utm_source": "mystery", "utm_medium": "carrier-pigeon"}, "Unassigned"),
+        # A malformed URL (a broken IPv6 host) says nothing; it does not stop a refresh.
+        ({"referrer": "http://[abc/x"}, "Direct"),
+        (
+            {"page_url": "http://[abc/x?gclid=1", "utm_source": "google", "utm_medium": "cpc"},
+            "Paid Search",
+        ),
     ],
 )
 def test_default_grouping(touch, expected):
