@@ -13,6 +13,7 @@ from attribution.engine.models import MODELS
 from attribution.engine.paths import pareto
 from attribution.models import Segment, SegmentMembership
 from attribution.selectors import credit_report, latest_run, model_comparison
+from attribution.selectors.monthly import NoMonthlyFigures, monthly_report
 from attribution.selectors.reports import budget_report
 from attribution.selectors.segments import (
     best_time_to_contact,
@@ -87,6 +88,7 @@ REPORTS = (
     "clv",
     "holdouts",
     "budget",
+    "monthly",
 )
 
 
@@ -95,14 +97,18 @@ class ReportQuery(serializers.Serializer):
     model = serializers.ChoiceField(choices=sorted(MODELS), default="linear")
     group_by = serializers.ChoiceField(choices=["channel", "campaign"], default="channel")
     guardrail = serializers.FloatField(default=0.06, min_value=0.0, max_value=1.0)
+    # monthly: the months to report (YYYY-MM or a date in the month); default: the run's.
+    start = serializers.CharField(required=False)
+    end = serializers.CharField(required=False)
 
 
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def report(request, name):
     """`/api/v1/attribution/reports/{name}?goal=purchase&model=linear&group_by=channel|
-    campaign&guardrail=0.06`, from the latest run: models, paths, path-lengths,
-    time-to-convert, assisted, pareto, channel-pairs, funnel, clv, holdouts, budget."""
+    campaign&guardrail=0.06&start=YYYY-MM&end=YYYY-MM`, from the latest run: models,
+    paths, path-lengths, time-to-convert, assisted, pareto, channel-pairs, funnel, clv,
+    holdouts, budget, monthly (per channel and month, over start..end)."""
     if name not in REPORTS:
         raise serializers.ValidationError({"report": f"one of {', '.join(REPORTS)}"})
     query = ReportQuery(data=request.query_params)
@@ -120,6 +126,8 @@ def report(request, name):
         body = summary.get("channel_pairs", {}).get(params["model"], [])
     elif name == "budget":
         body = budget_report(run, model=params["model"], guardrail=params["guardrail"])
+    elif name == "monthly":
+        body = _monthly(run, params)
     elif name == "pareto":
         rows = credit_report(run, model=params["model"], group_by=params["group_by"])
         body = pareto([row for row in rows if row["revenue"] > 0], key="revenue")
@@ -136,6 +144,18 @@ def report(request, name):
             }[name]
         )
     return Response({"run": run.pk, "report": name, "results": body})
+
+
+def _monthly(run, params) -> dict:
+    try:
+        return monthly_report(
+            run, model=params["model"], start=params.get("start"), end=params.get("end")
+        )
+    except NoMonthlyFigures as error:
+        raise serializers.ValidationError({"goal": str(error)}) from None
+    except ValueError as error:
+        field, _, message = str(error).partition(": ")
+        raise serializers.ValidationError({field: message}) from None
 
 
 # --- Segments -------------------------------------------------------------------------

@@ -276,6 +276,8 @@ class SegmentMembership(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["segment", "exited_at"], name="membership_current"),
+            # Size over time on the segment page: entries per day.
+            models.Index(fields=["segment", "entered_at"], name="membership_entries"),
             models.Index(fields=["profile", "segment"], name="membership_of_profile"),
         ]
         constraints = [

@@ -523,7 +523,7 @@ def time_refresh() -> None:
 
     patch(journeys_module, "allowed_profiles", "consent (allowed_profiles)")
     patch(journeys_module, "touch_frame", "touch rows (touch_frame)")
-    patch(journeys_module, "_cut_journeys", "cutting journeys")
+    patch(journeys_module, "cut_journeys", "cutting journeys")
     patch(runs, "journeys_for_goal", "journeys")
     patch(runs, "channel_totals", "channel totals")
     for name in ("top_paths", "path_lengths", "time_to_convert", "assisted_conversions"):

@@ -585,7 +585,7 @@ def main() -> None:
     shift_clock()
     from django.db import OperationalError, connection
 
-    from attribution.models import FactsModel, ProfileChannel, ProfileFacts
+    from attribution.models import FactsModel, ProfileChannel, ProfileFacts, SegmentMembership
     from attribution.services.facts import refresh_facts
     from attribution.services.segments import (
         in_dependency_order,
@@ -628,6 +628,13 @@ def main() -> None:
     purposes = {s.name: s.purpose.key if s.purpose else "" for s in segments}
     timeout = args.segment_timeout
     first = full_refresh(segments, args.database_url, timeout)
+    # Millions of memberships were just written; autovacuum (off here) would analyze the
+    # table within a minute. Without statistics the planner reads a whole segment to
+    # find the 1,000 changed profiles (4 s instead of 0.01 s per segment).
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {SegmentMembership._meta.db_table}")
+    print(f"ANALYZE of the membership table: {time.perf_counter() - started:.1f} s")
     # Again, nothing having changed: what the refresh every few minutes costs.
     again = full_refresh(
         [s for s in segments if s.name not in first.timed_out], args.database_url, timeout

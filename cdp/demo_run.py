@@ -12,13 +12,16 @@ import csv
 import gzip
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import orjson
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.test import Client, override_settings
@@ -81,6 +84,8 @@ class DemoReport:
     exports: list = field(default_factory=list)  # Export rows
     webhook: dict = field(default_factory=dict)
     budget: list = field(default_factory=list)
+    pages: list = field(default_factory=list)  # (path, status, milliseconds, tables, charts)
+    page_login: tuple[str, str] | None = None  # (user name, password) to look at them
 
 
 def _batches(path: Path) -> Iterator[list[dict]]:
@@ -185,6 +190,8 @@ def _run_demo(data_dir: Path, *, say: Callable[[str], None]) -> DemoReport:
         }
     say("  segments: profile facts, the built-in templates and personas, then every segment")
     run_segments(report, data_dir)
+    say("  pages: every page under /app/, fetched as a signed-in identity steward")
+    visit_pages(report)
     return report
 
 
@@ -222,6 +229,43 @@ def run_segments(report: DemoReport, data_dir: Path) -> None:
     ads.segments.add(champions)
     report.exports = [export_segment(ads, champions)]
     report.webhook = _webhook_to_local_receiver(high_value)
+
+
+def visit_pages(report: DemoReport) -> None:
+    """Fetch every page under /app/ as a member of "Identity stewards" (every page and
+    action but the admin), the way a browser would: what they show is what the runs
+    stored. The user stays, with a fresh password, to look at them with runserver."""
+    password = secrets.token_urlsafe(12)
+    user = get_user_model().objects.create_user("demo", "demo@example.com", password)
+    user.groups.add(Group.objects.get(name="Identity stewards"))
+    report.page_login = ("demo", password)
+    client = Client()
+    client.force_login(user)
+    customer = Profile.objects.filter(merged_into=None, traits__has_key="email").first()
+    segment = Segment.objects.order_by("-size").first()
+    paths = ["/app/", "/app/attribution/", "/app/journeys/", "/app/segments/"]
+    if segment is not None:
+        paths.append(f"/app/segments/{segment.pk}/")
+    if customer is not None:
+        paths += [
+            f"/app/profiles/?{urlencode({'q': customer.traits['email']})}",
+            f"/app/profiles/{customer.pk}/",
+        ]
+    paths.append("/app/identity/review/")
+    for path in paths:
+        started = time.perf_counter()
+        response = client.get(path)
+        milliseconds = (time.perf_counter() - started) * 1000
+        html = response.content.decode()
+        report.pages.append(
+            (
+                path,
+                response.status_code,
+                milliseconds,
+                html.count("data-table="),
+                html.count("data-chart="),
+            )
+        )
 
 
 def _webhook_to_local_receiver(segment: Segment) -> dict:
@@ -451,4 +495,14 @@ def print_report(report: DemoReport, *, say: Callable[[str], None]) -> None:
             f"webhook: {hook['events']} entered events in {hook['batches']} signed batches "
             f"({hook['verified']} signatures verified by the receiver), "
             f"{hook['left_out']} members left out for consent"
+        )
+    if report.pages:
+        say("")
+        say("== Pages (as a member of Identity stewards) ==")
+        for path, status, milliseconds, tables, charts in report.pages:
+            say(f"  {path:<44} {status}  {milliseconds:>5.0f} ms  {tables} tables, {charts} charts")
+        user, password = report.page_login
+        say(
+            "look at them: `python manage.py runserver`, open http://127.0.0.1:8000/app/ and "
+            f"sign in as {user} / {password}"
         )

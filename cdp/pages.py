@@ -10,13 +10,16 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import wraps
+from datetime import datetime
+from functools import cached_property, wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.text import slugify
 
 # The permissions behind the pages (see cdp.roles for the groups that hold them).
@@ -37,7 +40,7 @@ class Table:
     # Columns holding numbers: right-aligned and sorted as numbers in the page.
     numeric: set[str] = field(default_factory=set)
 
-    @property
+    @cached_property
     def numeric_positions(self) -> set[int]:
         return {i for i, column in enumerate(self.columns) if column in self.numeric}
 
@@ -59,6 +62,26 @@ def _plotly_json(figure: dict) -> str:
     import plotly.io
 
     return plotly.io.to_json(figure, validate=False)
+
+
+class Link(str):
+    """A table cell that is a link on the page and its plain text in the CSV download
+    (and for sorting)."""
+
+    url: str
+
+    def __new__(cls, text: object, url: str) -> Link:
+        cell = super().__new__(cls, text)
+        cell.url = url
+        return cell
+
+    def __html__(self) -> str:
+        return format_html('<a href="{}">{}</a>', self.url, str(self))
+
+
+def when(at: datetime | None) -> str:
+    """A time as the pages show it: local time to the second, sortable as text."""
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M:%S") if at else ""
 
 
 def page_permission(*perms: str) -> Callable:

@@ -1,5 +1,12 @@
 """Reads of the cdp app's tables."""
 
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
 from django.db.models import Count, QuerySet
 
 from cdp.models import Profile, RejectedEvent, Source, Touchpoint
@@ -47,3 +54,300 @@ def profiles_with_touchpoints_resolved_since(since) -> set[int]:
         .values_list("profile_id", flat=True)
         .distinct()
     )
+
+
+# --- the 360° page ----------------------------------------------------------------------
+
+TIMELINE_PAGE = 50
+# Touchpoints of one profile counted exactly up to this many (an index range scan);
+# beyond, the page says "more than". A bot or a shared device can hold millions.
+COUNT_CAP = 100_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"^(-?\d{1,20})_(\d{1,20})$")
+
+
+@dataclass
+class TimelinePage:
+    """One page of a profile's touchpoints, newest first, and the cursors (opaque
+    strings for the address) of the pages next to it; None where there is none."""
+
+    touchpoints: list[Touchpoint]
+    newer: str | None = None
+    older: str | None = None
+
+
+def timeline_cursor(touchpoint: Touchpoint) -> str:
+    """A position in a timeline: the touchpoint's time (in microseconds) and id."""
+    return f"{(touchpoint.timestamp - _EPOCH) // timedelta(microseconds=1)}_{touchpoint.pk}"
+
+
+def parse_timeline_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (time, id) a cursor stands for; ValueError when it is not one."""
+    found = _CURSOR.match(cursor or "")
+    if not found:
+        raise ValueError("not a timeline position")
+    try:
+        at = _EPOCH + timedelta(microseconds=int(found[1]))
+    except OverflowError:
+        raise ValueError("not a timeline position") from None
+    return at, int(found[2])
+
+
+def timeline(
+    profile_id: int, *, before: str = "", after: str = "", size: int = TIMELINE_PAGE
+) -> TimelinePage:
+    """A page of the profile's touchpoints, newest first: the newest ones, those just
+    older than the `before` cursor, or those just newer than the `after` cursor.
+
+    Keyset pagination on the (profile, timestamp) index: a page deep in a timeline of
+    100,000 touchpoints costs what the first one does (no OFFSET scan). Touchpoints of
+    profiles merged into this one were moved onto it by the merge, so they are here."""
+    rows = Touchpoint.objects.filter(profile_id=profile_id).select_related("source")
+    if after:
+        at, pk = parse_timeline_cursor(after)
+        found = list(
+            rows.filter(timestamp__gte=at)
+            .exclude(timestamp=at, pk__lte=pk)
+            .order_by("timestamp", "pk")[: size + 1]
+        )
+        page = found[:size][::-1]
+        newer = timeline_cursor(page[0]) if len(found) > size else None
+        return TimelinePage(page, newer=newer, older=timeline_cursor(page[-1]) if page else None)
+    if before:
+        at, pk = parse_timeline_cursor(before)
+        rows = rows.filter(timestamp__lte=at).exclude(timestamp=at, pk__gte=pk)
+    found = list(rows.order_by("-timestamp", "-pk")[: size + 1])
+    page = found[:size]
+    older = timeline_cursor(page[-1]) if len(found) > size else None
+    newer = timeline_cursor(page[0]) if before and page else None
+    return TimelinePage(page, newer=newer, older=older)
+
+
+def touchpoint_count(profile_id: int, *, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """How many touchpoints the profile has, counted on the index up to `cap`, and
+    whether there are more than that."""
+    counted = Touchpoint.objects.filter(profile_id=profile_id).values("pk")[: cap + 1].count()
+    return min(counted, cap), counted > cap
+
+
+def touchpoint_span(profile_id: int) -> tuple[datetime | None, datetime | None]:
+    """When the profile's first and last touchpoints happened (two index probes)."""
+    times = Touchpoint.objects.filter(profile_id=profile_id).values_list("timestamp", flat=True)
+    return times.order_by("timestamp").first(), times.order_by("-timestamp").first()
+
+
+def touchpoint_channels(
+    touchpoints: list[Touchpoint], *, own_domains: list[str] | None = None
+) -> list[str]:
+    """The channel of each touchpoint, by the channel rules attribution classifies
+    journeys with (the admin's rules, or the GA4 defaults). Touchpoints need their
+    source loaded."""
+    from attribution.engine.channels import classify, touch_fields
+    from attribution.selectors.channels import channel_rules
+
+    rules = channel_rules()
+    own = list(settings.OMNITRAIL_OWN_DOMAINS if own_domains is None else own_domains)
+    return [
+        classify(
+            touch_fields(
+                source_kind=touchpoint.source.kind,
+                utm_source=touchpoint.utm_source,
+                utm_medium=touchpoint.utm_medium,
+                utm_campaign=touchpoint.utm_campaign,
+                referrer=touchpoint.referrer,
+                page_url=touchpoint.page_url,
+                event=touchpoint.event,
+                own_domains=own,
+            ),
+            rules,
+        )
+        for touchpoint in touchpoints
+    ]
+
+
+@dataclass
+class CustomerJourney:
+    """One of the customer's converting journeys in an attribution run."""
+
+    converted_at: datetime
+    value: float
+    channels: list[str]  # per touch, in time order
+    campaigns: list[str]  # per touch ("" when none)
+
+
+# The customer's most recent conversions whose journeys the page lists.
+JOURNEYS_SHOWN = 20
+
+
+@dataclass
+class CustomerAttribution:
+    """What an attribution run credited to channels for one customer's conversions."""
+
+    run: object  # attribution.models.AttributionRun
+    models: list[str]  # the run's models that credit each journey on its own
+    population_models: list[str]  # the run's models whose credit needs every journey
+    allowed: bool  # analytics consent let the run use this customer
+    conversions: int = 0
+    value: float = 0.0
+    journeys: list[CustomerJourney] = field(default_factory=list)  # the newest, newest first
+    open_touches: int = 0  # touches since the last conversion (a journey still open)
+    # Model -> channel -> (conversions, value) credited over all the customer's journeys.
+    credits: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, dict[str, tuple[float, float]]]:
+        return self.credits
+
+
+def customer_attribution(
+    profile_id: int, run, *, journeys_shown: int = JOURNEYS_SHOWN
+) -> CustomerAttribution:
+    """This customer's journeys in `run`, and what each rule-based model of the run gave
+    each channel for them: the run's own journey rules (goal event, lookback, repeat
+    conversions, value, own domains, its end) applied to this one profile's stored
+    touchpoints, so the figures add up to the profile's part of the run's credits.
+
+    Runs store credits per channel and campaign, not per profile, and a run is never
+    recomputed in a request: this reads one profile's touch rows (the profile timeline
+    index). Markov and Shapley credit a journey by effects measured over every journey
+    of the run, which the run does not store: they are listed, not computed."""
+    import numpy as np
+
+    from attribution.engine.heuristics import MODELS as PER_JOURNEY
+    from attribution.engine.journeys import channel_totals
+    from attribution.selectors.journeys import cut_journeys, touch_frame
+    from consent.policy import allowed_profiles
+
+    parameters = run.parameters or {}
+    until = (
+        datetime.fromisoformat(parameters["until"]) if parameters.get("until") else run.started_at
+    )
+    event = parameters.get("event") or run.goal.event
+    models = [name for name in run.models_run if name in PER_JOURNEY]
+    population = [name for name in run.models_run if name not in PER_JOURNEY]
+    found = CustomerAttribution(run, models, population, allowed=False)
+    if profile_id not in allowed_profiles("analytics", [profile_id], at=until):
+        return found
+    found.allowed = True
+    frame = touch_frame(
+        profile_ids=[profile_id],
+        until=until,
+        events=[event],
+        own_domains=parameters.get("own_domains"),
+        value_property=parameters.get("value_property") or "revenue",
+    )
+    journeys, campaigns, _, ends = cut_journeys(
+        frame,
+        event=event,
+        lookback=timedelta(days=parameters.get("lookback_days", run.goal.lookback_days)),
+        count_repeat=parameters.get("count_repeat", True),
+    )
+    converting = np.flatnonzero(journeys.converted)
+    found.conversions = len(converting)
+    found.value = float(journeys.value[converting].sum())
+    found.open_touches = int(journeys.lengths[~journeys.converted].sum())
+    for name in models:
+        conversions, value = channel_totals(journeys, PER_JOURNEY[name](journeys))
+        found.credits[name] = {
+            journeys.channels[c]: (float(conversions[c]), float(value[c]))
+            for c in np.flatnonzero(conversions)
+        }
+    newest = converting[np.argsort(ends[converting], kind="stable")[::-1][:journeys_shown]]
+    for i in newest:
+        start, end = int(journeys.offsets[i]), int(journeys.offsets[i + 1])
+        at = int(ends[i].astype("datetime64[us]").astype(np.int64))
+        found.journeys.append(
+            CustomerJourney(
+                converted_at=_EPOCH + timedelta(microseconds=at),
+                value=float(journeys.value[i]),
+                channels=[journeys.channels[c] for c in journeys.touches[start:end]],
+                campaigns=list(campaigns[start:end]),
+            )
+        )
+    return found
+
+
+@dataclass
+class ProfileMatch:
+    """A customer a search found: the live profile, and how it was found."""
+
+    profile: Profile
+    kind: str  # the identifier kind that matched, or "profile id"
+    value: str  # the stored (normalised) value that matched
+    via: int | None = None  # the merged-away profile the identifier was found on
+
+
+@dataclass
+class ProfileSearch:
+    matches: list[ProfileMatch]
+    # What the audit log keeps of the search: the kind and a keyed hash of the value.
+    fingerprint: str
+
+
+_KIND = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_PROFILE_ID = re.compile(r"^(?:#|profile:|profile )?(\d{1,18})$", re.IGNORECASE)
+SEARCH_RESULTS = 50
+
+
+def find_profiles(query: str, *, limit: int = SEARCH_RESULTS) -> ProfileSearch:
+    """The live profiles a search names: `kind:value` (email:ann@example.com), a bare
+    value tried as every identifier kind it can be, normalised the way identity stores
+    it, or a profile id (`#12`, `profile:12`, or digits, which may also be an id of
+    another kind). A profile merged away leads to the one it lives in now.
+
+    Indexed lookups only: one probe of the (kind, value) index per kind, the primary
+    key for profile ids. ValueError names what is wrong with the query."""
+    from consent.audit import search_fingerprint
+    from identity.selectors import (
+        active_profiles,
+        identifiers_with_keys,
+        search_keys,
+        searched_kinds,
+    )
+
+    text = query.strip()
+    if not text:
+        raise ValueError("q: type an identifier or a profile id")
+    if len(text) > 255:
+        raise ValueError("q: at most 255 characters")
+    profile_ids: list[int] = []
+    keys: list[tuple[str, str]] = []
+    by_id = _PROFILE_ID.match(text)
+    if by_id:
+        profile_ids.append(int(by_id[1]))
+    kind, colon, value = text.partition(":")
+    kind = kind.strip().lower()
+    if colon and value.strip() and _KIND.match(kind) and kind != "profile":
+        keys += search_keys(value.strip(), kind=kind)
+        fingerprint = search_fingerprint(kind, keys[0][1] if keys else value.strip())
+        if kind not in searched_kinds():  # maybe no kind at all: "urn:..." as typed
+            keys += search_keys(text)
+    elif by_id and not text.isdigit():
+        fingerprint = f"profile id:{by_id[1]}"
+    else:
+        keys += search_keys(text)
+        email = next((v for k, v in keys if k == "email"), None)
+        fingerprint = (
+            search_fingerprint("email", email) if email else search_fingerprint("any", text.lower())
+        )
+    if not keys and not profile_ids:
+        raise ValueError(f"q: {text!r} is no identifier of any kind (nor a profile id)")
+
+    found: list[tuple[int, str, str]] = [(pk, "profile id", str(pk)) for pk in profile_ids]
+    found += [(i.profile_id, i.kind, i.value) for i in identifiers_with_keys(keys, limit=limit)]
+    existing = set(
+        Profile.objects.filter(pk__in=[pk for pk, _, _ in found]).values_list("pk", flat=True)
+    )
+    found = [row for row in found if row[0] in existing]
+    live = active_profiles({pk for pk, _, _ in found})
+    profiles = Profile.objects.in_bulk(set(live.values()))
+    matches: list[ProfileMatch] = []
+    seen: set[int] = set()
+    for pk, kind_found, value_found in found:
+        now = live[pk]
+        if now in seen:
+            continue
+        seen.add(now)
+        matches.append(
+            ProfileMatch(profiles[now], kind_found, value_found, via=pk if pk != now else None)
+        )
+    return ProfileSearch(matches[:limit], fingerprint)

@@ -54,3 +54,36 @@ class AdminAuditMiddleware:
                 path=request.get_full_path()[:300],
             )
         return response
+
+
+def record_access(
+    request,
+    *,
+    action: str = AuditEntry.Action.VIEW,
+    object_type: str,
+    object_id: str = "",
+    path: str | None = None,
+) -> AuditEntry:
+    """Record that the signed-in user viewed, exported or changed personal data outside
+    the admin (the pages under /app/), as the admin middleware does for the admin.
+
+    `path` defaults to the full address; pass a cleaned one when the query string holds
+    personal data (a search), so that the audit log does not become a copy of it."""
+    user = request.user
+    return AuditEntry.objects.create(
+        user=user,
+        username=user.get_username(),
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id)[:100],
+        path=(request.get_full_path() if path is None else path)[:300],
+    )
+
+
+def search_fingerprint(kind: str, value: str) -> str:
+    """What the audit log keeps of a search: the kind and a keyed hash of the value
+    (the suppression list's HMAC), so that "who looked this person up?" can be answered
+    from a value at hand while the log itself names no one."""
+    from consent.suppression import identifier_hash
+
+    return f"{kind}:{identifier_hash(kind, value)}"

@@ -164,3 +164,73 @@ def profiles_merged_or_unmerged_since(since) -> set[int]:
         found |= {survivor, merged}
     return found
 
+
+# --- the pages under /app/: customer search, merge history, the review queue -------------
+
+# The kinds a bare search value (one typed without "kind:") is tried as, besides the
+# identifier traits and the kinds that have a per-profile limit.
+SEARCHED_KINDS = ("email", "phone", "user_id", "anonymous_id", "device_id")
+
+
+def searched_kinds() -> list[str]:
+    """Every identifier kind a bare search value could be, the likeliest first."""
+    return list(
+        dict.fromkeys(
+            [
+                *SEARCHED_KINDS,
+                *settings.OMNITRAIL_IDENTIFIER_TRAITS,
+                *settings.OMNITRAIL_IDENTIFIER_LIMITS,
+            ]
+        )
+    )
+
+
+def search_keys(value: str, *, kind: str | None = None) -> list[tuple[str, str]]:
+    """The (kind, normalised value) keys a search stands for, normalised the way
+    identifiers were when they were stored: `kind` alone when given, else every kind
+    the value can be (an email address is no phone number)."""
+    keys = []
+    for each in [kind] if kind else searched_kinds():
+        normalized = normalize_identifier(
+            each, value, default_region=settings.OMNITRAIL_DEFAULT_PHONE_REGION
+        )
+        if normalized is not None:
+            keys.append((each, normalized))
+    return list(dict.fromkeys(keys))
+
+
+def identifiers_with_keys(keys: Iterable[tuple[str, str]], *, limit: int = 50) -> list[Identifier]:
+    """The identifiers that are exactly one of `keys`: one probe of the (kind, value)
+    unique index per key, never a scan by value alone."""
+    from functools import reduce
+    from operator import or_
+
+    from django.db.models import Q
+
+    keys = list(keys)
+    if not keys:
+        return []
+    wanted = reduce(or_, (Q(kind=kind, value=value) for kind, value in keys))
+    return list(Identifier.objects.filter(wanted).order_by("kind", "value")[:limit])
+
+
+def merge_history_with_members(profile_id: int, *, limit: int = 100) -> list[MergeDecision]:
+    """The merges of a profile and of every profile merged into it (directly or not),
+    undone ones included, newest first: a merge deep in the chain is part of this
+    customer's history too, and its undo must be reachable from their page."""
+    from django.db.models import Q
+
+    members = list(merged_members({profile_id}))
+    decisions = MergeDecision.objects.filter(Q(survivor_id__in=members) | Q(merged_id__in=members))
+    return list(decisions.order_by("-created_at", "-id")[:limit])
+
+
+def queued_reviews(status: str = MatchReview.Status.PENDING) -> QuerySet[MatchReview]:
+    """The reviews in one status, the most likely matches first (the review_queue index)."""
+    return MatchReview.objects.filter(status=status).order_by("-match_probability", "id")
+
+
+def reviews_in_status(status: str, *, cap: int = 10_000) -> tuple[int, bool]:
+    """How many reviews are in `status`, counted up to `cap`, and whether there are more."""
+    counted = MatchReview.objects.filter(status=status).values("pk")[: cap + 1].count()
+    return min(counted, cap), counted > cap

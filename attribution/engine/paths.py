@@ -49,15 +49,19 @@ def path_lengths(journeys: Journeys) -> dict:
 
 
 def time_to_convert(journeys: Journeys) -> dict:
-    """Days from a converting journey's first touch to its conversion."""
+    """Days from a converting journey's first touch to its conversion: summary figures
+    and how many conversions took each whole number of days."""
     converting = _converting(journeys)
     if not len(converting):
-        return {"median_days": None, "mean_days": None, "p90_days": None}
+        return {"median_days": None, "mean_days": None, "p90_days": None, "distribution": {}}
     first_age = journeys.ages[journeys.offsets[converting]] / DAY
+    # Conversions by whole days taken (0 = the same day): the histogram's bars.
+    days, counts = np.unique(np.floor(first_age).astype(np.int64), return_counts=True)
     return {
         "median_days": round(float(np.median(first_age)), 3),
         "mean_days": round(float(first_age.mean()), 3),
         "p90_days": round(float(np.percentile(first_age, 90)), 3),
+        "distribution": {int(d): int(c) for d, c in zip(days, counts, strict=True)},
     }
 
 

@@ -66,6 +66,9 @@ class JourneySet:
     # Per journey: when it ended (its conversion, or the profile's last touch row), UTC.
     ends: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="datetime64[ns]"))
     profile_ids: set[int] = field(default_factory=set)  # the profiles analytics may use
+    # The touch rows the journeys were cut from (touch_frame's columns, the goal's own
+    # events included), for reports over the same rows; the caller drops it when done.
+    touches: pd.DataFrame | None = None
 
 
 # --- reading the touch rows -------------------------------------------------------------
@@ -448,7 +451,7 @@ def journeys_for_goal(
         own_domains=own_domains,
         value_property=value_property,
     )
-    journeys, campaigns, without_touch, ends = _cut_journeys(
+    journeys, campaigns, without_touch, ends = cut_journeys(
         touches, event=event, lookback=lookback, count_repeat=count_repeat
     )
     return JourneySet(
@@ -459,10 +462,11 @@ def journeys_for_goal(
         conversions_without_touch=without_touch,
         ends=ends,
         profile_ids=allowed,
+        touches=touches,
     )
 
 
-def _cut_journeys(
+def cut_journeys(
     touches: pd.DataFrame, *, event: str, lookback: timedelta, count_repeat: bool = True
 ) -> tuple[Journeys, list[str], int, np.ndarray]:
     """The journeys in a touch frame (as `touch_frame` returns it, sorted by profile and

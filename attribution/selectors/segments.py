@@ -5,16 +5,28 @@ work, never a Python loop over profiles. Consent is applied to what the query re
 
 from __future__ import annotations
 
+import math
 import operator
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import reduce
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+)
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from attribution.engine import segment_rules
-from attribution.models import ProfileChannel, Segment, SegmentMembership
+from attribution.models import ProfileChannel, ProfileFacts, Segment, SegmentMembership
 from cdp.id_filters import id_groups, one_of
 from cdp.models import Profile, Touchpoint
 from consent.policy import allowed_profiles
@@ -194,24 +206,98 @@ def memberships_of_profiles(profile_ids: Iterable[int]) -> list[dict]:
 
 
 def size_history(segment: Segment, *, days: int = 30, now: datetime | None = None) -> list[dict]:
-    """Members at the end of each of the last `days` days, from the enter/exit history."""
+    """Members at the end of each of the last `days` days (the last point: now), walked
+    back from the stored size: the size at a moment is today's, less who entered since,
+    plus who left since. Two grouped queries over the window's entries and exits (the
+    membership_entries and membership_current indexes), not a count per day over a
+    million memberships."""
     now = now or timezone.now()
     end = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    moments = [min(end - timedelta(days=back), now) for back in range(days - 1, -1, -1)]
+    since = moments[0]
+    entered = _changes_by_day(segment, "entered_at", since)
+    exited = _changes_by_day(segment, "exited_at", since)
     points = []
-    for back in range(days - 1, -1, -1):
-        at = min(end - timedelta(days=back), now)
-        size = (
-            SegmentMembership.objects.filter(segment=segment, entered_at__lte=at)
-            .filter(Q(exited_at__isnull=True) | Q(exited_at__gt=at))
-            .count()
+    for at in moments:
+        # A change counted on day d (its time in (start of d, end of d]) came after
+        # `at` exactly when d is later than the day `at` closes.
+        after = (at - timedelta(microseconds=1)).date()
+        joined = sum(n for day, n in entered.items() if day > after)
+        left = sum(n for day, n in exited.items() if day > after)
+        points.append(
+            {
+                "date": (at - timedelta(seconds=1)).date().isoformat(),
+                "size": segment.size - joined + left,
+            }
         )
-        points.append({"date": (at - timedelta(seconds=1)).date().isoformat(), "size": size})
     return points
 
 
+def _changes_by_day(segment: Segment, field: str, since: datetime) -> dict:
+    """How many memberships of the segment entered (or exited) after `since`, per day of
+    the change; a change exactly at midnight belongs to the day it ends. Changes dated
+    after now (a refresh run with a later clock) count too: the stored size has them."""
+    day = TruncDate(
+        ExpressionWrapper(F(field) - timedelta(microseconds=1), output_field=DateTimeField()),
+        tzinfo=UTC,
+    )
+    rows = (
+        SegmentMembership.objects.filter(segment=segment, **{f"{field}__gt": since})
+        .annotate(day=day)
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    return dict(rows)
+
+
+BEST_TIME_BLOCKS = 10
+BEST_TIME_PER_BLOCK = 2_000
+
+
 def best_time_to_contact(segment: Segment) -> dict:
-    """The hour of week and the channel most of the segment's members engage at most."""
-    from attribution.models import ProfileFacts
+    """The hour of week and the channel most of the segment's members engage at: exact
+    up to 20,000 members; beyond, estimated from 20,000 members taken in ten
+    blocks spread over the profile ids (the facts are not summed over a million
+    members in a request). `sampled` says how many members it was read from when
+    estimated, None when exact."""
+    sample = BEST_TIME_BLOCKS * BEST_TIME_PER_BLOCK
+    if segment.size <= sample:
+        return {**_best_time_of_all(segment), "sampled": None}
+    members = current_members(segment).order_by("profile_id")
+    low = members.values_list("profile_id", flat=True).first()
+    high = members.reverse().values_list("profile_id", flat=True).first()
+    if low is None:
+        return {**_best_time_of_all(segment), "sampled": None}
+    step = (high - low + 1) / BEST_TIME_BLOCKS
+    hours: Counter = Counter()
+    channels: Counter = Counter()
+    read = 0
+    for block in range(BEST_TIME_BLOCKS):
+        start, stop = low + math.floor(block * step), low + math.floor((block + 1) * step)
+        ids = members.filter(profile_id__gte=start, profile_id__lt=stop).values("profile_id")
+        counted = (
+            ProfileFacts.objects.filter(profile_id__in=ids[:BEST_TIME_PER_BLOCK])
+            .values_list("best_hour_of_week", "best_contact_channel")
+            .annotate(n=Count("pk"))
+        )
+        for hour, channel, n in counted:
+            read += n
+            if hour is not None:
+                hours[hour] += n
+            if channel:
+                channels[channel] += n
+    hour = min(hours, key=lambda h: (-hours[h], h)) if hours else None
+    channel = min(channels, key=lambda c: (-channels[c], c)) if channels else None
+    return {
+        "hour_of_week": hour,
+        "hour_of_week_label": hour_label(hour),
+        "channel": channel,
+        "sampled": read,
+    }
+
+
+def _best_time_of_all(segment: Segment) -> dict:
 
     facts = ProfileFacts.objects.filter(profile__in=current_members(segment).values("profile"))
     hour = (

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -19,8 +20,10 @@ from attribution.engine import paths
 from attribution.engine.crosschannel import channel_pairs
 from attribution.engine.journeys import channel_totals
 from attribution.engine.models import MODELS
+from attribution.engine.monthly import credited_by_month, month_index, month_span, touch_figures
 from attribution.models import AttributionRun, Cost, Credit, Goal
 from attribution.selectors import journeys_for_goal
+from attribution.selectors.monthly import identified_profiles
 from attribution.selectors.reports import clv_report, funnel_report, holdout_report
 
 
@@ -59,7 +62,11 @@ def refresh_attribution(
             "lookback_days": goal.lookback_days,
             "count_repeat": goal.count_repeat,
             "until": until.isoformat() if until else None,
-            "own_domains": own_domains,
+            # What classified this run (the setting when none given): to classify one
+            # customer's touches the same way later (the 360° page).
+            "own_domains": own_domains
+            if own_domains is not None
+            else list(settings.OMNITRAIL_OWN_DOMAINS),
         },
     )
     found = journeys_for_goal(
@@ -77,14 +84,20 @@ def refresh_attribution(
     keys = journeys.touches.astype(np.int64) * len(campaigns) + campaign_of_touch
     size = len(journeys.channels) * len(campaigns)
     credits = []
-    pairs, daily = {}, {}
+    pairs, daily, monthly_credit = {}, {}, {}
     cost_by_channel = _cost_by_channel(until)
     days = _conversion_days(found)
+    touches = _touch_rows(found, goal=goal)
+    months = month_span(touches["at"], found.ends)
+    touched = _monthly_touches(touches, months)
+    del touches  # millions of rows at scale: not kept through the models
+    journey_month = month_index(found.ends, months)
     for name in names:
         shares = MODELS[name](journeys)
         conversions, value = channel_totals(journeys, shares, groups=keys, size=size)
         pairs[name] = channel_pairs(journeys, shares, cost_by_channel)[:PAIRS_KEPT]
         daily[name] = _daily_revenue(journeys, shares, days)
+        monthly_credit[name] = credited_by_month(journeys, shares, journey_month, months)
         for key in np.flatnonzero(conversions):
             channel, campaign = divmod(int(key), len(campaigns))
             credits.append(
@@ -111,6 +124,11 @@ def refresh_attribution(
             "conversions_without_touch": found.conversions_without_touch,
             "channel_pairs": pairs,
             "daily_revenue": daily,
+            "monthly": {
+                "months": months,
+                **touched,
+                "credited": monthly_credit,
+            },
             "funnel": funnel_report(found.profile_ids),
             "clv_by_first_touch": clv_report(found.profile_ids),
             "holdouts": [
@@ -135,6 +153,34 @@ def _cost_by_channel(until: datetime | None) -> dict[str, float]:
         row["channel"]: float(row["spent"])
         for row in costs.values("channel").annotate(spent=Sum("cost"))
     }
+
+
+def _touch_rows(found, *, goal: Goal) -> dict[str, Any]:
+    """Who was touched when on which channel: the touch rows (views and marketing
+    events) the journeys were cut from, taken over from `found` (which lets go of them)."""
+    frame, found.touches = found.touches, None
+    # A goal on a marketing event (an email click ...): its rows are conversions, not touches.
+    touch = np.asarray(frame["event"] != goal.event)
+    return {
+        "profile": frame["profile_id"].to_numpy(dtype=np.int64)[touch],
+        "at": frame["timestamp"].dt.tz_convert(None).to_numpy()[touch],
+        "channel": frame["channel"].cat.codes.to_numpy().astype(np.int64)[touch],
+        "channels": [str(name) for name in frame["channel"].cat.categories],
+    }
+
+
+def _monthly_touches(touches: dict[str, Any], months: list[str]) -> dict:
+    """Per channel and month, touchpoints and profiles touched (identified or not)."""
+    profile = touches["profile"]
+    identified = identified_profiles(np.unique(profile).tolist())
+    return touch_figures(
+        profile=profile,
+        channel=touches["channel"],
+        month=month_index(touches["at"], months),
+        identified=np.isin(profile, np.fromiter(identified, dtype=np.int64)),
+        channels=touches["channels"],
+        months=months,
+    )
 
 
 def _conversion_days(found) -> np.ndarray:

@@ -1,11 +1,551 @@
-"""Placeholder until the page is built."""
+"""The report pages: the overview (the monthly cross-channel report) and attribution (the
+models side by side, per campaign, the budget advice and the holdout lift).
 
-from django.http import Http404
+Both read what the goal's latest completed attribution run stored (its summary and its
+Credit rows) plus the small cost table; nothing is recomputed from touchpoints in the
+request. Filters are GET parameters, so the address is the permalink; a bad one gives
+the page back with status 400 and the field named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import plotly.graph_objects as go
+from django.http import HttpRequest, HttpResponse
+
+from attribution.models import AttributionRun
+from attribution.selectors import model_comparison
+from attribution.selectors.monthly import (
+    NoMonthlyFigures,
+    goals_with_runs,
+    latest_run_heading,
+    monthly_report,
+)
+from attribution.selectors.reports import budget_report
+from cdp.pages import VIEW_REPORTS, Chart, Table, page_permission, render_page
+
+DEFAULT_GOAL = "purchase"
+# The API's default model too, so that an address without ?model= shows what
+# /api/v1/attribution/reports/... without it returns.
+DEFAULT_MODEL = "linear"
+DEFAULT_GUARDRAIL = 0.06  # as the budget report's and the API's
+MEASURES = {"revenue": "Revenue", "conversions": "Conversions"}
+# Rows drawn on the page, so that it renders in well under a second whatever the run
+# covers; the CSV downloads have them all.
+CAMPAIGNS_SHOWN = 100
+MONTHS_SHOWN_PER_CHANNEL = 6  # the channel x month table: the range's last months
+# A horizontal legend: Plotly puts it under the axis labels, and it wraps on a phone.
+LEGEND_BELOW = {"orientation": "h"}
 
 
-def overview(request, *args, **kwargs):
-    raise Http404("not built yet")
+def model_label(name: str) -> str:
+    """first_touch -> First touch; markov -> Markov."""
+    return name.replace("_", " ").capitalize()
 
 
-def attribution_page(request, *args, **kwargs):
-    raise Http404("not built yet")
+@dataclass
+class RunChoice:
+    """The goal and run the page reports on, what the filters offer, what was wrong."""
+
+    goals: list
+    goal: str | None = None
+    run: AttributionRun | None = None
+    model: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.run.models_run) if self.run else []
+
+
+def choose_run(request: HttpRequest) -> RunChoice:
+    """?goal= (a goal with a completed run; default purchase) and ?model= (one the run
+    has; default linear)."""
+    choice = RunChoice(goals=goals_with_runs())
+    keys = [goal.key for goal in choice.goals]
+    asked = request.GET.get("goal", "").strip()
+    if asked and asked not in keys:
+        offered = ", ".join(keys) or "none yet"
+        choice.errors["goal"] = (
+            f"no completed attribution run for {asked!r} (goals with one: {offered})"
+        )
+    if asked in keys:
+        choice.goal = asked
+    elif keys:
+        choice.goal = DEFAULT_GOAL if DEFAULT_GOAL in keys else keys[0]
+    choice.run = latest_run_heading(choice.goal) if choice.goal else None
+    asked = request.GET.get("model", "").strip()
+    if asked and choice.run and asked not in choice.models:
+        choice.errors["model"] = (
+            f"{asked!r} is not in this run (its models: {', '.join(choice.models)})"
+        )
+    if asked in choice.models:
+        choice.model = asked
+    elif choice.models:
+        choice.model = DEFAULT_MODEL if DEFAULT_MODEL in choice.models else choice.models[0]
+    return choice
+
+
+def respond(
+    request: HttpRequest,
+    template: str,
+    context: dict,
+    *,
+    title: str,
+    errors: dict[str, str],
+    tables=(),
+    charts=(),
+) -> HttpResponse:
+    """The page; with bad filters, the page with the errors and status 400."""
+    if errors and request.GET.get("download"):
+        message = "; ".join(f"{name}: {text}" for name, text in errors.items())
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+    response = render_page(
+        request,
+        template,
+        {**context, "errors": errors},
+        title=title,
+        tables=tables if not errors else (),
+        charts=charts if not errors else (),
+    )
+    if errors:
+        response.status_code = 400
+    return response
+
+
+def _percent(share):
+    return None if share is None else round(share * 100, 1)
+
+
+def _blank(value):
+    """None as an empty cell (not the word None), in the page and the CSV."""
+    return "" if value is None else value
+
+
+# --- Overview ---------------------------------------------------------------------------
+
+
+@page_permission(VIEW_REPORTS)
+def overview(request: HttpRequest) -> HttpResponse:
+    """The monthly cross-channel report: per channel and month touchpoints, profiles,
+    conversions, revenue, cost and ROAS with their change, the top movers, identified
+    and anonymous profiles, and those left out for consent."""
+    choice = choose_run(request)
+    errors = dict(choice.errors)
+    start = request.GET.get("start", "").strip()
+    end = request.GET.get("end", "").strip()
+    report, notice = None, ""
+    if choice.run is None:
+        notice = "No attribution run has completed yet: run refresh_attribution."
+    elif not errors:
+        try:
+            report = monthly_report(
+                choice.run, model=choice.model, start=start or None, end=end or None
+            )
+        except NoMonthlyFigures as error:
+            notice = str(error)
+        except ValueError as error:
+            name, _, message = str(error).partition(": ")
+            errors[name] = message
+            report = None
+    complete = request.GET.get("download") == "channel_months"
+    tables, charts, notes = overview_figures(report, complete=complete) if report else ([], [], {})
+    return respond(
+        request,
+        "app/overview.html",
+        {
+            "choice": choice,
+            "report": report,
+            "notice": notice,
+            "notes": notes,
+            "start": (report["start"] or "") if report else start,
+            "end": (report["end"] or "") if report else end,
+            "identified_percent": _percent(report["totals"]["identified_share"])
+            if report
+            else None,
+            "model_label": model_label(choice.model or ""),
+            "model_options": [(name, model_label(name)) for name in choice.models],
+        },
+        title="Overview",
+        errors=errors,
+        tables=tables,
+        charts=charts,
+    )
+
+
+FIGURES = ("touchpoints", "profiles", "conversions", "revenue", "cost", "roas")
+FIGURE_COLUMNS = ("Touchpoints", "Profiles", "Conversions", "Revenue", "Cost", "ROAS")
+
+
+def _with_changes(row: dict) -> list:
+    """Each figure followed by its change from the month before."""
+    cells = []
+    for name in FIGURES:
+        cells += [_blank(row[name]), _blank(row["change"][name])]
+    return cells
+
+
+def overview_figures(report: dict, *, complete: bool = False):
+    """The overview's tables and chart, and notes on what the page leaves to the CSV."""
+    notes = {}
+    with_changes = [c for column in FIGURE_COLUMNS for c in (column, f"{column} change")]
+    span = f"{report['start']} to {report['end']}" if report["months"] else "no months"
+    channels = Table(
+        "channels",
+        f"Per channel, {span}",
+        ["Channel", *FIGURE_COLUMNS],
+        [
+            [row["channel"], *(_blank(row[name]) for name in FIGURES)]
+            for row in report["by_channel"]
+        ],
+        numeric=set(FIGURE_COLUMNS),
+    )
+    months = Table(
+        "months",
+        "Per month, all channels, with the change from the month before",
+        ["Month", *with_changes, "Identified profiles", "Anonymous profiles"],
+        [
+            [
+                row["month"],
+                *_with_changes(row),
+                row["identified_profiles"],
+                row["anonymous_profiles"],
+            ]
+            for row in report["by_month"]
+        ],
+        numeric={*with_changes, "Identified profiles", "Anonymous profiles"},
+    )
+    cells = report["by_channel_month"]
+    if not complete and len(report["months"]) > MONTHS_SHOWN_PER_CHANNEL:
+        recent = report["months"][-MONTHS_SHOWN_PER_CHANNEL:]
+        cells = [row for row in cells if row["month"] in recent]
+        notes["channel_months"] = (
+            f"The last {MONTHS_SHOWN_PER_CHANNEL} months of the range, {recent[0]} to "
+            f"{recent[-1]}; the CSV has every month."
+        )
+    channel_months = Table(
+        "channel_months",
+        "Per channel and month, with the change from the month before",
+        ["Month", "Channel", *with_changes],
+        [[row["month"], row["channel"], *_with_changes(row)] for row in cells],
+        numeric=set(with_changes),
+    )
+    movers = report["top_movers"]
+    mover_columns = [
+        "Revenue before",
+        "Revenue after",
+        "Revenue change",
+        "Revenue change %",
+        "Conversions before",
+        "Conversions after",
+        "Conversions change",
+    ]
+    top_movers = Table(
+        "movers",
+        f"Top movers, {movers['from']} to {movers['to']}"
+        if movers["from"]
+        else "Top movers (needs two months in the range)",
+        ["Channel", "Direction", *mover_columns],
+        [
+            [
+                row["channel"],
+                direction,
+                row["revenue_before"],
+                row["revenue_after"],
+                row["revenue_change"],
+                _blank(row["revenue_change_percent"]),
+                row["conversions_before"],
+                row["conversions_after"],
+                row["conversions_change"],
+            ]
+            for direction, rows in (("up", movers["up"]), ("down", movers["down"]))
+            for row in rows
+        ],
+        numeric=set(mover_columns),
+    )
+    revenue = {(row["channel"], row["month"]): row["revenue"] for row in report["by_channel_month"]}
+    figure = go.Figure(
+        [
+            go.Bar(
+                name=row["channel"],
+                x=report["months"],
+                y=[revenue.get((row["channel"], month), 0.0) for month in report["months"]],
+            )
+            for row in report["by_channel"]
+        ]
+    )
+    figure.update_layout(
+        barmode="stack",
+        xaxis={"type": "category"},
+        yaxis={"title": {"text": "Credited revenue"}},
+        legend=LEGEND_BELOW,
+    )
+    chart = Chart(
+        "revenue",
+        figure,
+        f"Revenue credited by the {model_label(report['model'])} model, per channel and month",
+    )
+    return [channels, months, channel_months, top_movers], [chart], notes
+
+
+# --- Attribution ------------------------------------------------------------------------
+
+
+@page_permission(VIEW_REPORTS)
+def attribution_page(request: HttpRequest) -> HttpResponse:
+    """The models side by side per channel and per campaign, the budget advice within
+    its guardrail (for ?model=), and the holdout lift with its confidence interval."""
+    choice = choose_run(request)
+    errors = dict(choice.errors)
+    measure = request.GET.get("measure", "").strip() or "revenue"
+    if measure not in MEASURES:
+        errors["measure"] = f"{measure!r} is not one of {', '.join(MEASURES)}"
+    guardrail_text = request.GET.get("guardrail", "").strip()
+    guardrail = DEFAULT_GUARDRAIL
+    if guardrail_text:
+        try:
+            guardrail = float(guardrail_text)
+            if not 0 <= guardrail <= 1:
+                raise ValueError
+        except ValueError:
+            errors["guardrail"] = (
+                f"{guardrail_text!r} is not a share from 0 to 1 (0.06: six points)"
+            )
+    tables, charts, notes = [], [], {}
+    notice = ""
+    if choice.run is None:
+        notice = "No attribution run has completed yet: run refresh_attribution."
+    elif not errors:
+        tables, charts, notes = attribution_figures(
+            request, choice.run, model=choice.model, measure=measure, guardrail=guardrail
+        )
+    return respond(
+        request,
+        "app/attribution.html",
+        {
+            "choice": choice,
+            "notice": notice,
+            "notes": notes,
+            "measure": measure,
+            "measures": MEASURES,
+            "guardrail": guardrail_text or DEFAULT_GUARDRAIL,
+            "guardrail_points": round(guardrail * 100, 2),
+            "model_label": model_label(choice.model or ""),
+            "model_options": [(name, model_label(name)) for name in choice.models],
+        },
+        title="Attribution",
+        errors=errors,
+        tables=tables,
+        charts=charts,
+    )
+
+
+def attribution_figures(request, run, *, model, measure, guardrail):
+    models = list(run.models_run)
+    labels = [model_label(name) for name in models]
+    notes = {}
+
+    by_channel = model_comparison(run)
+    side_by_side = Table(
+        "models",
+        f"{MEASURES[measure]} credited per channel, model by model",
+        ["Channel", *labels],
+        [
+            [row["channel"], *(_credited(row, name, measure) for name in models)]
+            for row in by_channel
+        ],
+        numeric=set(labels),
+    )
+    bars = go.Figure(
+        [
+            go.Bar(
+                name=label,
+                x=[row["channel"] for row in by_channel],
+                y=[row.get(name, {}).get(measure, 0.0) for row in by_channel],
+            )
+            for name, label in zip(models, labels, strict=True)
+        ]
+    )
+    bars.update_layout(
+        barmode="group",
+        yaxis={"title": {"text": f"Credited {measure}"}},
+        legend=LEGEND_BELOW,
+    )
+    models_chart = Chart(
+        "models",
+        bars,
+        f"{MEASURES[measure]} each model credits to each channel (one bar per model)",
+    )
+
+    by_campaign = model_comparison(run, group_by="campaign")
+    if request.GET.get("download") != "campaigns" and len(by_campaign) > CAMPAIGNS_SHOWN:
+        notes["campaigns"] = (
+            f"The {CAMPAIGNS_SHOWN} campaigns with the most credited revenue of "
+            f"{len(by_campaign)}; the CSV has them all."
+        )
+        by_campaign = by_campaign[:CAMPAIGNS_SHOWN]
+    campaign_columns = [
+        f"{label} {what}" for label in labels for what in ("conversions", "revenue")
+    ]
+    campaigns = Table(
+        "campaigns",
+        "Conversions and revenue credited per campaign, model by model",
+        ["Channel", "Campaign", *campaign_columns],
+        [
+            [
+                row["channel"],
+                row["campaign"] or "(none)",
+                *(
+                    _credited(row, name, what)
+                    for name in models
+                    for what in ("conversions", "revenue")
+                ),
+            ]
+            for row in by_campaign
+        ],
+        numeric=set(campaign_columns),
+    )
+
+    try:
+        advice = budget_report(run, model=model, guardrail=guardrail)
+    except ValueError as error:  # costs recorded, but nothing spent
+        notes["budget"] = str(error)
+        advice = []
+    budget_columns = [
+        "Current share %",
+        "Proposed share %",
+        "Change (points)",
+        "Marginal ROAS",
+        "Elasticity",
+        "Expected revenue now",
+        "Expected revenue proposed",
+        "Expected effect",
+    ]
+    budget = Table(
+        "budget",
+        f"Budget advice from the {model_label(model)} model, each share moving at most "
+        f"{guardrail * 100:g} points",
+        ["Channel", *budget_columns, "Curve fitted"],
+        [
+            [
+                row["channel"],
+                round(row["current_share"] * 100, 2),
+                round(row["proposed_share"] * 100, 2),
+                round(row["change_points"], 2),
+                _blank(_rounded(row["marginal_roas"], 4)),
+                _blank(_rounded(row["elasticity"], 3)),
+                round(row["expected_revenue_current"], 2),
+                round(row["expected_revenue_proposed"], 2),
+                round(row["expected_effect"], 2),
+                "yes" if row["curve_fitted"] else "no (default curve)",
+            ]
+            for row in advice
+        ],
+        numeric=set(budget_columns),
+    )
+
+    holdouts = (run.summary or {}).get("holdouts", [])
+    holdout_columns = [
+        "Held out %",
+        "Exposed profiles",
+        "Exposed conversions",
+        "Exposed rate %",
+        "Held-out profiles",
+        "Held-out conversions",
+        "Held-out rate %",
+        "Lift (points)",
+        "Lift low",
+        "Lift high",
+        "Relative lift %",
+        "Relative lift low %",
+        "Relative lift high %",
+        "p-value",
+        "Incremental conversions",
+        "Markov credited conversions",
+    ]
+    lift_table = Table(
+        "holdouts",
+        "Holdout lift: exposed against held-out profiles, with the 95% confidence interval",
+        ["Holdout", *holdout_columns, "Note"],
+        [_holdout_row(row) for row in holdouts],
+        numeric=set(holdout_columns),
+    )
+    measured = [row for row in holdouts if "difference" in row]
+    lift_figure = go.Figure(
+        go.Scatter(
+            x=[row["holdout"] for row in measured],
+            y=[_points(row["difference"]) for row in measured],
+            mode="markers",
+            marker={"size": 12},
+            name="Lift",
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [_gap(row["difference"], row["difference_high"]) for row in measured],
+                "arrayminus": [_gap(row["difference_low"], row["difference"]) for row in measured],
+            },
+        )
+    )
+    lift_figure.add_hline(y=0, line_dash="dot", line_color="#5b6576")
+    lift_figure.update_layout(
+        xaxis={"type": "category"},
+        yaxis={"title": {"text": "Conversion rate lift (points)"}},
+        showlegend=False,
+    )
+    lift_chart = Chart(
+        "lift",
+        lift_figure,
+        "Conversion rate of the exposed minus the held-out profiles, in percentage points, "
+        "with its 95% confidence interval",
+    )
+    if holdouts and not measured:
+        notes["holdouts"] = "No holdout has both an exposed and a held-out group yet."
+    return (
+        [side_by_side, campaigns, budget, lift_table],
+        [models_chart, lift_chart],
+        notes,
+    )
+
+
+def _credited(row: dict, model: str, measure: str) -> float:
+    """What `model` credited in a model_comparison row: conversions to 4 decimals (the
+    selector keeps 6), revenue to the cent."""
+    value = row.get(model, {}).get(measure, 0.0)
+    return round(value, 4 if measure == "conversions" else 2)
+
+
+def _rounded(value, digits):
+    return None if value is None else round(value, digits)
+
+
+def _points(share):
+    return None if share is None else round(share * 100, 3)
+
+
+def _gap(low, high):
+    """From one share to another, in points (an error bar's length); None if unknown."""
+    return None if low is None or high is None else _points(high - low)
+
+
+def _holdout_row(row: dict) -> list:
+    return [
+        row["holdout"],
+        row["percent"],
+        row["exposed_profiles"],
+        row["exposed_conversions"],
+        _blank(_points(row.get("exposed_rate"))),
+        row["holdout_profiles"],
+        row["holdout_conversions"],
+        _blank(_points(row.get("holdout_rate"))),
+        _blank(_points(row.get("difference"))),
+        _blank(_points(row.get("difference_low"))),
+        _blank(_points(row.get("difference_high"))),
+        _blank(_points(row.get("relative_lift"))),
+        _blank(_points(row.get("relative_lift_low"))),
+        _blank(_points(row.get("relative_lift_high"))),
+        _blank(_rounded(row.get("p_value"), 4)),
+        _blank(_rounded(row.get("incremental_conversions"), 2)),
+        _blank(row.get("markov_credited_conversions")),
+        row.get("error", ""),
+    ]

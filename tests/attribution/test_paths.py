@@ -41,7 +41,12 @@ def test_top_paths_collapse_repeats_and_rank_by_conversions():
 def test_path_length_and_time_to_convert():
     assert path_lengths(JOURNEYS) == {"distribution": {1: 1, 2: 2, 3: 1}, "mean": 2.0}
     # First touches 9, 2, 1 and 4 days before converting.
-    assert time_to_convert(JOURNEYS) == {"median_days": 3.0, "mean_days": 4.0, "p90_days": 7.5}
+    assert time_to_convert(JOURNEYS) == {
+        "median_days": 3.0,
+        "mean_days": 4.0,
+        "p90_days": 7.5,
+        "distribution": {1: 1, 2: 1, 4: 1, 9: 1},
+    }
 
 
 def test_assisted_versus_last_touch():

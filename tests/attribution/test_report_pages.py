@@ -1,0 +1,264 @@
+"""The overview (/app/) and attribution (/app/attribution/) pages: the figures they show
+are the API's, who may see them, their CSV downloads, and bad filters named."""
+
+import csv
+import io
+import re
+from datetime import UTC, datetime
+
+import pytest
+from django.contrib.auth.models import Group, User
+from rest_framework.test import APIClient
+
+from attribution.models import AttributionRun, Goal, Holdout
+from attribution.selectors import model_comparison
+from attribution.selectors.monthly import monthly_report
+from attribution.services import refresh_attribution
+from tests.attribution.test_monthly_report import three_months  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+PAGES = ["/app/", "/app/attribution/"]
+
+
+@pytest.fixture
+def run(three_months):  # noqa: F811
+    """The three months' run, with every model and a holdout on email."""
+    Holdout.objects.create(
+        scope="channel",
+        value="Email",
+        percent=50.0,
+        goal=Goal.objects.get(key="purchase"),
+        started_at=datetime(2026, 8, 1, tzinfo=UTC),
+    )
+    return refresh_attribution("purchase")
+
+
+@pytest.fixture
+def analyst(client):
+    user = User.objects.create_user("ana", "ana@example.com", "pw")
+    user.groups.add(Group.objects.get(name="Analysts"))
+    client.force_login(user)
+    return client
+
+
+def api_get(path, **params):
+    api = APIClient()
+    api.force_authenticate(User.objects.get_or_create(username="api-reader")[0])
+    response = api.get(path, params)
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def download(client, path, **params):
+    response = client.get(path, params)
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+def card(html: str, name: str) -> str:
+    found = re.search(rf'data-figure="{name}">.*?<div class="value">(.*?)</div>', html, re.S)
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip()
+
+
+# --- who may see them -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_signed_out_visitors_are_sent_to_sign_in(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"] == f"/app/login/?next={path}"
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_a_user_without_the_report_permission_is_refused(client, path):
+    client.force_login(User.objects.create_user("someone"))
+    assert client.get(path).status_code == 403
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_before_any_run_the_pages_say_so(analyst, path):
+    response = analyst.get(path)
+    assert response.status_code == 200
+    assert "No attribution run has completed yet" in response.content.decode()
+
+
+# --- overview ---------------------------------------------------------------------------
+
+
+def test_the_overview_shows_the_monthly_report_of_the_api(analyst, run):
+    response = analyst.get("/app/")
+
+    assert response.status_code == 200
+    api = api_get("/api/v1/attribution/reports/monthly")
+    assert response.context["report"] == api == monthly_report(run, model="linear")
+    html = response.content.decode()
+    # August to October: 30 + 120 + 50 credited, 75 spent; ann, bob and cy.
+    assert card(html, "revenue") == "200.00" == f"{api['totals']['revenue']:.2f}"
+    assert card(html, "cost") == "75.00"
+    assert card(html, "roas") == "2.67"
+    assert card(html, "profiles") == "3"
+    assert card(html, "identified") == "66.7%"
+    assert card(html, "left-out") == "1"  # dee withdrew analytics consent
+    assert 'data-chart="revenue"' in html and 'id="chart-data-revenue"' in html
+    assert 'value="2026-08"' in html and 'value="2026-10"' in html  # the range shown
+
+
+def test_the_overview_csv_downloads_keep_the_filters(analyst, run):
+    query = {"start": "2026-09", "end": "2026-10", "model": "linear"}
+
+    channels = download(analyst, "/app/", download="channels", **query)
+    movers = download(analyst, "/app/", download="movers", **query)
+    cells = download(analyst, "/app/", download="channel_months", **query)
+    months = download(analyst, "/app/", download="months", **query)
+
+    assert channels == [
+        ["Channel", "Touchpoints", "Profiles", "Conversions", "Revenue", "Cost", "ROAS"],
+        ["Email", "2", "2", "1.0", "85.0", "5.0", "17.0"],
+        ["Paid Search", "0", "0", "0.5", "60.0", "0.0", ""],
+        ["Display", "3", "2", "0.5", "25.0", "30.0", "0.8333"],
+    ]
+    assert movers == [
+        ["Channel", "Direction", "Revenue before", "Revenue after", "Revenue change"]
+        + ["Revenue change %", "Conversions before", "Conversions after", "Conversions change"],
+        ["Display", "up", "0.0", "25.0", "25.0", "", "0.0", "0.5", "0.5"],
+        ["Paid Search", "down", "60.0", "0.0", "-60.0", "-100.0", "0.5", "0.0", "-0.5"],
+        ["Email", "down", "60.0", "25.0", "-35.0", "-58.3", "0.5", "0.5", "0.0"],
+    ]
+    assert cells[0][:4] == ["Month", "Channel", "Touchpoints", "Touchpoints change"]
+    assert cells[0][-2:] == ["ROAS", "ROAS change"]
+    assert ["2026-10", "Display", "2", "1", "2", "1", "0.5", "0.5", "25.0", "25.0"] + [
+        "20.0",
+        "10.0",
+        "1.25",
+        "1.25",
+    ] in cells
+    assert len(cells) == 1 + 6
+    assert [row[0] for row in months[1:]] == ["2026-09", "2026-10"]
+    assert months[0][-2:] == ["Identified profiles", "Anonymous profiles"]
+    assert months[1][-2:] == ["1", "1"]  # ann; cy
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"goal": "signup"}, "goal"),
+        ({"model": "magic"}, "model"),
+        ({"start": "2026-13"}, "start"),
+        ({"end": "soon"}, "end"),
+        ({"start": "2026-10", "end": "2026-09"}, "end"),
+    ],
+)
+def test_a_bad_overview_filter_is_named_with_400(analyst, run, query, field):
+    response = analyst.get("/app/", query)
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f'<li id="error-{field}"><strong>{field}</strong>:' in html
+    assert 'class="filters"' in html  # the form is there to correct it
+    assert analyst.get("/app/", {**query, "download": "channels"}).status_code == 400
+
+
+def test_the_overview_reads_stored_figures_in_a_few_queries(
+    analyst, run, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(8):
+        assert analyst.get("/app/", {"start": "2026-09"}).status_code == 200
+
+
+# --- attribution ------------------------------------------------------------------------
+
+
+def test_the_attribution_page_shows_the_models_the_api_compares(analyst, run):
+    response = analyst.get("/app/attribution/", {"measure": "conversions"})
+
+    assert response.status_code == 200
+    api = api_get("/api/v1/attribution/reports/models")
+    table = response.context["tables"]["models"]
+    assert table.columns[:3] == ["Channel", "First touch", "Last touch"]
+    shown = {row[0]: dict(zip(table.columns[1:], row[1:], strict=True)) for row in table.rows}
+    for row in api:
+        assert shown[row["channel"]]["Linear"] == round(row["linear"]["conversions"], 4)
+        assert shown[row["channel"]]["Markov"] == round(row["markov"]["conversions"], 4)
+    html = response.content.decode()
+    assert 'id="chart-data-models"' in html and 'id="chart-data-lift"' in html
+    assert 'data-guardrail="6.0"' in html
+
+
+def test_the_attribution_csv_downloads(analyst, run):
+    models = download(analyst, "/app/attribution/", download="models")
+    campaigns = download(analyst, "/app/attribution/", download="campaigns")
+    holdouts = download(analyst, "/app/attribution/", download="holdouts")
+
+    assert models[0] == ["Channel", *[n.replace("_", " ").capitalize() for n in run.models_run]]
+    revenue = {row["channel"]: row["linear"]["revenue"] for row in model_comparison(run)}
+    linear = models[0].index("Linear")
+    assert {row[0]: float(row[linear]) for row in models[1:]} == revenue
+    assert campaigns[0][:4] == ["Channel", "Campaign", "First touch conversions"] + [
+        "First touch revenue"
+    ]
+    by_campaign = {(row[0], row[1]): row for row in campaigns[1:]}
+    column = campaigns[0].index("Linear revenue")
+    assert float(by_campaign["Email", "autumn"][column]) == 85.0  # 60 + 25
+    assert float(by_campaign["Paid Search", "brand"][column]) == 60.0
+    assert holdouts[0][:2] == ["Holdout", "Held out %"] and holdouts[0][-1] == "Note"
+    assert [row[0] for row in holdouts[1:]] == ["channel:Email"]
+    assert holdouts[1][1] == "50.0"
+
+
+def test_the_budget_advice_follows_the_guardrail_asked(analyst, run):
+    response = analyst.get("/app/attribution/", {"model": "linear", "guardrail": "0.1"})
+
+    assert response.status_code == 200
+    assert 'data-guardrail="10.0"' in response.content.decode()
+    api = api_get("/api/v1/attribution/reports/budget", model="linear", guardrail=0.1)
+    rows = download(
+        analyst, "/app/attribution/", download="budget", model="linear", guardrail="0.1"
+    )
+    assert rows[0][:4] == ["Channel", "Current share %", "Proposed share %", "Change (points)"]
+    assert [row[0] for row in rows[1:]] == [row["channel"] for row in api]
+    for shown, expected in zip(rows[1:], api, strict=True):
+        assert float(shown[1]) == round(expected["current_share"] * 100, 2)
+        assert float(shown[2]) == round(expected["proposed_share"] * 100, 2)
+        assert abs(float(shown[3])) <= 10.0 + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"goal": "signup"}, "goal"),
+        ({"model": "magic"}, "model"),
+        ({"measure": "clicks"}, "measure"),
+        ({"guardrail": "2"}, "guardrail"),
+        ({"guardrail": "lots"}, "guardrail"),
+    ],
+)
+def test_a_bad_attribution_filter_is_named_with_400(analyst, run, query, field):
+    response = analyst.get("/app/attribution/", query)
+
+    assert response.status_code == 400
+    assert f'<li id="error-{field}"><strong>{field}</strong>:' in response.content.decode()
+
+
+def test_the_attribution_page_reads_stored_figures_in_a_few_queries(
+    analyst, run, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(10):
+        assert analyst.get("/app/attribution/").status_code == 200
+
+
+def test_a_run_made_before_monthly_figures_asks_for_a_refresh(analyst, run):
+    summary = {key: value for key, value in run.summary.items() if key != "monthly"}
+    AttributionRun.objects.filter(pk=run.pk).update(summary=summary)
+
+    response = analyst.get("/app/")
+
+    assert response.status_code == 200
+    assert "made before runs kept monthly figures: refresh attribution" in (
+        response.content.decode()
+    )
+    api = APIClient()
+    api.force_authenticate(User.objects.create_user("reader"))
+    bad = api.get("/api/v1/attribution/reports/monthly")
+    assert bad.status_code == 400 and bad.json()["field"] == "goal"
