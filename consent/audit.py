@@ -43,15 +43,13 @@ class AdminAuditMiddleware:
             object_id = match["id"] or ""
             if request.method == "POST" and not object_id:
                 object_id = ",".join(request.POST.getlist("_selected_action"))[:100]
-            AuditEntry.objects.create(
-                user=user,
-                username=user.get_username(),
+            record_access(
+                request,
                 action=AuditEntry.Action.VIEW
                 if request.method == "GET"
                 else AuditEntry.Action.CHANGE,
                 object_type=f"{match['app']}.{match['model']}",
                 object_id="" if object_id == "add" else object_id,
-                path=request.get_full_path()[:300],
             )
         return response
 

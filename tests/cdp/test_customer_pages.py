@@ -265,10 +265,15 @@ def test_an_unknown_goal_or_timeline_position_is_a_clear_400(user_in, ann):
     care = user_in("Customer care")
     response = care.get(url(ann), {"goal": "nope"})
     assert response.status_code == 400
-    assert "goal: no goal &#x27;nope&#x27; (known: purchase)" in response.content.decode()
+    assert (
+        "<strong>goal</strong>: no goal &#x27;nope&#x27; (known: purchase)"
+        in response.content.decode()
+    )
     response = care.get(url(ann), {"before": "yesterday"})
     assert response.status_code == 400
-    assert "before: is not a position in this timeline" in response.content.decode()
+    assert (
+        "<strong>before</strong>: is not a position in this timeline" in response.content.decode()
+    )
     assert len(response.context["tables"]["timeline"].rows) == 5  # the newest page instead
 
 
