@@ -134,7 +134,11 @@ class Touchpoint(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["profile", "timestamp"], name="tp_profile_timeline"),
+            # A profile's timeline, and "did this profile do E" for the profiles a batch
+            # changed, answered from the index alone (incremental segment runs).
+            models.Index(
+                fields=["profile", "timestamp"], include=["event"], name="tp_profile_events"
+            ),
             models.Index(fields=["timestamp"], name="tp_by_time"),
             # Covers "did E at least N times since D" counts (segments) without the table.
             models.Index(

@@ -66,8 +66,6 @@ def _q(node: Mapping, now: datetime, scope: list[int] | None = None) -> Q:
         for key, value in (node.get("where") or {}).items():
             touches = touches.filter(**{f"properties__{key}": value})
         if scope is not None:
-            # Only the changed profiles' rows: probes of the profile index, where the
-            # planner would otherwise hash every buyer to answer for a thousand.
             touches = touches.filter(one_of("profile_id", scope))
         at_least = node.get("at_least", 1)
         if at_least > 1:
@@ -80,6 +78,10 @@ def _q(node: Mapping, now: datetime, scope: list[int] | None = None) -> Q:
                 .values("profile_id")
             )
             found = Q(pk__in=people)
+        elif scope is not None:
+            # An incremental run: the changed profiles' own rows, then a hashed IN. As a
+            # correlated EXISTS the planner probes the event's whole index per profile.
+            found = Q(pk__in=touches.values("profile_id"))
         else:
             found = _exists(touches)
         return found if node.get("did", True) else ~found

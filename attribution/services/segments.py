@@ -216,10 +216,13 @@ def reevaluate_profiles(profile_ids: Iterable[int]) -> dict:
     segments = list(Segment.objects.filter(active=True))
     if not ids or not segments:  # no segment to keep: facts wait for the nightly refresh
         return {"profiles": len(ids), "entered": 0, "exited": 0}
-    refresh_facts(ids)
-    results = [
-        refresh_segment(segment, profile_ids=ids) for segment in in_dependency_order(segments)
-    ]
+    # One transaction for the whole re-evaluation: one commit (one fsync) instead of one
+    # per segment, and no reader sees half of a profile's memberships updated.
+    with transaction.atomic():
+        refresh_facts(ids)
+        results = [
+            refresh_segment(segment, profile_ids=ids) for segment in in_dependency_order(segments)
+        ]
     return {
         "profiles": len(ids),
         "entered": sum(r.entered for r in results),
