@@ -41,20 +41,3 @@ def sign_in(page, live_server, user, next_path="/app/"):
     page.fill("#id_password", PASSWORD)
     with page.expect_navigation():
         page.click("button[type=submit]")
-
-
-@pytest.fixture(autouse=True)
-def live_server_closes_its_connections(request):
-    """The live server answers each request in a thread of its own, and a thread's
-    database connection outlives the request for CONN_MAX_AGE (60 s on PostgreSQL): the
-    test database would still be in use when pytest drops it. Close them per request."""
-    if "live_server" not in request.fixturenames:
-        yield
-        return
-    from django.db import connections
-
-    database = connections.settings["default"]
-    previous = database.get("CONN_MAX_AGE", 0)
-    database["CONN_MAX_AGE"] = 0
-    yield
-    database["CONN_MAX_AGE"] = previous
