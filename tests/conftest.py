@@ -19,6 +19,24 @@ def web_source(db):
 
 
 @pytest.fixture
+def user_in(db):
+    """A signed-in test client (`.user` is its user) for a user in the given role groups
+    (cdp.roles): `user_in("Analysts")`, `user_in(name="nobody")`."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    def make(*groups, name=None):
+        user = get_user_model().objects.create_user(name or "-".join(groups) or "nobody")
+        user.groups.add(*Group.objects.filter(name__in=groups))
+        client = Client()
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return make
+
+
+@pytest.fixture
 def segment_post(client: Client):
     """POST a body to a Segment endpoint the way the official clients do."""
 

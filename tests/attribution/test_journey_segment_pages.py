@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from attribution.models import (
@@ -26,57 +25,18 @@ from cdp.models import Profile
 from consent.models import Purpose
 
 pytestmark = pytest.mark.django_db
-BUY = datetime(2026, 9, 30, 12, 0, tzinfo=UTC)
-
-
-def at(days: float) -> str:
-    return (BUY - timedelta(days=days)).isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture
-def shoppers(deliver):
-    """Ann: paid search 5 days and email 2 days before buying for 120. Bob: display 3
-    days before buying for 30. Cy browses from display and buys nothing."""
-    search = {"campaign": {"source": "google", "medium": "cpc", "name": "brand"}}
-    display = {"campaign": {"source": "gdn", "medium": "display", "name": "retarget"}}
-    email = {"campaign": {"source": "newsletter", "medium": "email", "name": "autumn"}}
-    for user, visits, value in (
-        ("ann", [(5, search), (2, email)], 120),
-        ("bob", [(3, display)], 30),
-        ("cy", [(1, display)], None),
-    ):
-        for days, context in visits:
-            deliver({"type": "page", "userId": user, "timestamp": at(days), "context": context})
-        if value:
-            deliver(
-                {
-                    "type": "track",
-                    "event": "Order Completed",
-                    "userId": user,
-                    "timestamp": at(0),
-                    "properties": {"revenue": value},
-                }
-            )
+def shoppers(shoppers):
+    """The attribution tests' shoppers (ann, bob, cy), with display costs, after a run."""
     import_costs(io.StringIO("date,channel,campaign,cost\n2026-09-25,Display,retarget,60\n"))
     return refresh_attribution("purchase")
 
 
 @pytest.fixture
-def person(db):
-    """A signed-in user of the given role groups (cdp.roles)."""
-
-    def make(username, *groups):
-        user = User.objects.create_user(username, password="pw")
-        user.groups.add(*Group.objects.filter(name__in=groups))
-        return user
-
-    return make
-
-
-@pytest.fixture
-def analyst(client, person):
-    client.force_login(person("ana", "Analysts"))
-    return client
+def analyst(user_in):
+    return user_in("Analysts", name="ana")
 
 
 @pytest.fixture
@@ -121,14 +81,14 @@ def parse_csv(response) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("path", ["/app/journeys/", "/app/segments/", "/app/segments/{pk}/"])
-def test_pages_need_sign_in_and_the_report_permission(client, person, parisians, path):
+def test_pages_need_sign_in_and_the_report_permission(client, user_in, parisians, path):
     path = path.format(pk=parisians.pk)
 
     anonymous = client.get(path)
-    client.force_login(person("nobody"))
+    client.force_login(user_in(name="nobody").user)
     without = client.get(path)
     for role in ("Analysts", "Customer care", "Identity stewards"):
-        client.force_login(person(f"someone in {role}", role))
+        client.force_login(user_in(role, name=f"someone in {role}").user)
         assert client.get(path).status_code == 200, role
 
     assert anonymous.status_code == 302
@@ -340,8 +300,8 @@ def test_analysts_see_members_without_personal_data(analyst, parisians):
     assert 'data-figure="in-words">trait city is Paris<' in html
 
 
-def test_customer_care_sees_names_emails_and_links_to_the_360_page(client, person, parisians):
-    client.force_login(person("carl", "Customer care"))
+def test_customer_care_sees_names_emails_and_links_to_the_360_page(client, user_in, parisians):
+    client.force_login(user_in("Customer care", name="carl").user)
 
     page = client.get(f"/app/segments/{parisians.pk}/")
 
@@ -387,15 +347,15 @@ def test_an_unknown_segment_is_not_found(analyst):
     assert analyst.get("/app/segments/999999/").status_code == 404
 
 
-def test_members_csv_streams_every_current_member(client, person, parisians):
+def test_members_csv_streams_every_current_member(client, user_in, parisians):
     leaver = Profile.objects.filter(traits__city="Paris").order_by("pk").first()
     leaver.traits = {**leaver.traits, "city": "Rome"}
     leaver.save()
     refresh_segment(parisians)  # the first one leaves: 119 stay
-    client.force_login(person("ana", "Analysts"))
+    client.force_login(user_in("Analysts", name="ana").user)
 
     plain = client.get(f"/app/segments/{parisians.pk}/", {"download": "members"})
-    client.force_login(person("carl", "Customer care"))
+    client.force_login(user_in("Customer care", name="carl").user)
     full = client.get(f"/app/segments/{parisians.pk}/", {"download": "members"})
 
     assert plain.streaming and plain["Content-Type"].startswith("text/csv")
@@ -526,9 +486,9 @@ def test_destinations_say_what_was_sent_and_left_out_for_consent(analyst, parisi
 
 
 def test_segment_pages_read_a_bounded_number_of_queries(
-    client, person, parisians, django_assert_max_num_queries
+    client, user_in, parisians, django_assert_max_num_queries
 ):
-    client.force_login(person("carl", "Customer care"))
+    client.force_login(user_in("Customer care", name="carl").user)
     with django_assert_max_num_queries(16):
         assert client.get(f"/app/segments/{parisians.pk}/", {"page": 2}).status_code == 200
     with django_assert_max_num_queries(6):

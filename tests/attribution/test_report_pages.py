@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from attribution.models import AttributionRun, Goal, Holdout
@@ -34,11 +34,8 @@ def run(three_months):  # noqa: F811
 
 
 @pytest.fixture
-def analyst(client):
-    user = User.objects.create_user("ana", "ana@example.com", "pw")
-    user.groups.add(Group.objects.get(name="Analysts"))
-    client.force_login(user)
-    return client
+def analyst(user_in):
+    return user_in("Analysts", name="ana")
 
 
 def api_get(path, **params):

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db.models import Sum
 
 from attribution.models import Credit
@@ -26,22 +25,6 @@ EMAIL = {"campaign": {"source": "newsletter", "medium": "email", "name": "autumn
 
 def at(days: float) -> str:
     return (BUY - timedelta(days=days)).isoformat().replace("+00:00", "Z")
-
-
-@pytest.fixture
-def user_in(db):
-    """A signed-in test client for a user in the given role groups (cdp.roles)."""
-    from django.test import Client
-
-    def make(*groups, name=None):
-        user = get_user_model().objects.create_user(name or "-".join(groups) or "nobody")
-        user.groups.add(*Group.objects.filter(name__in=groups))
-        client = Client()
-        client.force_login(user)
-        client.user = user
-        return client
-
-    return make
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import math
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from cdp.models import Profile
@@ -24,19 +24,6 @@ LEVELS = {
     "birthday": "Exact match",
     "address": "Postcode match",
 }
-
-
-@pytest.fixture
-def user_in(db):
-    def make(*groups, name=None):
-        user = get_user_model().objects.create_user(name or "-".join(groups) or "nobody")
-        user.groups.add(*Group.objects.filter(name__in=groups))
-        client = Client()
-        client.force_login(user)
-        client.user = user
-        return client
-
-    return make
 
 
 @pytest.fixture
