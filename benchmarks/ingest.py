@@ -281,8 +281,8 @@ def wait_until_serving(server: subprocess.Popen, url: str, workers: int) -> None
         try:
             if requests.get(url, timeout=2).status_code == 405:
                 break
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not up yet, or its first request still loading the URL conf
         time.sleep(0.2)
     else:
         raise SystemExit("gunicorn did not answer within 60 s")
