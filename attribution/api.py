@@ -10,11 +10,10 @@ from rest_framework.response import Response
 
 from attribution.engine import segment_rules
 from attribution.engine.models import MODELS
-from attribution.engine.paths import pareto
 from attribution.models import Segment, SegmentMembership
 from attribution.selectors import credit_report, latest_run, model_comparison
 from attribution.selectors.monthly import NoMonthlyFigures, monthly_report
-from attribution.selectors.reports import budget_report
+from attribution.selectors.reports import budget_report, revenue_pareto
 from attribution.selectors.segments import (
     best_time_to_contact,
     estimate,
@@ -129,8 +128,7 @@ def report(request, name):
     elif name == "monthly":
         body = _monthly(run, params)
     elif name == "pareto":
-        rows = credit_report(run, model=params["model"], group_by=params["group_by"])
-        body = pareto([row for row in rows if row["revenue"] > 0], key="revenue")
+        body = revenue_pareto(run, model=params["model"], group_by=params["group_by"])
     else:
         body = run.summary.get(
             {

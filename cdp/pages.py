@@ -108,14 +108,19 @@ def render_page(
     title: str,
     tables: Iterable[Table] = (),
     charts: Iterable[Chart] = (),
+    invalid: bool = False,
 ) -> HttpResponse:
-    """The page, or one of its tables as CSV when the address asks `?download=<name>`."""
+    """The page, or one of its tables as CSV when the address asks `?download=<name>`.
+    `invalid`: some filter could not be used (the page names it); the answer is then a
+    400, unless it is a table that was asked for and sent."""
     tables = {table.name: table for table in tables}
     wanted = request.GET.get("download")
     if wanted:
         if wanted not in tables:
             return HttpResponse(
-                f"no table named {wanted!r} on this page", status=404, content_type="text/plain"
+                f"no table named {wanted!r} on this page",
+                status=400 if invalid else 404,
+                content_type="text/plain",
             )
         return table_csv(tables[wanted], filename=f"{slugify(title)}-{wanted}.csv")
     charts = {chart.name: chart for chart in charts}
@@ -136,6 +141,7 @@ def render_page(
                 "unmerge": request.user.has_perm("identity.change_mergedecision"),
             },
         },
+        status=400 if invalid else 200,
     )
 
 

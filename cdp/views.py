@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from attribution.models import Goal
 from attribution.selectors import latest_run
+from attribution.selectors.customers import customer_attribution, touchpoint_channels
 from attribution.selectors.facts import facts_of_profiles
 from attribution.selectors.segments import segments_of_profile
 from cdp.models import Profile
@@ -32,14 +33,7 @@ from cdp.pages import (
     render_page,
     when,
 )
-from cdp.selectors import (
-    customer_attribution,
-    find_profiles,
-    timeline,
-    touchpoint_channels,
-    touchpoint_count,
-    touchpoint_span,
-)
+from cdp.selectors import find_profiles, timeline, touchpoint_count, touchpoint_span
 from consent.audit import record_access
 from consent.models import AuditEntry
 from consent.selectors import consent_history, current_consent
@@ -132,9 +126,8 @@ def profile_search(request: HttpRequest) -> HttpResponse:
         {"query": query, "error": error, "searched": bool(query), "found": found},
         title="Customers",
         tables=[results],
+        invalid=bool(error),
     )
-    if error and not request.GET.get("download"):  # the page, not a CSV
-        response.status_code = 400
     if not query:
         return response
     # The audit log keeps who searched and a keyed hash of what, never the value itself
@@ -346,9 +339,8 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
         title=f"Customer {profile.pk}",
         tables=tables,
         charts=charts,
+        invalid=bool(errors),
     )
-    if errors and not request.GET.get("download"):  # the page, not a CSV
-        response.status_code = 400
     return _audited(request, response, object_type="cdp.profile", object_id=profile.pk)
 
 
@@ -421,7 +413,7 @@ def _attribution_tables(attribution) -> tuple[Table, Table, Chart | None]:
         ],
         numeric={"Value", "Touches"},
     )
-    totals = attribution.totals()
+    totals = attribution.credits
     channels = sorted({c for per_channel in totals.values() for c in per_channel})
     columns = ["Channel", *(MODEL_NAMES.get(m, m) for m in models)]
     credits = Table(

@@ -1,9 +1,11 @@
 """Reads of the identity graph, for other apps and for reports."""
 
 from collections.abc import Iterable, Iterator
+from functools import reduce
+from operator import or_
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from cdp.id_filters import ids_in
 from cdp.models import Profile, Source, Touchpoint
@@ -202,11 +204,6 @@ def search_keys(value: str, *, kind: str | None = None) -> list[tuple[str, str]]
 def identifiers_with_keys(keys: Iterable[tuple[str, str]], *, limit: int = 50) -> list[Identifier]:
     """The identifiers that are exactly one of `keys`: one probe of the (kind, value)
     unique index per key, never a scan by value alone."""
-    from functools import reduce
-    from operator import or_
-
-    from django.db.models import Q
-
     keys = list(keys)
     if not keys:
         return []
@@ -218,8 +215,6 @@ def merge_history_with_members(profile_id: int, *, limit: int = 100) -> list[Mer
     """The merges of a profile and of every profile merged into it (directly or not),
     undone ones included, newest first: a merge deep in the chain is part of this
     customer's history too, and its undo must be reachable from their page."""
-    from django.db.models import Q
-
     members = list(merged_members({profile_id}))
     decisions = MergeDecision.objects.filter(Q(survivor_id__in=members) | Q(merged_id__in=members))
     return list(decisions.order_by("-created_at", "-id")[:limit])

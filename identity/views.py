@@ -169,9 +169,8 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         },
         title="Identity review",
         tables=[queue],
+        invalid=bool(errors),
     )
-    if errors and not request.GET.get("download"):  # the page, not a CSV
-        response.status_code = 400
     if response.status_code in (200, 400):  # a page (or its CSV) was sent
         record_access(
             request,

@@ -18,7 +18,6 @@ from django.db.models import OuterRef, Subquery
 from django.db.models.fields.json import KeyTextTransform
 
 from attribution.engine import segment_rules
-from attribution.engine.paths import pareto
 from attribution.models import (
     AttributionRun,
     Delivery,
@@ -27,7 +26,6 @@ from attribution.models import (
     Goal,
     Segment,
 )
-from attribution.selectors.reports import credit_report
 from attribution.selectors.segments import current_members
 from cdp.models import Profile
 
@@ -52,13 +50,6 @@ def path_reports(run: AttributionRun) -> dict[str, Any]:
         "assisted": summary.get("assisted") or [],
         "funnel": summary.get("funnel") or [],
     }
-
-
-def revenue_pareto(run: AttributionRun, *, model: str, group_by: str = "channel") -> dict:
-    """Which channels (or campaigns) bring 80% of the revenue `model` credited in the run:
-    the API's `reports/pareto`, over the run's stored credits."""
-    rows = credit_report(run, model=model, group_by=group_by)
-    return pareto([row for row in rows if row["revenue"] > 0], key="revenue")
 
 
 # --- Segments ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from django.utils import timezone
 from attribution.engine.budget import advise
 from attribution.engine.crosschannel import clv_by_first_touch, funnel
 from attribution.engine.incrementality import holdout_mask, lift
+from attribution.engine.paths import pareto
 from attribution.models import AttributionRun, Cost, Credit, FunnelStage, Holdout, ProfileFacts
 from cdp.models import Touchpoint
 
@@ -238,3 +239,10 @@ def budget_report(run, *, model: str = "markov", guardrail: float = 0.06) -> lis
             if day in at:
                 revenue[at[day], j] = value
     return advise(channels, spend, revenue, guardrail=guardrail)
+
+
+def revenue_pareto(run: AttributionRun, *, model: str, group_by: str = "channel") -> dict:
+    """Which channels (or campaigns) bring 80% of the revenue `model` credited in the run:
+    the API's `reports/pareto`, over the run's stored credits."""
+    rows = credit_report(run, model=model, group_by=group_by)
+    return pareto([row for row in rows if row["revenue"] > 0], key="revenue")

@@ -15,7 +15,8 @@ from plotly import graph_objects as go
 
 from attribution.engine.models import MODELS
 from attribution.selectors import latest_run
-from attribution.selectors.pages import goal_choices, path_reports, revenue_pareto
+from attribution.selectors.pages import goal_choices, path_reports
+from attribution.selectors.reports import revenue_pareto
 from cdp.pages import VIEW_REPORTS, Chart, Table, page_permission, render_page
 
 GROUPINGS = [("channel", "Channel"), ("campaign", "Campaign")]
@@ -60,9 +61,9 @@ def journeys_page(request: HttpRequest) -> HttpResponse:
         goals=goals,
     )
     if not form.is_valid():
-        response = render_page(request, "app/journeys.html", {"form": form}, title="Journeys")
-        response.status_code = 400
-        return response
+        return render_page(
+            request, "app/journeys.html", {"form": form}, title="Journeys", invalid=True
+        )
     chosen = form.cleaned_data
     run = latest_run(chosen["goal"])
     context = {"form": form, "run": run, "goal": dict(goals)[chosen["goal"]]}

@@ -101,17 +101,15 @@ def respond(
     if errors and request.GET.get("download"):
         message = "; ".join(f"{name}: {text}" for name, text in errors.items())
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
-    response = render_page(
+    return render_page(
         request,
         template,
         {**context, "errors": errors},
         title=title,
         tables=tables if not errors else (),
         charts=charts if not errors else (),
+        invalid=bool(errors),
     )
-    if errors:
-        response.status_code = 400
-    return response
 
 
 def _percent(share):

@@ -129,9 +129,7 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "per_page": MEMBERS_PER_PAGE,
     }
     if not form.is_valid():
-        response = render_page(request, "app/segment.html", context, title=segment.name)
-        response.status_code = 400
-        return response
+        return render_page(request, "app/segment.html", context, title=segment.name, invalid=True)
     days, page = form.cleaned_data["days"], form.cleaned_data["page"]
     if page > pages:
         context["page_error"] = (

@@ -5,8 +5,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from attribution.selectors import latest_run
+from attribution.selectors.customers import customer_attribution
 from cdp.models import Profile, Touchpoint
-from cdp.selectors import customer_attribution
 from identity.models import Identifier, MatchReview, MergeBlock, MergeDecision
 from identity.services.merging import merge_profiles
 from tests.e2e.browser import ARTIFACTS, browser_page  # noqa: F401
