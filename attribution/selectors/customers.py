@@ -12,10 +12,10 @@ from django.conf import settings
 
 from attribution.engine.channels import classify, touch_fields
 from attribution.engine.heuristics import MODELS as PER_JOURNEY
-from attribution.engine.journeys import channel_totals
+from attribution.engine.journeys import channel_totals, cut_journeys
 from attribution.models import AttributionRun
 from attribution.selectors.channels import channel_rules
-from attribution.selectors.journeys import cut_journeys, touch_frame
+from attribution.selectors.journeys import touch_frame
 from cdp.models import Touchpoint
 from consent.policy import allowed_profiles
 

@@ -9,16 +9,17 @@ after a profile's last conversion are its non-converting journey. Only profiles 
 analytics consent allows it are read; the others are counted.
 
 Everything is columnar, so that ten million touchpoints become journeys in about half a
-minute instead of a loop over rows: `touch_frame` reads the rows in one go (COPY on
-PostgreSQL) and classifies each distinct combination of what the channel rules read
-once, and `journeys_for_goal` cuts the journeys with NumPy group operations.
+minute instead of a loop over rows. This module reads: `touch_frame` takes the rows in
+one go (COPY on PostgreSQL) as dictionary-coded columns; the pure work is the engine's,
+each distinct combination of what the channel rules read classified once
+(attribution.engine.touches) and the journeys cut with NumPy group operations
+(attribution.engine.journeys.cut_journeys).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,24 +31,19 @@ import pyarrow.csv as pa_csv
 from django.conf import settings
 from django.db import connection
 
-from attribution.engine.channels import CLICK_IDS, classify, touch_fields
-from attribution.engine.journeys import Journeys
+from attribution.engine.journeys import Journeys, cut_journeys
+from attribution.engine.touches import (
+    MARKETING_EVENTS,
+    TOUCH_TYPES,
+    channel_codes,
+    click_id_query,
+    field_codes,
+    referrer_host,
+)
 from attribution.selectors.channels import channel_rules
 from cdp.models import Profile, Source, Touchpoint
 from consent.policy import allowed_profiles
 
-MARKETING_EVENTS = (
-    "Email Opened",
-    "Email Link Clicked",
-    "Push Notification Opened",
-    "Ad Clicked",
-    "SMS Link Clicked",
-)
-TOUCH_TYPES = ("page", "screen")
-DIRECT = "Direct"
-# A view with nothing marketing about it this soon after the previous touch continues
-# that visit (GA4's session timeout): the visit's channel is where it began.
-SESSION_TIMEOUT = timedelta(minutes=30)
 # Up to this many profiles are picked out by the database (one array parameter, the
 # profile timeline index); beyond it every touch row is read and the profiles picked out
 # in memory. At 10M touchpoints (1M profiles): 1,000 profiles 0.5 s, 10,000 6 s, 50,000
@@ -213,32 +209,7 @@ def _read_sqlite(sql: str, params: list) -> pa.Table:
     return pa.table(arrays)
 
 
-# --- channels ---------------------------------------------------------------------------
-
-# Why raw referrers and page URLs can be shortened before classifying them: touch_fields
-# reads a referrer only for its host, and urlsplit finds the host right after the first
-# "//", up to the next / ? or #, so nothing after that counts.
-_END_OF_HOST = re.compile("[/?#]")
-# A page URL counts only for which click-id parameters have a value (parse_qs drops
-# empty ones). A URL naming none of them (nor any %-escape that could spell one) has no
-# click id; in the others every value, up to the next & # ? or a byte urlsplit removes,
-# can stand as "x", which makes the gclid=<unique> landing pages a few distinct strings.
-_CLICK_ID_OR_ESCAPE = re.compile("|".join([*map(re.escape, CLICK_IDS), "%"]))
-_QUERY_VALUE = re.compile(r"=[^&#?\t\r\n]+")
-
-
-def _referrer_host(referrer: str) -> str:
-    start = referrer.find("//")
-    if start < 0:
-        return ""
-    end = _END_OF_HOST.search(referrer, start + 2)
-    return referrer if end is None else referrer[: end.start()]
-
-
-def _click_id_query(url: str) -> str:
-    if "?" not in url or not _CLICK_ID_OR_ESCAPE.search(url):
-        return ""
-    return _QUERY_VALUE.sub("=x", url)
+# --- the frame --------------------------------------------------------------------------
 
 
 def _dictionary(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
@@ -247,77 +218,6 @@ def _dictionary(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
         return np.zeros(0, dtype=np.int32), []
     codes = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in column.chunks]
     return np.concatenate(codes), column.chunks[0].dictionary.to_pylist()
-
-
-def _field_codes(codes: np.ndarray, names: list[str], field) -> tuple[np.ndarray, list[str]]:
-    """Per row, a code for `field(raw value)`, and for each such field value one raw
-    value that gives it (to stand for all of them)."""
-    field_codes, _ = pd.factorize(pd.Series([field(name) for name in names], dtype=object))
-    standing = dict(zip(field_codes.tolist(), names, strict=True))
-    return field_codes.astype(np.int32)[codes], [standing[c] for c in range(len(standing))]
-
-
-def _combine(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """One code per distinct combination of `parts` (non-negative codes, one per row),
-    numbered in order of first appearance, and the first row of each."""
-    key = np.zeros(len(parts[0]), dtype=np.int64)
-    size = 1
-    for part in parts:
-        width = int(part.max()) + 1 if len(part) else 1
-        if size * width >= 2**62:
-            key, uniques = pd.factorize(key)
-            key, size = key.astype(np.int64), len(uniques)
-        key = key * width + part
-        size *= width
-    key = pd.factorize(key)[0].astype(np.int64)
-    # In order of first appearance, a code first appears where the running maximum rises.
-    first = np.flatnonzero(np.diff(np.maximum.accumulate(key), prepend=-1) > 0)
-    return key, first
-
-
-# The argument of touch_fields each text column is, and the field it gives.
-_FIELDS = {
-    "source_kind": "source_kind",
-    "utm_source": "source",
-    "utm_medium": "medium",
-    "utm_campaign": "campaign",
-    "referrer": "referrer_domain",
-    "page_url": "click_id",
-    "event": "event",
-}
-
-
-def _channels(
-    columns: dict[str, tuple[np.ndarray, list[str]]], own: list[str], rules
-) -> tuple[np.ndarray, list[str]]:
-    """Each row's channel (codes and names), classifying each distinct combination of
-    what the rules read once. touch_fields derives each field from its own argument
-    (the source category from source, referrer host and click id together), so raw
-    values that give the same field are interchangeable: one stands for all."""
-    fields = {}
-    for argument, (codes, names) in columns.items():
-
-        def field(value, argument=argument):
-            return touch_fields(**{argument: value}, own_domains=own)[_FIELDS[argument]]
-
-        fields[argument] = _field_codes(codes, names, field)
-    combination, first = _combine([codes for codes, _ in fields.values()])
-    found = [
-        classify(
-            touch_fields(
-                **{argument: names[codes[row]] for argument, (codes, names) in fields.items()},
-                own_domains=own,
-            ),
-            rules,
-        )
-        for row in first
-    ]
-    channel_codes, channel_names = pd.factorize(pd.Series(found, dtype=object))
-    codes = channel_codes.astype(np.int64)[combination] if len(found) else combination
-    return codes, [str(name) for name in channel_names]
-
-
-# --- the frame --------------------------------------------------------------------------
 
 
 def touch_frame(
@@ -371,12 +271,12 @@ def touch_frame(
             codes, names = _dictionary(table[name])
             text[name] = (codes[order], names)
     # Hundreds of thousands of distinct referrers and landing URLs, down to hundreds.
-    for name, shorten in (("referrer", _referrer_host), ("page_query", _click_id_query)):
-        text[name] = _field_codes(*text[name], shorten)
+    for name, shorten in (("referrer", referrer_host), ("page_query", click_id_query)):
+        text[name] = field_codes(*text[name], shorten)
     kind_of = dict(Source.objects.values_list("pk", "kind"))
     source_codes, source_ids = pd.factorize(table["source_id"].to_numpy()[order])
     own = list(settings.OMNITRAIL_OWN_DOMAINS if own_domains is None else own_domains)
-    channel, channels = _channels(
+    channel, channels = channel_codes(
         {
             "source_kind": (source_codes, [kind_of.get(int(pk), "") for pk in source_ids]),
             "utm_source": text["utm_source"],
@@ -464,125 +364,3 @@ def journeys_for_goal(
         profile_ids=allowed,
         touches=touches,
     )
-
-
-def cut_journeys(
-    touches: pd.DataFrame, *, event: str, lookback: timedelta, count_repeat: bool = True
-) -> tuple[Journeys, list[str], int, np.ndarray]:
-    """The journeys in a touch frame (as `touch_frame` returns it, sorted by profile and
-    time) for conversions named `event`: the journeys, each touch's campaign, how many
-    conversions had no touch before them, and when each journey ended."""
-    profile = touches["profile_id"].to_numpy(dtype=np.int64)
-    at = pd.DatetimeIndex(touches["timestamp"]).as_unit("ns").asi8
-    conversion = np.asarray(touches["event"] == event)
-    channel_names = touches["channel"].cat.categories
-    channel = touches["channel"].cat.codes.to_numpy().astype(np.int64)
-    campaign_names = touches["campaign"].cat.categories
-    campaign = touches["campaign"].cat.codes.to_numpy().astype(np.int64)
-    value = touches["value"].to_numpy(dtype=np.float64)
-
-    before = _conversions_before(profile, conversion)
-    if not count_repeat:  # only the first conversion counts: what follows it is ignored
-        keep = before == 0
-        profile, at, conversion, channel, campaign, value, before = (
-            column[keep] for column in (profile, at, conversion, channel, campaign, value, before)
-        )
-
-    # The session rule: a Direct view within the timeout of the previous touch of the
-    # profile (views and marketing events; conversions do not count) continues its visit.
-    touch_rows = np.flatnonzero(~conversion)
-    continues = np.zeros(len(profile), dtype=bool)
-    continues[touch_rows[1:]] = (profile[touch_rows[1:]] == profile[touch_rows[:-1]]) & (
-        at[touch_rows[1:]] - at[touch_rows[:-1]] < _nanoseconds(SESSION_TIMEOUT)
-    )
-    direct = channel_names.get_indexer([DIRECT])[0]  # -1: no Direct row at all
-    continuation = continues & ~conversion & (channel == direct)
-
-    # Channels are numbered in the order they first come up, conversions included (a
-    # conversion's channel stands in when nothing came before it).
-    present, first_seen = np.unique(channel[~continuation], return_index=True)
-    in_order = present[np.argsort(first_seen, kind="stable")]
-    channel_id = np.zeros(len(channel_names), dtype=np.int32)
-    channel_id[in_order] = np.arange(len(in_order), dtype=np.int32)
-
-    # Per profile: its conversions, each closing what came after the one before, then its
-    # open journey (the touches after its last conversion), if any are in the window.
-    starts = np.ones(len(profile), dtype=bool)
-    starts[1:] = profile[1:] != profile[:-1]
-    group = np.cumsum(starts) - 1
-    groups = int(group[-1]) + 1 if len(group) else 0
-    conversions_of = np.bincount(group[conversion], minlength=groups)
-    conversion_rows = np.flatnonzero(conversion)
-    first_conversion_row = np.concatenate([[0], np.cumsum(conversions_of)])[:-1]
-    last_row = np.append(np.flatnonzero(starts)[1:], len(profile)) - 1
-
-    touch = np.flatnonzero(~conversion & ~continuation)
-    touch_group, touch_before = group[touch], before[touch]
-    is_open = touch_before == conversions_of[touch_group]
-    end = np.empty(len(touch), dtype=np.int64)
-    end[is_open] = at[last_row[touch_group[is_open]]]  # the profile's last row
-    closed = ~is_open
-    closing = first_conversion_row[touch_group[closed]] + touch_before[closed]
-    end[closed] = at[conversion_rows[closing]]
-    # Strictly before a conversion; up to and including the last row otherwise.
-    inside = (at[touch] >= end - _nanoseconds(lookback)) & ((at[touch] < end) | is_open)
-    touch, touch_group, touch_before, end, is_open = (
-        column[inside] for column in (touch, touch_group, touch_before, end, is_open)
-    )
-
-    has_open = np.zeros(groups, dtype=np.int64)
-    has_open[touch_group[is_open]] = 1
-    journeys_before = np.concatenate([[0], np.cumsum(conversions_of + has_open)])
-    count = int(journeys_before[-1])
-    touch_journey = journeys_before[touch_group] + touch_before
-    conversion_journey = journeys_before[group[conversion_rows]] + before[conversion_rows]
-    converted = np.zeros(count, dtype=bool)
-    converted[conversion_journey] = True
-    values = np.zeros(count)
-    values[conversion_journey] = value[conversion_rows]
-    ends = np.zeros(count, dtype=np.int64)
-    ends[conversion_journey] = at[conversion_rows]
-    open_groups = np.flatnonzero(has_open)
-    ends[journeys_before[open_groups + 1] - 1] = at[last_row[open_groups]]
-
-    # A conversion with no touch before it gets one: its own channel, at the conversion.
-    lengths = np.bincount(touch_journey, minlength=count)
-    untouched = lengths[conversion_journey] == 0
-    alone, alone_rows = conversion_journey[untouched], conversion_rows[untouched]
-    lengths[alone] = 1
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    stands_in = np.zeros(count, dtype=np.int64)
-    stands_in[alone] = 1
-    position = np.arange(len(touch)) + (np.cumsum(stands_in) - stands_in)[touch_journey]
-
-    touches_out = np.empty(offsets[-1], dtype=np.int32)
-    ages_us = np.empty(offsets[-1], dtype=np.int64)
-    campaign_out = np.empty(offsets[-1], dtype=np.int64)
-    touches_out[position] = channel_id[channel[touch]]
-    ages_us[position] = (end - at[touch]) // _NS_PER_US
-    campaign_out[position] = campaign[touch]
-    touches_out[offsets[alone]] = channel_id[channel[alone_rows]]
-    ages_us[offsets[alone]] = 0
-    campaign_out[offsets[alone]] = len(campaign_names)
-    labels = np.array([*map(str, campaign_names), ""], dtype=object)
-    journeys = Journeys(
-        channels=tuple(str(channel_names[c]) for c in in_order),
-        offsets=offsets,
-        touches=touches_out,
-        # Seconds as timedelta.total_seconds() gives them: whole microseconds / 10**6.
-        ages=ages_us.astype(np.float64) / 1e6,
-        converted=converted,
-        value=values,
-    )
-    return journeys, labels[campaign_out].tolist(), len(alone), ends.view("datetime64[ns]")
-
-
-def _nanoseconds(span: timedelta) -> int:
-    return span // timedelta(microseconds=1) * _NS_PER_US
-
-
-def _conversions_before(profile: np.ndarray, conversion: np.ndarray) -> np.ndarray:
-    """Per row (sorted by profile), how many of its profile's conversions came before it."""
-    running = np.cumsum(conversion) - conversion
-    starts = np.flatnonzero(np.diff(profile, prepend=profile[:1] - 1) != 0)
-    return running - np.repeat(running[starts], np.diff(np.append(starts, len(profile))))

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attribution.engine.channels import CLICK_IDS, touch_fields
+from attribution.engine.touches import click_id_query, referrer_host
 from attribution.selectors import journeys as module
 from attribution.selectors.journeys import journeys_for_goal, touch_frame
 from consent.selectors import profile_by_identifier
@@ -244,7 +245,7 @@ def field(name: str, **raw) -> str | None:
 def test_a_referrer_cut_to_its_host_keeps_its_referrer_domain(referrer):
     domain = field("referrer_domain", referrer=referrer)
     if domain is not None:
-        short = module._referrer_host(referrer)
+        short = referrer_host(referrer)
         assert field("referrer_domain", referrer=short) == domain
 
 
@@ -253,4 +254,4 @@ def test_a_referrer_cut_to_its_host_keeps_its_referrer_domain(referrer):
 def test_a_page_url_with_its_query_values_blanked_keeps_its_click_id(url):
     click_id = field("click_id", page_url=url)
     if click_id is not None:
-        assert field("click_id", page_url=module._click_id_query(url)) == click_id
+        assert field("click_id", page_url=click_id_query(url)) == click_id
