@@ -194,7 +194,7 @@ def engine_run(records_wanted: int, seed: int) -> dict:
     # The ceiling: plain Splink, same model, same prepared table, no wrapper.
     from splink import DuckDBAPI, Linker
 
-    prepared = engine._without_placeholders(engine.prepare_records(table))
+    prepared = engine.without_placeholders(engine.prepare_records(table))
     started = time.perf_counter()
     linker = Linker(DuckDBAPI().register(prepared, dataset_display_name="plain"), model)
     predictions = linker.inference.predict(threshold_match_probability=THRESHOLD_REVIEW)

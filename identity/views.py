@@ -20,6 +20,7 @@ from cdp.models import Profile
 from cdp.pages import VIEW_PERSONAL_DATA, Link, Table, page_permission, render_page
 from consent.audit import record_access
 from consent.models import AuditEntry
+from identity.engine.matching.columns import COMPARED_TRAITS
 from identity.models import MatchReview
 from identity.selectors import active_profiles, queued_reviews, reviews_in_status
 from identity.services.merging import MergeRefused
@@ -27,17 +28,6 @@ from identity.services.reviews import accept_review, reject_review
 
 DECIDE = "identity.change_matchreview"
 PAGE_SIZE = 10
-# The traits each Splink comparison looks at (the address comparison reads three), in
-# the order the matching model compares them (identity.engine.matching, not imported
-# here: it loads Splink). Levels are stored as JSON, whose key order PostgreSQL drops.
-COMPARED_TRAITS = {
-    "first_name": ("first_name",),
-    "last_name": ("last_name",),
-    "email": ("email",),
-    "phone": ("phone",),
-    "birthday": ("birthday",),
-    "address": ("street", "city", "postal_code"),
-}
 
 
 def comparison_order(comparisons) -> list[str]:

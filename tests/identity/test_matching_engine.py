@@ -1,18 +1,22 @@
-"""Probabilistic profile matching (identity/engine/matching.py) on a labelled population
+"""Probabilistic profile matching (identity/engine/matching/) on a labelled population
 (cdp/demo/labelled_records.py: seeded people with noisy duplicate records).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pyarrow as pa
 import pytest
 
 from cdp.demo.labelled_records import Record, make_population, pairwise_scores, to_table
 from identity.engine.matching import (
-    LEVEL_LABELS,
+    COMPARED_TRAITS,
+    DIFFERENT,
     MATCH_COLUMNS,
+    MISSING,
     MatchingBackendUnavailable,
     ScoredPair,
     TooFewDuplicates,
@@ -24,6 +28,61 @@ from identity.engine.matching import (
     score_record_pairs,
     train_model,
 )
+
+# The labels a pair's `levels` can hold, per comparison, strongest evidence first: the
+# evidence a merge decision shows.
+LEVEL_LABELS: dict[str, tuple[str, ...]] = {
+    "first_name": (
+        "Exact match",
+        "Nickname match",
+        "First and last name swapped",
+        "Jaro-Winkler >0.92",
+        "Jaro-Winkler >0.88",
+        "Jaro-Winkler >0.7",
+        DIFFERENT,
+        MISSING,
+    ),
+    "last_name": (
+        "Exact match",
+        "First and last name swapped",
+        "Jaro-Winkler >0.92",
+        "Jaro-Winkler >0.88",
+        "Jaro-Winkler >0.7",
+        DIFFERENT,
+        MISSING,
+    ),
+    "email": (
+        "Exact match",
+        "Username made of the names",
+        "Username match",
+        "Username Jaro-Winkler >0.88",
+        DIFFERENT,
+        MISSING,
+    ),
+    "phone": (
+        "Exact match at the same address",
+        "Exact match",
+        "Last 7 digits match",
+        DIFFERENT,
+        MISSING,
+    ),
+    "birthday": (
+        "Exact match",
+        "1 character different",
+        "Day and month swapped",
+        "Same year and month",
+        DIFFERENT,
+        MISSING,
+    ),
+    "address": (
+        "Postcode and street match",
+        "Postcode match",
+        "Street and city match",
+        "City match",
+        DIFFERENT,
+        MISSING,
+    ),
+}
 
 # -- fixtures -------------------------------------------------------------------------------
 
@@ -89,12 +148,26 @@ def test_prepare_records_cleans_names_addresses_and_codes():
         prepare_records(pa.table({"unique_id": [1, 1], "first_name": ["a", "b"]}))
 
 
+def test_the_column_list_and_cleaning_load_without_splink():
+    """Pages that only name the compared traits (the review queue) do not load Splink."""
+    code = (
+        "import sys\n"
+        "import identity.engine.matching.columns\n"
+        "from identity.engine.matching import COMPARED_TRAITS, MATCH_COLUMNS, prepare_records\n"
+        "print('splink' in sys.modules)"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert found.strip() == "False"
+
+
 def test_settings_dedupe_on_unique_id_with_every_comparison():
     settings = build_settings()
     assert settings["link_type"] == "dedupe_only"
     assert settings["unique_id_column_name"] == "unique_id"
     names = [c["output_column_name"] for c in settings["comparisons"]]
-    assert names == list(LEVEL_LABELS)
+    assert names == list(LEVEL_LABELS) == list(COMPARED_TRAITS)
     for comparison in settings["comparisons"]:
         labels = {level["label_for_charts"] for level in comparison["comparison_levels"]}
         assert labels == set(LEVEL_LABELS[comparison["output_column_name"]])

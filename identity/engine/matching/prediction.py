@@ -1,0 +1,169 @@
+"""Scoring pairs of profiles with a trained model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from splink import Linker
+
+from identity.engine.matching.backends import check_model, database, register
+from identity.engine.matching.cleaning import prepare_records, without_placeholders
+from identity.engine.matching.columns import MISSING
+from identity.engine.matching.pairs import ScoredPair
+
+
+def _level_labels(model: dict[str, Any]) -> dict[str, dict[int, str]]:
+    """Comparison -> gamma value -> level label, numbered the way Splink numbers them:
+    the null level is -1, the others count down to 0 in the order given."""
+    labels: dict[str, dict[int, str]] = {}
+    for comparison in model["comparisons"]:
+        levels = comparison["comparison_levels"]
+        value = sum(1 for level in levels if not level.get("is_null_level")) - 1
+        by_value: dict[int, str] = {}
+        for level in levels:
+            if level.get("is_null_level"):
+                by_value[-1] = level.get("label_for_charts", MISSING)
+            else:
+                by_value[value] = level.get("label_for_charts", str(value))
+                value -= 1
+        labels[comparison["output_column_name"]] = by_value
+    return labels
+
+
+def _scored_pairs(predictions, model: dict[str, Any]) -> list[ScoredPair]:
+    labels = _level_labels(model)
+    columns = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
+    columns += [f"gamma_{name}" for name in labels]
+    result = predictions.query_sql(f"SELECT {', '.join(columns)} FROM {{this}}").as_pyarrow_table()
+    gammas = {name: result[f"gamma_{name}"].to_pylist() for name in labels}
+    lefts = result["unique_id_l"].to_pylist()
+    rights = result["unique_id_r"].to_pylist()
+    probabilities = result["match_probability"].to_pylist()
+    weights = result["match_weight"].to_pylist()
+    pairs = [
+        ScoredPair(
+            left_id=int(lefts[row]),
+            right_id=int(rights[row]),
+            match_probability=float(probabilities[row]),
+            match_weight=float(weights[row]),
+            levels={name: labels[name][gammas[name][row]] for name in labels},
+        )
+        for row in range(result.num_rows)
+    ]
+    pairs.sort(key=lambda pair: (pair.left_id, pair.right_id))
+    return pairs
+
+
+def predict_pairs(
+    table: pa.Table,
+    model: dict[str, Any],
+    *,
+    threshold: float,
+    backend: str = "duckdb",
+    memory_limit: str | None = None,
+) -> list[ScoredPair]:
+    """Every pair of profiles within `table` the blocking rules bring together that
+    scores at least `threshold`, lower id on the left, sorted by ids."""
+    check_model(model, backend)
+    records = without_placeholders(prepare_records(table))
+    with database(backend, memory_limit) as db_api:
+        profiles = register(db_api, records, "profiles")
+        linker = Linker(profiles, model, log_level=None)
+        predictions = linker.inference.predict(
+            threshold_match_probability=threshold, warning_mode="never"
+        )
+        return _scored_pairs(predictions, model)
+
+
+def predict_new_against_existing(
+    existing: pa.Table,
+    new: pa.Table,
+    model: dict[str, Any],
+    *,
+    threshold: float,
+    backend: str = "duckdb",
+    memory_limit: str | None = None,
+) -> list[ScoredPair]:
+    """Pairs scoring at least `threshold` between new and existing profiles (existing
+    on the left), then among the new ones (lower id on the left); existing profiles
+    are not compared with each other.
+
+    A profile in both tables counts as new: its `new` row replaces the `existing` one.
+    Term frequencies (how common a name or postcode is) come from both tables together.
+    """
+    check_model(model, backend)
+    new_records = prepare_records(new)
+    existing_records = prepare_records(existing)
+    replaced = pc.is_in(existing_records["unique_id"], value_set=new_records["unique_id"])
+    existing_records = existing_records.filter(pc.invert(replaced))
+    everyone = without_placeholders(pa.concat_tables([existing_records, new_records]))
+    existing_records = everyone.slice(0, existing_records.num_rows)
+    new_records = everyone.slice(existing_records.num_rows)
+    with database(backend, memory_limit) as db_api:
+        linker = Linker(register(db_api, everyone, "all_profiles"), model, log_level=None)
+        for column in _term_frequency_columns(model):
+            linker.table_management.compute_tf_table(column)
+        existing_frame = register(db_api, existing_records, "existing_profiles")
+        new_frame = register(db_api, new_records, "new_profiles")
+        inference = linker.inference
+        pairs: list[ScoredPair] = []
+        if existing_records.num_rows and new_records.num_rows:
+            between = inference.predict_between(
+                existing_frame,
+                new_frame,
+                threshold_match_probability=threshold,
+                warning_mode="never",
+            )
+            pairs.extend(_scored_pairs(between, model))
+        if new_records.num_rows > 1:
+            within = inference.predict_within(
+                new_frame, threshold_match_probability=threshold, warning_mode="never"
+            )
+            pairs.extend(_scored_pairs(within, model))
+        return pairs
+
+
+def score_record_pairs(
+    left: pa.Table,
+    right: pa.Table,
+    model: dict[str, Any],
+    *,
+    reference: pa.Table | None = None,
+    backend: str = "duckdb",
+    memory_limit: str | None = None,
+) -> list[ScoredPair]:
+    """Score every record of `left` against every record of `right`, without blocking:
+    for explaining or re-checking a few chosen pairs (a merge decision's evidence).
+
+    Term frequencies come from `reference` (the profiles the model was trained on,
+    say), or from `left` and `right` when no reference is given.
+    """
+    check_model(model, backend)
+    left_records = prepare_records(left)
+    right_records = prepare_records(right)
+    background = (
+        prepare_records(reference)
+        if reference is not None
+        else pa.concat_tables([left_records, right_records])
+    )
+    with database(backend, memory_limit) as db_api:
+        linker = Linker(register(db_api, background, "reference_profiles"), model, log_level=None)
+        for column in _term_frequency_columns(model):
+            linker.table_management.compute_tf_table(column)
+        scored = linker.inference.score_pairs(
+            register(db_api, left_records, "left_profiles"),
+            register(db_api, right_records, "right_profiles"),
+        )
+        return _scored_pairs(scored, model)
+
+
+def _term_frequency_columns(model: dict[str, Any]) -> list[str]:
+    columns = {
+        level["tf_adjustment_column"]
+        for comparison in model["comparisons"]
+        for level in comparison["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    }
+    return sorted(columns)
