@@ -11,6 +11,23 @@ from typing import Any
 RULES = ("most_recent", "most_frequent", "source_priority")
 
 
+class UnknownRule(ValueError):
+    """A trait rule that is not one of RULES: refused, so that a misspelt rule does not
+    quietly behave as another."""
+
+
+def rule_problems(rules: object) -> list[str]:
+    """What is wrong with a trait-rules mapping (trait, or "*" for the rest, to one of
+    RULES), one sentence per fault naming the trait and the rule; [] when nothing is."""
+    if not isinstance(rules, Mapping):
+        return [f"must map traits to rules, got {type(rules).__name__}"]
+    return [
+        f"trait {trait!r}: unknown rule {rule!r} (rules: {', '.join(RULES)})"
+        for trait, rule in rules.items()
+        if rule not in RULES
+    ]
+
+
 @dataclass(frozen=True)
 class Observation:
     trait: str
@@ -34,7 +51,10 @@ def build_golden_record(
     `rules` maps a trait (or "*" for the rest) to most_recent, most_frequent or
     source_priority (the first source in `source_priority` that said anything wins;
     sources not listed rank after, most recent first). Ties go to the most recent.
+    A rule that is none of these raises UnknownRule.
     """
+    if problems := rule_problems(rules):
+        raise UnknownRule("; ".join(problems))
     by_trait: dict[str, list[Observation]] = {}
     for observation in observations:
         if observation.value in (None, ""):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -44,20 +44,35 @@ class UnionFind:
         return list(members.values())
 
 
-def connected_groups(sets: Iterable[Iterable[Hashable]]) -> list[list[Hashable]]:
-    """Group items that appear together in any of `sets`, transitively."""
-    forest = UnionFind()
-    for items in sets:
-        items = list(items)
-        for item in items:
-            forest.add(item)
-        for other in items[1:]:
-            forest.union(items[0], other)
-    return forest.groups()
-
-
 Key = tuple[str, str]
 ProfileId = int  # a stored profile's id, or a negative number for one not yet created
+
+
+def merge_refusal(
+    left: Iterable[ProfileId],
+    right: Iterable[ProfileId],
+    *,
+    left_counts: Mapping[str, int],
+    right_counts: Mapping[str, int],
+    blocked: Collection[frozenset],
+    limits: Mapping[str, int],
+) -> tuple[str, str] | None:
+    """Why the profiles `left` and `right` (each with the profiles merged into it) may not
+    become one, as (reason, detail), or None when they may: a pair of them that staff
+    separated ("unmerged"; `blocked` holds such pairs as frozensets), or a kind of
+    identifier the merged profile would hold more of than `limits` allow ("limit";
+    `*_counts` are each side's identifiers per kind). Stitching and Splink merges both
+    ask this."""
+    right = list(right)
+    for x in left:
+        for y in right:
+            if frozenset((x, y)) in blocked:
+                return "unmerged", f"profiles {x} and {y} were separated by staff"
+    for kind, limit in limits.items():
+        total = left_counts.get(kind, 0) + right_counts.get(kind, 0)
+        if total > limit:
+            return "limit", f"the merged profile would hold {total} {kind} (limit {limit})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -153,15 +168,14 @@ class IdentityGraph:
         return self.members.get(profile, {profile})
 
     def _why_not_merge(self, a: ProfileId, b: ProfileId) -> tuple[str, str] | None:
-        for x in self._members(a):
-            for y in self._members(b):
-                if frozenset((x, y)) in self.blocked:
-                    return "unmerged", f"profiles {x} and {y} were separated by staff"
-        for kind, limit in self.rules.limits.items():
-            total = self.counts[a][kind] + self.counts[b][kind]
-            if total > limit:
-                return "limit", f"the merged profile would hold {total} {kind} (limit {limit})"
-        return None
+        return merge_refusal(
+            self._members(a),
+            self._members(b),
+            left_counts=self.counts[a],
+            right_counts=self.counts[b],
+            blocked=self.blocked,
+            limits=self.rules.limits,
+        )
 
     def _merge(self, a: ProfileId, b: ProfileId, via: Key) -> ProfileId:
         survivor, merged = sorted((a, b), key=self._age)

@@ -19,7 +19,7 @@ import datetime as dt
 import io
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from cdp.models import Touchpoint
 from identity.engine import matching as engine
-from identity.engine.stitch import UnionFind
+from identity.engine.stitch import UnionFind, merge_refusal
 from identity.models import (
     Identifier,
     MatchModel,
@@ -212,88 +212,130 @@ def _apply_pairs(run: MatchRun, pairs: list[engine.ScoredPair], profile_of: dict
     stitching; queue the borderline pairs (and sure ones a guardrail refused) for staff.
     Pairs of records of one profile say nothing new and are skipped."""
     merge_at = settings.OMNITRAIL_MATCH_MERGE_THRESHOLD
-    limits = settings.OMNITRAIL_IDENTIFIER_LIMITS
-    ids = {profile_of[pair.left_id] for pair in pairs} | {
-        profile_of[pair.right_id] for pair in pairs
-    }
-    counts: dict[int, Counter] = {pk: Counter() for pk in ids}
-    for profile_id, kind, n in (
-        Identifier.objects.filter(profile_id__in=ids)
-        .values_list("profile_id", "kind")
-        .annotate(n=Count("id"))
-        .order_by()
-    ):
-        counts[profile_id][kind] = n
-    blocked = {
-        frozenset(pair)
-        for pair in MergeBlock.objects.filter(Q(low_id__in=ids) | Q(high_id__in=ids)).values_list(
-            "low_id", "high_id"
-        )
-    }
-    members: dict[int, set[int]] = {pk: {pk} for pk in ids}
-    groups = UnionFind()
-    survivors: dict[object, int] = {}
+    profiles = _Profiles.of(
+        {profile_of[pair.left_id] for pair in pairs} | {profile_of[pair.right_id] for pair in pairs}
+    )
     reviews: dict[tuple[int, int], MatchReview] = {}
-    touched: set[int] = set()
-
-    def current(pk: int) -> int:
-        return survivors.get(groups.find(pk), pk)
-
-    def queue(pair: engine.ScoredPair, left: int, right: int) -> None:
-        key = (min(left, right), max(left, right))
-        if key not in reviews:  # pairs come strongest first
-            reviews[key] = MatchReview(
-                left_id=key[0],
-                right_id=key[1],
-                match_probability=pair.match_probability,
-                levels=pair.levels,
-                run=run,
-            )
-
     for pair in sorted(pairs, key=lambda p: (-p.match_probability, p.left_id, p.right_id)):
-        left, right = current(profile_of[pair.left_id]), current(profile_of[pair.right_id])
+        left = profiles.current(profile_of[pair.left_id])
+        right = profiles.current(profile_of[pair.right_id])
         if left == right:
             continue
         if pair.match_probability < merge_at:
-            queue(pair, left, right)
-            continue
-        refusal = _refusal(
-            members[left], members[right], counts[left], counts[right], blocked, limits
+            _queue(reviews, run, pair, left, right)
+        elif refusal := profiles.refusal(left, right):
+            _refuse(run, pair, left, right, *refusal)
+            if refusal[0] != Refusal.Reason.UNMERGED:  # staff have already said no to those
+                _queue(reviews, run, pair, left, right)
+        else:
+            _merge(run, pair, left, right)
+            profiles.merged(left, right)
+            run.merges += 1
+    run.reviews = _save_reviews(reviews)
+    rebuild_golden_records(profiles.touched)
+
+
+@dataclass
+class _Profiles:
+    """The profiles a run's pairs name, followed through the merges the run makes: who
+    each has become, who it holds, its identifiers per kind, the pairs staff separated."""
+
+    members: dict[int, set[int]]
+    counts: dict[int, Counter]
+    blocked: set[frozenset]
+    groups: UnionFind = field(default_factory=UnionFind)
+    survivors: dict[object, int] = field(default_factory=dict)
+    touched: set[int] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, ids: set[int]) -> _Profiles:
+        counts: dict[int, Counter] = {pk: Counter() for pk in ids}
+        for profile_id, kind, n in (
+            Identifier.objects.filter(profile_id__in=ids)
+            .values_list("profile_id", "kind")
+            .annotate(n=Count("id"))
+            .order_by()
+        ):
+            counts[profile_id][kind] = n
+        blocked = {
+            frozenset(pair)
+            for pair in MergeBlock.objects.filter(
+                Q(low_id__in=ids) | Q(high_id__in=ids)
+            ).values_list("low_id", "high_id")
+        }
+        return cls(members={pk: {pk} for pk in ids}, counts=counts, blocked=blocked)
+
+    def current(self, pk: int) -> int:
+        return self.survivors.get(self.groups.find(pk), pk)
+
+    def refusal(self, left: int, right: int) -> tuple[str, str] | None:
+        return merge_refusal(
+            self.members[left],
+            self.members[right],
+            left_counts=self.counts[left],
+            right_counts=self.counts[right],
+            blocked=self.blocked,
+            limits=settings.OMNITRAIL_IDENTIFIER_LIMITS,
         )
-        if refusal:
-            reason, detail = refusal
-            Refusal.objects.create(
-                reason=reason,
-                kind="splink",
-                value=f"records {pair.left_id}~{pair.right_id}",
-                profiles=[left, right],
-                detail=detail,
-            )
-            run.refused += 1
-            if reason != Refusal.Reason.UNMERGED:  # staff have already said no to those
-                queue(pair, left, right)
-            continue
+
+    def merged(self, left: int, right: int) -> None:
         survivor, merged = sorted((left, right))
-        merge_profiles(
-            survivor,
-            merged,
-            method=MergeDecision.Method.SPLINK,
-            evidence={
-                "match_probability": round(pair.match_probability, 6),
-                "match_weight": round(pair.match_weight, 3),
-                "levels": pair.levels,
-                "records": [pair.left_id, pair.right_id],  # the touchpoints that said them
-            },
-            decided_by=f"splink model v{run.model.version}",
-            rebuild=False,
+        self.survivors[self.groups.union(left, right)] = survivor
+        self.members[survivor] |= self.members.pop(merged)
+        self.counts[survivor] += self.counts.pop(merged)
+        self.touched.add(survivor)
+
+
+def _queue(
+    reviews: dict[tuple[int, int], MatchReview],
+    run: MatchRun,
+    pair: engine.ScoredPair,
+    left: int,
+    right: int,
+) -> None:
+    key = (min(left, right), max(left, right))
+    if key not in reviews:  # pairs come strongest first
+        reviews[key] = MatchReview(
+            left_id=key[0],
+            right_id=key[1],
+            match_probability=pair.match_probability,
+            levels=pair.levels,
+            run=run,
         )
-        root = groups.union(left, right)
-        survivors[root] = survivor
-        members[survivor] |= members.pop(merged)
-        counts[survivor] += counts.pop(merged)
-        touched.add(survivor)
-        run.merges += 1
-    # A pair already in the queue (or decided) keeps its first entry.
+
+
+def _refuse(
+    run: MatchRun, pair: engine.ScoredPair, left: int, right: int, reason: str, detail: str
+) -> None:
+    Refusal.objects.create(
+        reason=reason,
+        kind="splink",
+        value=f"records {pair.left_id}~{pair.right_id}",
+        profiles=[left, right],
+        detail=detail,
+    )
+    run.refused += 1
+
+
+def _merge(run: MatchRun, pair: engine.ScoredPair, left: int, right: int) -> None:
+    survivor, merged = sorted((left, right))
+    merge_profiles(
+        survivor,
+        merged,
+        method=MergeDecision.Method.SPLINK,
+        evidence={
+            "match_probability": round(pair.match_probability, 6),
+            "match_weight": round(pair.match_weight, 3),
+            "levels": pair.levels,
+            "records": [pair.left_id, pair.right_id],  # the touchpoints that said them
+        },
+        decided_by=f"splink model v{run.model.version}",
+        rebuild=False,
+    )
+
+
+def _save_reviews(reviews: dict[tuple[int, int], MatchReview]) -> int:
+    """Queue the reviews; a pair already in the queue (or decided) keeps its first entry."""
     known = set(
         MatchReview.objects.filter(
             left_id__in=[left for left, _ in reviews], right_id__in=[r for _, r in reviews]
@@ -301,17 +343,4 @@ def _apply_pairs(run: MatchRun, pairs: list[engine.ScoredPair], profile_of: dict
     )
     fresh = [review for key, review in reviews.items() if key not in known]
     MatchReview.objects.bulk_create(fresh)
-    run.reviews = len(fresh)
-    rebuild_golden_records(touched)
-
-
-def _refusal(left_members, right_members, left_counts, right_counts, blocked, limits):
-    for x in left_members:
-        for y in right_members:
-            if frozenset((x, y)) in blocked:
-                return Refusal.Reason.UNMERGED, f"profiles {x} and {y} were separated by staff"
-    for kind, limit in limits.items():
-        total = left_counts[kind] + right_counts[kind]
-        if total > limit:
-            return Refusal.Reason.LIMIT, f"merged profile would hold {total} {kind} (limit {limit})"
-    return None
+    return len(fresh)
