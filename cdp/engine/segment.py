@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 MESSAGE_TYPES = ("track", "identify", "page", "screen", "alias", "group")
 UTM_FIELDS = ("source", "medium", "name", "term", "content")
@@ -68,12 +69,20 @@ class SegmentMessage(BaseModel):
     @model_validator(mode="after")
     def _required_by_type(self) -> SegmentMessage:
         if self.type == "track" and not (self.event and self.event.strip()):
-            raise ValueError("event: a track call needs an event name")
+            raise _missing("event", "a track call needs an event name")
         if self.type == "alias" and not self.previousId:
-            raise ValueError("previousId: an alias call needs previousId")
+            raise _missing("previousId", "an alias call needs previousId")
         if self.type == "group" and not self.groupId:
-            raise ValueError("groupId: a group call needs groupId")
+            raise _missing("groupId", "a group call needs groupId")
         return self
+
+
+# The error type of our own checks: pydantic carries the field they name in its context.
+_MISSING = "missing_field"
+
+
+def _missing(field: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(_MISSING, message, {"field": field})
 
 
 @dataclass(frozen=True)
@@ -92,14 +101,12 @@ def _pydantic_error(error: ValidationError, prefix: str) -> InvalidMessage:
     first = error.errors()[0]
     path = ".".join(str(part) for part in first["loc"])
     message = first["msg"]
-    if first["type"] == "value_error":
-        # Our own checks say "field: reason".
-        message = message.removeprefix("Value error, ")
-        path, _, message = message.partition(": ")
+    if first["type"] == _MISSING:
+        path = first["ctx"]["field"]
     elif first["type"] == "literal_error":
         message = f"must be one of {', '.join(MESSAGE_TYPES)}"
     field = f"{prefix}{path}" if path else prefix.rstrip(".")
-    code = "missing_field" if first["type"] in ("missing", "value_error") else "invalid_field"
+    code = "missing_field" if first["type"] in ("missing", _MISSING) else "invalid_field"
     return InvalidMessage(code, field, f"{field}: {message}")
 
 
