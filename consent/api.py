@@ -4,8 +4,8 @@ from django.db import transaction
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
+from cdp.errors import OmnitrailError
 from consent.models import AuditEntry, ConsentRecord, DataSubjectRequest, Purpose
-from consent.policy import UnknownPurpose
 from consent.privacy import open_request
 from consent.selectors import consent_history, profile_by_identifier
 from consent.services import record_consent
@@ -45,8 +45,8 @@ class NewConsentSerializer(serializers.Serializer):
     def validate_identifier(self, value):
         try:
             return profile_by_identifier(value)
-        except (ValueError, LookupError) as error:
-            raise serializers.ValidationError(str(error).removeprefix("identifier: ")) from None
+        except OmnitrailError as error:
+            raise serializers.ValidationError(error.message, code=error.code) from None
 
     def validate_evidence(self, value):
         if not isinstance(value, dict):
@@ -74,10 +74,7 @@ class ConsentRecordViewSet(
         identifier = self.request.query_params.get("identifier")
         profile = self.request.query_params.get("profile")
         if identifier:
-            try:
-                profile = profile_by_identifier(identifier).pk
-            except (ValueError, LookupError) as error:
-                raise serializers.ValidationError({"identifier": str(error)}) from None
+            profile = profile_by_identifier(identifier).pk  # or 400 naming the identifier
         elif profile is not None:
             if not profile.isdigit():
                 raise serializers.ValidationError({"profile": "must be a profile id"})
@@ -91,19 +88,16 @@ class ConsentRecordViewSet(
         incoming = NewConsentSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        try:
-            record = record_consent(
-                data["identifier"],
-                data["purpose"],
-                data["status"],
-                channel=ConsentRecord.Channel.API,
-                given_at=data.get("given_at"),
-                expires_at=data.get("expires_at"),
-                evidence={**data.get("evidence", {}), "api_user": request.user.get_username()},
-                recorded_by=request.user,
-            )
-        except UnknownPurpose as error:
-            raise serializers.ValidationError({"purpose": str(error)}) from None
+        record = record_consent(
+            data["identifier"],
+            data["purpose"],
+            data["status"],
+            channel=ConsentRecord.Channel.API,
+            given_at=data.get("given_at"),
+            expires_at=data.get("expires_at"),
+            evidence={**data.get("evidence", {}), "api_user": request.user.get_username()},
+            recorded_by=request.user,
+        )
         return Response(ConsentRecordSerializer(record).data, status=status.HTTP_201_CREATED)
 
 
@@ -141,15 +135,11 @@ class DataSubjectRequestViewSet(
     def create(self, request, *args, **kwargs):
         incoming = DataSubjectRequestSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        try:
-            opened = open_request(
-                incoming.validated_data["kind"],
-                incoming.validated_data["identifier"],
-                requested_by=request.user,
-            )
-        except ValueError as error:
-            field, _, message = str(error).partition(": ")
-            raise serializers.ValidationError({field: message}) from None
+        opened = open_request(  # a bad kind or identifier: 400 naming it
+            incoming.validated_data["kind"],
+            incoming.validated_data["identifier"],
+            requested_by=request.user,
+        )
         opened.refresh_from_db()
         return Response(DataSubjectRequestSerializer(opened).data, status=status.HTTP_202_ACCEPTED)
 

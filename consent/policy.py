@@ -18,12 +18,9 @@ from django.utils import timezone
 from cdp.id_filters import ids_in
 from cdp.models import Profile
 from consent.engine import state as engine
+from consent.errors import UnknownPurpose
 from consent.models import ConsentRecord, Purpose
 from identity.selectors import active_profile, merged_members
-
-
-class UnknownPurpose(LookupError):
-    pass
 
 
 def purpose_by_key(key: str) -> Purpose:

@@ -10,8 +10,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from cdp.errors import InvalidField, OmnitrailError
 from cdp.models import Profile, Touchpoint
 from cdp.services.erasure import erase_profiles, profile_texts
+from consent.errors import InvalidIdentifier
 from consent.models import AuditEntry, ConsentRecord, DataSubjectRequest
 from consent.selectors import profile_by_identifier
 from consent.suppression import ACTIVE_KEY, identifier_hash, suppress
@@ -24,12 +26,12 @@ def open_request(kind: str, identifier: str, *, requested_by=None) -> DataSubjec
     from consent.tasks import process_data_subject_request
 
     if kind not in DataSubjectRequest.Kind.values:
-        raise ValueError(
-            f"kind: {kind!r} is not one of {', '.join(DataSubjectRequest.Kind.values)}"
+        raise InvalidField(
+            f"{kind!r} is not one of {', '.join(DataSubjectRequest.Kind.values)}", field="kind"
         )
     kind_part, _, value = identifier.strip().partition(":")
     if not kind_part or not value:
-        raise ValueError("identifier: use kind:value, e.g. email:ann@example.com")
+        raise InvalidIdentifier("use kind:value, e.g. email:ann@example.com", field="identifier")
     request = DataSubjectRequest.objects.create(
         kind=kind, identifier=identifier.strip(), requested_by=requested_by
     )
@@ -162,7 +164,7 @@ def process_request(request_id: int, *, handled_by: str = "celery") -> DataSubje
         return request
     try:
         profile = profile_by_identifier(request.identifier)
-    except (ValueError, LookupError) as error:
+    except OmnitrailError as error:
         request.status = DataSubjectRequest.Status.NOT_FOUND
         request.error = str(error)
     else:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cdp.models import Profile
 from consent import policy
+from consent.errors import InvalidIdentifier, UnknownIdentifier
 from consent.models import ConsentRecord, Purpose
 from identity.selectors import (
     active_profile,
@@ -19,15 +20,16 @@ from identity.selectors import (
 
 
 def profile_by_identifier(identifier: str) -> Profile:
-    """The active profile `kind:value` belongs to, or LookupError saying why not."""
+    """The active profile `kind:value` belongs to; InvalidIdentifier when it is not
+    written so, UnknownIdentifier when no profile holds it."""
     kind, _, value = identifier.strip().partition(":")
     if not kind or not value:
-        raise ValueError(
-            f"identifier: use kind:value, e.g. email:ann@example.com (got {identifier!r})"
+        raise InvalidIdentifier(
+            f"use kind:value, e.g. email:ann@example.com (got {identifier!r})", field="identifier"
         )
     found = profile_ids_for_identifier(kind, value).values_list("profile_id", flat=True).first()
     if found is None:
-        raise LookupError(f"identifier: no profile has {kind} {value!r}")
+        raise UnknownIdentifier(f"no profile has {kind} {value!r}", field="identifier")
     return Profile.objects.get(pk=active_profile(found))
 
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from cdp.errors import InvalidField, OmnitrailError
 from cdp.models import Profile, Source, Touchpoint
 from consent.engine.parsing import InvalidConsent, PurposeSpec, statements
 from consent.models import ConsentRecord, Purpose
@@ -46,8 +47,8 @@ def record_consent(
 ) -> ConsentRecord:
     """Add one statement to the profile's consent history."""
     if status not in ConsentRecord.Status.values:
-        raise ValueError(
-            f"status: {status!r} is not one of {', '.join(ConsentRecord.Status.values)}"
+        raise InvalidField(
+            f"{status!r} is not one of {', '.join(ConsentRecord.Status.values)}", field="status"
         )
     purpose = purpose if isinstance(purpose, Purpose) else purpose_by_key(purpose)
     return ConsentRecord.objects.create(
@@ -133,7 +134,7 @@ def import_consents(source: Source, path: Path | io.TextIOBase) -> ConsentImport
             summary.rows += 1
             try:
                 _import_row(source, row)
-            except (ValueError, LookupError) as error:
+            except OmnitrailError as error:
                 summary.errors.append(f"line {reader.line_num}: {error}")
                 continue
             summary.recorded += 1
@@ -143,9 +144,12 @@ def import_consents(source: Source, path: Path | io.TextIOBase) -> ConsentImport
 def _when(value: str | None, column: str) -> datetime | None:
     if not value:
         return None
-    parsed = parse_datetime(value.strip())
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:  # the shape of one, but not a real time (a 30th of February)
+        parsed = None
     if parsed is None:
-        raise ValueError(f"{column}: {value!r} is not an ISO 8601 date-time")
+        raise InvalidField(f"{value!r} is not an ISO 8601 date-time", field=column)
     return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
 
 
@@ -154,14 +158,16 @@ def _who(row: dict[str, str]) -> Profile:
         value = (row.get(column) or "").strip()
         if value:
             return profile_by_identifier(value if column == "identifier" else f"{column}:{value}")
-    raise ValueError(f"no identifier: fill one of {', '.join(IDENTIFIER_COLUMNS)}")
+    raise OmnitrailError(
+        f"no identifier: fill one of {', '.join(IDENTIFIER_COLUMNS)}", code="missing_identifier"
+    )
 
 
 @transaction.atomic
 def _import_row(source: Source, row: dict[str, str]) -> None:
     column = next((c for c in TIME_COLUMNS if row.get(c)), None)
     if column is None:
-        raise ValueError(f"{' or '.join(TIME_COLUMNS)}: required")
+        raise InvalidField("required", field=" or ".join(TIME_COLUMNS), code="missing_field")
     used = {"purpose", "status", column, "expires_at", *IDENTIFIER_COLUMNS}
     record_consent(
         _who(row),

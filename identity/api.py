@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from identity.models import MatchReview, MergeDecision
-from identity.services.merging import MergeRefused, unmerge
+from identity.services.merging import unmerge
 from identity.services.reviews import accept_review, reject_review
 
 
@@ -20,10 +20,6 @@ class MatchReviewSerializer(serializers.ModelSerializer):
     class Meta:
         model = MatchReview
         fields = "__all__"
-
-
-def _refused(error: MergeRefused) -> Response:
-    return Response({"code": "merge_refused", "message": str(error)}, status=409)
 
 
 class MergeDecisionViewSet(viewsets.ReadOnlyModelViewSet):
@@ -50,10 +46,7 @@ class MergeDecisionViewSet(viewsets.ReadOnlyModelViewSet):
                 {"code": "permission_denied", "message": "unmerging needs change_mergedecision"},
                 status=status.HTTP_403_FORBIDDEN,
             )
-        try:
-            unmerge(decision, decided_by=request.user.get_username())
-        except MergeRefused as error:
-            return _refused(error)
+        unmerge(decision, decided_by=request.user.get_username())  # MergeRefused: 409
         decision.refresh_from_db()
         return Response(MergeDecisionSerializer(decision).data)
 
@@ -81,10 +74,7 @@ class MatchReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             return Response(
                 {"code": "already_decided", "message": f"review is {review.status}"}, status=409
             )
-        try:
-            decide(review, decided_by=request.user.get_username())
-        except MergeRefused as error:
-            return _refused(error)
+        decide(review, decided_by=request.user.get_username())  # MergeRefused: 409
         review.refresh_from_db()
         return Response(MatchReviewSerializer(review).data)
 

@@ -10,11 +10,17 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from cdp.errors import OmnitrailError, RateLimited
 
 
-def error_response(error: OmnitrailError, **extra: Any) -> JsonResponse:
-    body = {"code": error.code, "message": error.message}
+def error_body(error: OmnitrailError) -> dict[str, str]:
+    """`{"code", "message", "field"}`: the message names the field first, as DRF's
+    validation errors do below."""
+    body = {"code": error.code, "message": str(error)}
     if error.field:
         body["field"] = error.field
-    body.update(extra)
+    return body
+
+
+def error_response(error: OmnitrailError, **extra: Any) -> JsonResponse:
+    body = error_body(error) | extra
     response = JsonResponse(body, status=error.status)
     if isinstance(error, RateLimited):
         response["Retry-After"] = str(error.retry_after)
@@ -35,9 +41,7 @@ def _first_message(detail: Any, path: str = "") -> tuple[str, str]:
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF errors and our domain errors share one body shape across the native API."""
     if isinstance(exc, OmnitrailError):
-        body = {"code": exc.code, "message": exc.message}
-        if exc.field:
-            body["field"] = exc.field
+        body = error_body(exc)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
         return Response(body, status=exc.status, headers=headers)
     response = drf_exception_handler(exc, context)

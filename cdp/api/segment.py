@@ -96,7 +96,7 @@ def _sent_at(payload: dict[str, Any]) -> datetime | None:
         parsed = _datetime.validate_python(value)
     except ValidationError:
         raise OmnitrailError(
-            f"sentAt: not a valid timestamp: {value!r}", code="invalid_field", field="sentAt"
+            f"not a valid timestamp: {value!r}", code="invalid_field", field="sentAt"
         ) from None
     return parsed if parsed.tzinfo else timezone.make_aware(parsed, timezone.UTC)
 
@@ -104,13 +104,11 @@ def _sent_at(payload: dict[str, Any]) -> datetime | None:
 def _events_of(payload: Any, endpoint: str) -> tuple[list[Any], dict[str, Any]]:
     """The events of a request and the batch-level context to merge into each."""
     if not isinstance(payload, dict):
-        raise OmnitrailError("body: must be a JSON object", code="invalid_json", field="body")
+        raise OmnitrailError("must be a JSON object", code="invalid_json", field="body")
     if endpoint == "batch":
         batch = payload.get("batch")
         if not isinstance(batch, list):
-            raise OmnitrailError(
-                "batch: must be a list of events", code="invalid_field", field="batch"
-            )
+            raise OmnitrailError("must be a list of events", code="invalid_field", field="batch")
         context = payload.get("context")
         return batch, context if isinstance(context, dict) else {}
     event = dict(payload)
@@ -154,7 +152,7 @@ def segment_endpoint(request: HttpRequest, endpoint: str) -> JsonResponse:
     except OmnitrailError as error:
         if source is not None and error.status in (400, 413):
             record_rejected_body(
-                source, body or _raw_body(request), code=error.code, reason=error.message
+                source, body or _raw_body(request), code=error.code, reason=str(error)
             )
         return error_response(error)
     except (OperationalError, InterfaceError) as error:

@@ -43,18 +43,16 @@ def authenticate_source(write_key: str | None) -> Source:
     """The enabled source this write key belongs to, or AuthenticationFailed."""
     if not write_key:
         raise AuthenticationFailed(
-            "writeKey: no write key (send it as the Basic-auth user name or as writeKey)",
+            "no write key (send it as the Basic-auth user name or as writeKey)",
             code="missing_write_key",
             field="writeKey",
         )
     source = Source.objects.filter(write_key_hash=hash_write_key(write_key)).first()
     if source is None:
-        raise AuthenticationFailed(
-            "writeKey: unknown write key", code="invalid_write_key", field="writeKey"
-        )
+        raise AuthenticationFailed("unknown write key", code="invalid_write_key", field="writeKey")
     if not source.enabled:
         raise AuthenticationFailed(
-            f"writeKey: source {source.name!r} is disabled",
+            f"source {source.name!r} is disabled",
             code="source_disabled",
             field="writeKey",
         )

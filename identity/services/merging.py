@@ -1,4 +1,5 @@
-"""Merging and unmerging profiles, and rebuilding their golden records."""
+"""Merging and unmerging profiles, and rebuilding their golden records. A merge or
+unmerge that may not happen raises MergeRefused (identity.errors, importable from here)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,8 @@ from django.utils import timezone
 from cdp.models import Profile, Touchpoint
 from cdp.services.bulk import bulk_set
 from identity.engine.golden import Observation, build_golden_record
+from identity.errors import MergeRefused
 from identity.models import Identifier, MergeBlock, MergeDecision
-
-
-class MergeRefused(Exception):
-    """A merge the guardrails or an earlier staff decision forbid."""
 
 
 @transaction.atomic

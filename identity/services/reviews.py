@@ -3,9 +3,10 @@
 from django.db import transaction
 from django.utils import timezone
 
+from identity.errors import MergeRefused
 from identity.models import MatchReview, MergeBlock, MergeDecision
 from identity.selectors import active_profiles
-from identity.services.merging import MergeRefused, merge_profiles
+from identity.services.merging import merge_profiles
 
 
 @transaction.atomic

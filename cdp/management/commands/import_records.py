@@ -30,7 +30,7 @@ class Command(BaseCommand):
         try:
             summary = import_file(found, file, kind=kind, id_column=id_column, file_format=format)
         except ImportFileError as error:
-            raise CommandError(f"{file}: {error.message}") from None
+            raise CommandError(f"{file}: {error}") from None
         for rejection in summary.rejected:
             self.stderr.write(f"{file}: line {rejection.line}: {rejection.message}")
         self.stdout.write(
