@@ -9,10 +9,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from attribution.engine import segment_rules
-from attribution.engine.models import MODELS
+from attribution.engine.models import DEFAULT_GOAL, DEFAULT_GUARDRAIL, DEFAULT_MODEL, MODELS
+from attribution.errors import InvalidCost
 from attribution.models import Segment, SegmentMembership
-from attribution.selectors import credit_report, latest_run, model_comparison
-from attribution.selectors.monthly import NoMonthlyFigures, monthly_report
+from attribution.selectors import credit_report, model_comparison, reported_run
+from attribution.selectors.monthly import monthly_report
 from attribution.selectors.reports import budget_report, revenue_pareto
 from attribution.selectors.segments import (
     best_time_to_contact,
@@ -28,7 +29,7 @@ from consent.models import Purpose
 
 
 class CreditQuery(serializers.Serializer):
-    goal = serializers.CharField(default="purchase")
+    goal = serializers.CharField(default=DEFAULT_GOAL)
     model = serializers.ChoiceField(choices=sorted(MODELS))
     group_by = serializers.ChoiceField(choices=["channel", "campaign"], default="channel")
 
@@ -40,11 +41,7 @@ def credits(request):
     with cost, ROAS and CPA."""
     query = CreditQuery(data=request.query_params)
     query.is_valid(raise_exception=True)
-    run = latest_run(query.validated_data["goal"])
-    if run is None:
-        raise serializers.ValidationError(
-            {"goal": "no completed attribution run yet (refresh_attribution)"}
-        )
+    run = reported_run(query.validated_data["goal"])
     rows = credit_report(
         run, model=query.validated_data["model"], group_by=query.validated_data["group_by"]
     )
@@ -69,9 +66,8 @@ def costs(request):
             raise serializers.ValidationError({f"[{index}]": "must be an object"})
         try:
             stored.append(record_cost(line))
-        except ValueError as error:
-            field, _, message = str(error).partition(": ")
-            raise serializers.ValidationError({f"[{index}].{field}": message}) from None
+        except InvalidCost as error:  # named by the line's index: [1].cost
+            raise InvalidCost(error.message, field=f"[{index}].{error.field}") from None
     return Response({"stored": len(stored)}, status=status.HTTP_201_CREATED)
 
 
@@ -92,10 +88,10 @@ REPORTS = (
 
 
 class ReportQuery(serializers.Serializer):
-    goal = serializers.CharField(default="purchase")
-    model = serializers.ChoiceField(choices=sorted(MODELS), default="linear")
+    goal = serializers.CharField(default=DEFAULT_GOAL)
+    model = serializers.ChoiceField(choices=sorted(MODELS), default=DEFAULT_MODEL)
     group_by = serializers.ChoiceField(choices=["channel", "campaign"], default="channel")
-    guardrail = serializers.FloatField(default=0.06, min_value=0.0, max_value=1.0)
+    guardrail = serializers.FloatField(default=DEFAULT_GUARDRAIL, min_value=0.0, max_value=1.0)
     # monthly: the months to report (YYYY-MM or a date in the month); default: the run's.
     start = serializers.CharField(required=False)
     end = serializers.CharField(required=False)
@@ -113,11 +109,7 @@ def report(request, name):
     query = ReportQuery(data=request.query_params)
     query.is_valid(raise_exception=True)
     params = query.validated_data
-    run = latest_run(params["goal"])
-    if run is None:
-        raise serializers.ValidationError(
-            {"goal": "no completed attribution run yet (refresh_attribution)"}
-        )
+    run = reported_run(params["goal"])
     summary = run.summary or {}
     if name == "models":
         body = model_comparison(run, group_by=params["group_by"])
@@ -126,7 +118,9 @@ def report(request, name):
     elif name == "budget":
         body = budget_report(run, model=params["model"], guardrail=params["guardrail"])
     elif name == "monthly":
-        body = _monthly(run, params)
+        body = monthly_report(
+            run, model=params["model"], start=params.get("start"), end=params.get("end")
+        )
     elif name == "pareto":
         body = revenue_pareto(run, model=params["model"], group_by=params["group_by"])
     else:
@@ -142,18 +136,6 @@ def report(request, name):
             }[name]
         )
     return Response({"run": run.pk, "report": name, "results": body})
-
-
-def _monthly(run, params) -> dict:
-    try:
-        return monthly_report(
-            run, model=params["model"], start=params.get("start"), end=params.get("end")
-        )
-    except NoMonthlyFigures as error:
-        raise serializers.ValidationError({"goal": str(error)}) from None
-    except ValueError as error:
-        field, _, message = str(error).partition(": ")
-        raise serializers.ValidationError({field: message}) from None
 
 
 # --- Segments -------------------------------------------------------------------------

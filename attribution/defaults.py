@@ -3,9 +3,11 @@ apps.py): purchases, valued by their revenue."""
 
 from __future__ import annotations
 
+from attribution.engine.models import DEFAULT_GOAL
+
 GOALS = [
     {
-        "key": "purchase",
+        "key": DEFAULT_GOAL,
         "name": "Purchase",
         "event": "Order Completed",
         "value_property": "revenue",

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import minimize
 
+from attribution.engine.models import DEFAULT_GUARDRAIL
+
 DEFAULT_ELASTICITY = 0.5  # b when a channel's history cannot be fitted: square-root returns
 ELASTICITY_RANGE = (0.05, 1.0)  # b above 1 would be increasing returns: no optimum inside
 MIN_FIT_DAYS = 5  # fewer days with both spend and revenue fall back to the default curve
@@ -42,7 +44,7 @@ def advise(
     revenue: np.ndarray,
     *,
     budget: float | None = None,
-    guardrail: float = 0.06,
+    guardrail: float = DEFAULT_GUARDRAIL,
 ) -> list[dict]:
     """Proposed shares of next period's budget, one row per channel (in input order).
 

@@ -1,6 +1,8 @@
 """Every attribution model by the name the API, exports and reports use, the label the
 pages show for it, and the defaults every entry point (API, pages, commands) starts from."""
 
+from collections.abc import Sequence
+
 from attribution.engine.heuristics import MODELS as HEURISTIC_MODELS
 from attribution.engine.markov import markov_shares
 from attribution.engine.shapley import shapley_shares
@@ -29,6 +31,16 @@ DEFAULT_GOAL = "purchase"
 DEFAULT_MODEL = "linear"
 # Budget advice moves each channel's share by at most this much (0.06: six points).
 DEFAULT_GUARDRAIL = 0.06
+
+
+def pick(asked: str, offered: Sequence[str], default: str) -> str | None:
+    """What a filter (a goal, a model) stands at: `asked` when it is offered, else
+    `default` when that is, else the first offered; None when nothing is."""
+    if asked in offered:
+        return asked
+    if default in offered:
+        return default
+    return offered[0] if offered else None
 
 
 def model_label(name: str) -> str:

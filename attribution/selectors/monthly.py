@@ -11,38 +11,17 @@ from datetime import date
 from django.db.models import Sum
 from django.db.models.functions import TruncMonth
 
+from attribution.engine.models import DEFAULT_MODEL
 from attribution.engine.monthly import month_after, month_before, parse_month, range_report
-from attribution.models import AttributionRun, Cost, Goal
+from attribution.errors import NoMonthlyFigures, UnknownModel
+from attribution.models import AttributionRun, Cost
+from cdp.errors import InvalidField
 from identity.selectors import identifiers_by_profile
 
 # Identifier kinds that follow a browser or a device, not a person: a profile holding
 # only these is anonymous; one more kind (user id, email, phone, CRM or loyalty id ...)
 # makes it identified.
 ANONYMOUS_KINDS = frozenset({"anonymous_id", "device_id"})
-
-
-class NoMonthlyFigures(LookupError):
-    """The run was made before runs kept monthly figures."""
-
-
-def goals_with_runs() -> list[Goal]:
-    """The goals that have a completed attribution run (what the report pages offer)."""
-    return list(
-        Goal.objects.filter(runs__status=AttributionRun.Status.COMPLETED).distinct().order_by("key")
-    )
-
-
-def latest_run_heading(goal_key: str) -> AttributionRun | None:
-    """The goal's newest completed run, as `latest_run`, but without its summary (path
-    reports, daily revenue per model and channel ...: megabytes after a long run); what
-    a page shows of it is read on its own (`monthly_report` reads only its months)."""
-    return (
-        AttributionRun.objects.filter(goal__key=goal_key, status=AttributionRun.Status.COMPLETED)
-        .select_related("goal")
-        .defer("summary")
-        .order_by("-finished_at")
-        .first()
-    )
 
 
 def identified_profiles(profile_ids: Iterable[int]) -> set[int]:
@@ -72,15 +51,16 @@ def monthly_costs(start: str, end: str, *, until: str | None = None) -> dict[tup
 def monthly_report(
     run: AttributionRun,
     *,
-    model: str = "linear",
+    model: str = DEFAULT_MODEL,
     start: str | None = None,
     end: str | None = None,
 ) -> dict:
     """The monthly cross-channel report of months start..end (YYYY-MM or a date in the
     month; default: every month the run covers) as `model` credits them (see
     attribution.engine.monthly.range_report), with the run's coverage and the profiles
-    it left out for consent. ValueError names the field at fault; NoMonthlyFigures
-    when the run kept none."""
+    it left out for consent. A run read without its summary (`latest_run(...,
+    summary=False)`) has only its months read. InvalidField (UnknownModel) names the
+    filter at fault; NoMonthlyFigures when the run kept none."""
     if "summary" in run.get_deferred_fields():
         monthly = (
             AttributionRun.objects.filter(pk=run.pk)
@@ -91,11 +71,13 @@ def monthly_report(
         monthly = (run.summary or {}).get("monthly")
     if monthly is None:
         raise NoMonthlyFigures(
-            f"run {run.pk} was made before runs kept monthly figures: refresh attribution"
+            f"run {run.pk} was made before runs kept monthly figures: refresh attribution",
+            field="goal",
         )
     if model not in run.models_run:
-        raise ValueError(
-            f"model: {model!r} is not in run {run.pk} (its models: {', '.join(run.models_run)})"
+        raise UnknownModel(
+            f"{model!r} is not in run {run.pk} (its models: {', '.join(run.models_run)})",
+            field="model",
         )
     months = monthly.get("months", [])
     start = _month("start", start) if start else (months[0] if months else None)
@@ -110,7 +92,7 @@ def monthly_report(
     if start is None:  # the run saw no touch at all
         return {**about, **range_report({}, model=model, start=None, end=None, costs={})}
     if end < start:
-        raise ValueError(f"end: {end} is before start {start}")
+        raise InvalidField(f"{end} is before start {start}", field="end")
     costs = monthly_costs(month_before(start), end, until=(run.parameters or {}).get("until"))
     return {
         **about,
@@ -121,5 +103,5 @@ def monthly_report(
 def _month(field: str, text: str) -> str:
     try:
         return parse_month(text)
-    except ValueError as error:
-        raise ValueError(f"{field}: {error}") from None
+    except ValueError as error:  # the engine's own words: what the text is not
+        raise InvalidField(str(error), field=field) from None

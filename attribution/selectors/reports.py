@@ -13,18 +13,12 @@ from django.utils import timezone
 from attribution.engine.budget import advise
 from attribution.engine.crosschannel import clv_by_first_touch, funnel
 from attribution.engine.incrementality import holdout_mask, lift
+from attribution.engine.models import DEFAULT_GUARDRAIL
 from attribution.engine.paths import pareto
+from attribution.errors import InvalidGuardrail, NothingToAdvise
 from attribution.models import AttributionRun, Cost, Credit, FunnelStage, Holdout, ProfileFacts
+from cdp.errors import InvalidField
 from cdp.models import Touchpoint
-
-
-def latest_run(goal_key: str):
-    """The newest completed attribution run of a goal, or None."""
-    return (
-        AttributionRun.objects.filter(goal__key=goal_key, status="completed")
-        .order_by("-finished_at")
-        .first()
-    )
 
 
 def credit_report(run, *, model: str, group_by: str = "channel") -> list[dict]:
@@ -32,7 +26,7 @@ def credit_report(run, *, model: str, group_by: str = "channel") -> list[dict]:
     in the run, what it cost (costs dated up to the run's end), ROAS (revenue / cost)
     and CPA (cost / conversions); ROAS and CPA are None where they do not exist."""
     if group_by not in ("channel", "campaign"):
-        raise ValueError("group_by: must be channel or campaign")
+        raise InvalidField("must be channel or campaign", field="group_by")
     keys = ["channel"] if group_by == "channel" else ["channel", "campaign"]
     credited = (
         Credit.objects.filter(run=run, model=model)
@@ -215,10 +209,36 @@ def holdout_report(holdout, profile_ids, *, run=None) -> dict:
     return row
 
 
-def budget_report(run, *, model: str = "markov", guardrail: float = 0.06) -> list[dict]:
+def parse_guardrail(text: str) -> float:
+    """A guardrail as a filter gives it ("0.06"; "" for the default); InvalidGuardrail
+    when it is not a share from 0 to 1."""
+    text = text.strip()
+    if not text:
+        return DEFAULT_GUARDRAIL
+    try:
+        return _guardrail(float(text))
+    except (ValueError, InvalidGuardrail):
+        raise InvalidGuardrail(
+            f"{text!r} is not a share from 0 to 1 (0.06: six points)", field="guardrail"
+        ) from None
+
+
+def _guardrail(guardrail: float) -> float:
+    if not 0 <= guardrail <= 1:
+        raise InvalidGuardrail(
+            f"{guardrail!r} is not a share from 0 to 1 (0.06: six points)", field="guardrail"
+        )
+    return guardrail
+
+
+def budget_report(
+    run, *, model: str = "markov", guardrail: float = DEFAULT_GUARDRAIL
+) -> list[dict]:
     """Next period's budget moved toward the channels with the higher marginal ROAS,
     no channel's share moving more than `guardrail`: from the daily costs and the
-    daily revenue `model` credited in the run."""
+    daily revenue `model` credited in the run. InvalidGuardrail for a guardrail that is
+    not a share; NothingToAdvise when costs are recorded but none is above zero."""
+    _guardrail(guardrail)
     daily = (run.summary or {}).get("daily_revenue", {}).get(model, {})
     costs = Cost.objects.all()
     until = (run.parameters or {}).get("until")
@@ -238,6 +258,8 @@ def budget_report(run, *, model: str = "markov", guardrail: float = 0.06) -> lis
         for day, value in daily.get(channel, {}).items():
             if day in at:
                 revenue[at[day], j] = value
+    if spend.sum() <= 0:
+        raise NothingToAdvise("spend has no spend in any channel: nothing to advise on")
     return advise(channels, spend, revenue, guardrail=guardrail)
 
 

@@ -1,9 +1,9 @@
 """The writes of the attribution app: runs and costs (runs.py), profile facts
 (facts.py), segments (segments.py) and their destinations (destinations.py)."""
 
+from attribution.errors import UnknownModel
 from attribution.services.runs import (
     CostImport,
-    UnknownModel,
     goal_by_key,
     import_costs,
     record_cost,

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from attribution.engine import facts as engine
+from attribution.engine.models import DEFAULT_GOAL
 from attribution.models import FactsModel, Goal, ProfileChannel, ProfileFacts
 from attribution.selectors.journeys import touch_frame
 from cdp.engine.batches import id_batches
@@ -41,7 +42,7 @@ FACT_COLUMNS = (
 
 def conversion_event() -> str:
     """Facts count orders as the default goal (purchase) does."""
-    goal = Goal.objects.filter(key="purchase").first()
+    goal = Goal.objects.filter(key=DEFAULT_GOAL).first()
     return goal.event if goal else "Order Completed"
 
 

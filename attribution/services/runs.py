@@ -21,14 +21,11 @@ from attribution.engine.crosschannel import channel_pairs
 from attribution.engine.journeys import channel_totals
 from attribution.engine.models import MODELS
 from attribution.engine.monthly import credited_by_month, month_index, month_span, touch_figures
+from attribution.errors import InvalidCost, UnknownGoal, UnknownModel
 from attribution.models import AttributionRun, Cost, Credit, Goal
-from attribution.selectors import journeys_for_goal
+from attribution.selectors import JourneySet, journeys_for_goal
 from attribution.selectors.monthly import identified_profiles
 from attribution.selectors.reports import clv_report, funnel_report, holdout_report
-
-
-class UnknownModel(ValueError):
-    pass
 
 
 def goal_by_key(key: str) -> Goal:
@@ -36,7 +33,7 @@ def goal_by_key(key: str) -> Goal:
         return Goal.objects.get(key=key)
     except Goal.DoesNotExist:
         known = ", ".join(Goal.objects.values_list("key", flat=True))
-        raise LookupError(f"goal: no goal {key!r} (known: {known})") from None
+        raise UnknownGoal(f"no goal {key!r} (known: {known})", field="goal") from None
 
 
 def refresh_attribution(
@@ -47,13 +44,45 @@ def refresh_attribution(
     own_domains: list[str] | None = None,
 ) -> AttributionRun:
     """Build the goal's journeys from the stored touchpoints (consent-gated) and store
-    what each model credits to each channel and campaign, as one run."""
+    what each model credits to each channel and campaign, as one run. UnknownGoal,
+    UnknownModel name what is not known."""
     goal = goal if isinstance(goal, Goal) else goal_by_key(goal)
+    names = _known_models(models)
+    run = _started_run(goal, names, until=until, own_domains=own_domains)
+    found = journeys_for_goal(
+        event=goal.event,
+        lookback=timedelta(days=goal.lookback_days),
+        until=until,
+        own_domains=own_domains,
+        value_property=goal.value_property,
+        count_repeat=goal.count_repeat,
+    )
+    touches = _touch_rows(found, goal=goal)
+    months = month_span(touches["at"], found.ends)
+    touched = _monthly_touches(touches, months)
+    del touches  # millions of rows at scale: not kept through the models
+    credited = _credited(run, found, names, months=months, cost_by_channel=_cost_by_channel(until))
+    with transaction.atomic():
+        Credit.objects.bulk_create(credited.credits, batch_size=2000)
+        _complete(run, goal, found, credited, monthly={"months": months, **touched})
+    return run
+
+
+def _known_models(models: list[str] | None) -> list[str]:
     names = list(models or MODELS)
     unknown = [name for name in names if name not in MODELS]
     if unknown:
-        raise UnknownModel(f"models: unknown {', '.join(unknown)} (known: {', '.join(MODELS)})")
-    run = AttributionRun.objects.create(
+        raise UnknownModel(
+            f"unknown {', '.join(unknown)} (known: {', '.join(MODELS)})", field="models"
+        )
+    return names
+
+
+def _started_run(
+    goal: Goal, names: list[str], *, until: datetime | None, own_domains: list[str] | None
+) -> AttributionRun:
+    """The run, recorded with what it is made of before anything is computed."""
+    return AttributionRun.objects.create(
         goal=goal,
         models_run=names,
         parameters={
@@ -69,38 +98,45 @@ def refresh_attribution(
             else list(settings.OMNITRAIL_OWN_DOMAINS),
         },
     )
-    found = journeys_for_goal(
-        event=goal.event,
-        lookback=timedelta(days=goal.lookback_days),
-        until=until,
-        own_domains=own_domains,
-        value_property=goal.value_property,
-        count_repeat=goal.count_repeat,
-    )
+
+
+@dataclass
+class _Credited:
+    """What the models credited: Credit rows per channel and campaign, and per model the
+    channel pairs, the revenue per conversion day and the credit per month."""
+
+    credits: list[Credit] = field(default_factory=list)
+    pairs: dict[str, list] = field(default_factory=dict)
+    daily: dict[str, dict] = field(default_factory=dict)
+    monthly: dict[str, dict] = field(default_factory=dict)
+
+
+def _credited(
+    run: AttributionRun,
+    found: JourneySet,
+    names: list[str],
+    *,
+    months: list[str],
+    cost_by_channel: dict[str, float],
+) -> _Credited:
     journeys = found.journeys
     campaigns, campaign_of_touch = np.unique(
         np.array(found.campaigns, dtype=object).astype(str), return_inverse=True
     )
     keys = journeys.touches.astype(np.int64) * len(campaigns) + campaign_of_touch
     size = len(journeys.channels) * len(campaigns)
-    credits = []
-    pairs, daily, monthly_credit = {}, {}, {}
-    cost_by_channel = _cost_by_channel(until)
     days = _conversion_days(found)
-    touches = _touch_rows(found, goal=goal)
-    months = month_span(touches["at"], found.ends)
-    touched = _monthly_touches(touches, months)
-    del touches  # millions of rows at scale: not kept through the models
     journey_month = month_index(found.ends, months)
+    credited = _Credited()
     for name in names:
         shares = MODELS[name](journeys)
         conversions, value = channel_totals(journeys, shares, groups=keys, size=size)
-        pairs[name] = channel_pairs(journeys, shares, cost_by_channel)[:PAIRS_KEPT]
-        daily[name] = _daily_revenue(journeys, shares, days)
-        monthly_credit[name] = credited_by_month(journeys, shares, journey_month, months)
+        credited.pairs[name] = channel_pairs(journeys, shares, cost_by_channel)[:PAIRS_KEPT]
+        credited.daily[name] = _daily_revenue(journeys, shares, days)
+        credited.monthly[name] = credited_by_month(journeys, shares, journey_month, months)
         for key in np.flatnonzero(conversions):
             channel, campaign = divmod(int(key), len(campaigns))
-            credits.append(
+            credited.credits.append(
                 Credit(
                     run=run,
                     model=name,
@@ -110,36 +146,37 @@ def refresh_attribution(
                     value=float(value[key]),
                 )
             )
-    with transaction.atomic():
-        Credit.objects.bulk_create(credits, batch_size=2000)
-        run.journeys = journeys.count
-        run.conversions = int(journeys.converted.sum())
-        run.value = Decimal(str(round(float(journeys.value.sum()), 2)))
-        run.profiles_left_out_for_consent = found.profiles_left_out_for_consent
-        run.summary = {
-            "top_paths": paths.top_paths(journeys, limit=20),
-            "path_lengths": paths.path_lengths(journeys),
-            "time_to_convert": paths.time_to_convert(journeys),
-            "assisted": paths.assisted_conversions(journeys),
-            "conversions_without_touch": found.conversions_without_touch,
-            "channel_pairs": pairs,
-            "daily_revenue": daily,
-            "monthly": {
-                "months": months,
-                **touched,
-                "credited": monthly_credit,
-            },
-            "funnel": funnel_report(found.profile_ids),
-            "clv_by_first_touch": clv_report(found.profile_ids),
-            "holdouts": [
-                holdout_report(holdout, found.profile_ids, run=run)
-                for holdout in goal.holdouts.order_by("pk")
-            ],
-        }
-        run.status = AttributionRun.Status.COMPLETED
-        run.finished_at = timezone.now()
-        run.save()
-    return run
+    return credited
+
+
+def _complete(
+    run: AttributionRun, goal: Goal, found: JourneySet, credited: _Credited, *, monthly: dict
+) -> None:
+    """The run's totals and summary (the reports pages and the API read), and done."""
+    journeys = found.journeys
+    run.journeys = journeys.count
+    run.conversions = int(journeys.converted.sum())
+    run.value = Decimal(str(round(float(journeys.value.sum()), 2)))
+    run.profiles_left_out_for_consent = found.profiles_left_out_for_consent
+    run.summary = {
+        "top_paths": paths.top_paths(journeys, limit=20),
+        "path_lengths": paths.path_lengths(journeys),
+        "time_to_convert": paths.time_to_convert(journeys),
+        "assisted": paths.assisted_conversions(journeys),
+        "conversions_without_touch": found.conversions_without_touch,
+        "channel_pairs": credited.pairs,
+        "daily_revenue": credited.daily,
+        "monthly": {**monthly, "credited": credited.monthly},
+        "funnel": funnel_report(found.profile_ids),
+        "clv_by_first_touch": clv_report(found.profile_ids),
+        "holdouts": [
+            holdout_report(holdout, found.profile_ids, run=run)
+            for holdout in goal.holdouts.order_by("pk")
+        ],
+    }
+    run.status = AttributionRun.Status.COMPLETED
+    run.finished_at = timezone.now()
+    run.save()
 
 
 PAIRS_KEPT = 50
@@ -217,7 +254,7 @@ COST_COLUMNS = ("date", "channel", "cost")
 
 def record_cost(row: dict[str, Any]) -> Cost:
     """Store one day's cost of a channel and campaign; the same line again replaces it.
-    ValueError names the field at fault."""
+    InvalidCost names the field at fault."""
 
     def text(name: str, limit: int = 255) -> str:
         return str(row.get(name) or "").strip()[:limit]
@@ -225,20 +262,22 @@ def record_cost(row: dict[str, Any]) -> Cost:
     try:
         day = row["date"] if isinstance(row.get("date"), date) else date.fromisoformat(text("date"))
     except ValueError:
-        raise ValueError(f"date: {row.get('date')!r} is not YYYY-MM-DD") from None
+        raise InvalidCost(f"{row.get('date')!r} is not YYYY-MM-DD", field="date") from None
     if not text("channel"):
-        raise ValueError("channel: required")
+        raise InvalidCost("required", field="channel")
     try:
         amount = Decimal(str(row.get("cost", "")).strip())
     except InvalidOperation:
-        raise ValueError(f"cost: {row.get('cost')!r} is not a number") from None
+        amount = None
+    if amount is None or not amount.is_finite():
+        raise InvalidCost(f"{row.get('cost')!r} is not a number", field="cost")
     if amount < 0:
-        raise ValueError("cost: must not be negative")
+        raise InvalidCost("must not be negative", field="cost")
     counts = {}
     for name in ("impressions", "clicks"):
         raw = text(name)
         if raw and not raw.isdigit():
-            raise ValueError(f"{name}: {raw!r} is not a whole number")
+            raise InvalidCost(f"{raw!r} is not a whole number", field=name)
         counts[name] = int(raw) if raw else None
     cost, _ = Cost.objects.update_or_create(
         date=day,
@@ -268,7 +307,7 @@ def import_costs(path: Path | io.TextIOBase) -> CostImport:
             try:
                 with transaction.atomic():
                     record_cost(row)
-            except ValueError as error:
+            except InvalidCost as error:
                 summary.errors.append(f"line {reader.line_num}: {error}")
                 continue
             summary.stored += 1

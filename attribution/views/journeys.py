@@ -13,23 +13,13 @@ from django.http import HttpRequest, HttpResponse
 from plotly import colors
 from plotly import graph_objects as go
 
-from attribution.engine.models import MODELS
+from attribution.engine.models import DEFAULT_GOAL, DEFAULT_MODEL, MODELS, model_label, pick
 from attribution.selectors import latest_run
 from attribution.selectors.pages import goal_choices, path_reports
 from attribution.selectors.reports import revenue_pareto
 from cdp.pages import VIEW_REPORTS, Chart, Table, page_permission, render_page
 
 GROUPINGS = [("channel", "Channel"), ("campaign", "Campaign")]
-MODEL_NAMES = {
-    "first_touch": "First touch",
-    "last_touch": "Last touch",
-    "last_non_direct": "Last non-direct touch",
-    "linear": "Linear",
-    "time_decay": "Time decay",
-    "position_based": "Position-based (U-shaped)",
-    "markov": "Markov chain (data-driven)",
-    "shapley": "Shapley value (data-driven)",
-}
 # Columns of the Sankey diagram: a path's first touches, one column each; the touches
 # after these are gathered in one "later touches" node so long paths stay readable.
 SANKEY_STEPS = 5
@@ -43,17 +33,16 @@ class JourneyFilters(forms.Form):
     def __init__(self, data, *, goals: list[tuple[str, str]]):
         super().__init__(data)
         self.fields["goal"].choices = goals
-        self.fields["model"].choices = [(key, MODEL_NAMES.get(key, key)) for key in MODELS]
+        self.fields["model"].choices = [(key, model_label(key)) for key in MODELS]
 
 
 @page_permission(VIEW_REPORTS)
 def journeys_page(request: HttpRequest) -> HttpResponse:
     goals = goal_choices()
     # The API's defaults: purchase (or the first goal there is), linear, by channel.
-    keys = [key for key, _ in goals]
     defaults = {
-        "goal": "purchase" if "purchase" in keys or not keys else keys[0],
-        "model": "linear",
+        "goal": pick("", [key for key, _ in goals], DEFAULT_GOAL) or DEFAULT_GOAL,
+        "model": DEFAULT_MODEL,
         "group_by": "channel",
     }
     form = JourneyFilters(
@@ -77,7 +66,7 @@ def journeys_page(request: HttpRequest) -> HttpResponse:
         "reports": reports,
         "pareto": view,
         "grouping": grouping,
-        "model_name": MODEL_NAMES.get(chosen["model"], chosen["model"]),
+        "model_name": model_label(chosen["model"]),
     }
     tables = [
         _paths_table(reports["top_paths"], run),

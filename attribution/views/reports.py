@@ -14,22 +14,22 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 from django.http import HttpRequest, HttpResponse
 
+from attribution.engine.models import (
+    DEFAULT_GOAL,
+    DEFAULT_GUARDRAIL,
+    DEFAULT_MODEL,
+    model_label,
+    pick,
+)
+from attribution.errors import InvalidGuardrail, NoMonthlyFigures, NothingToAdvise
 from attribution.models import AttributionRun
 from attribution.selectors import model_comparison
-from attribution.selectors.monthly import (
-    NoMonthlyFigures,
-    goals_with_runs,
-    latest_run_heading,
-    monthly_report,
-)
-from attribution.selectors.reports import budget_report
+from attribution.selectors.monthly import monthly_report
+from attribution.selectors.reports import budget_report, parse_guardrail
+from attribution.selectors.runs import goals_with_runs, latest_run
+from cdp.errors import InvalidField
 from cdp.pages import VIEW_REPORTS, Chart, Table, page_permission, render_page
 
-DEFAULT_GOAL = "purchase"
-# The API's default model too, so that an address without ?model= shows what
-# /api/v1/attribution/reports/... without it returns.
-DEFAULT_MODEL = "linear"
-DEFAULT_GUARDRAIL = 0.06  # as the budget report's and the API's
 MEASURES = {"revenue": "Revenue", "conversions": "Conversions"}
 # Rows drawn on the page, so that it renders in well under a second whatever the run
 # covers; the CSV downloads have them all.
@@ -37,11 +37,6 @@ CAMPAIGNS_SHOWN = 100
 MONTHS_SHOWN_PER_CHANNEL = 6  # the channel x month table: the range's last months
 # A horizontal legend: Plotly puts it under the axis labels, and it wraps on a phone.
 LEGEND_BELOW = {"orientation": "h"}
-
-
-def model_label(name: str) -> str:
-    """first_touch -> First touch; markov -> Markov."""
-    return name.replace("_", " ").capitalize()
 
 
 @dataclass
@@ -61,7 +56,9 @@ class RunChoice:
 
 def choose_run(request: HttpRequest) -> RunChoice:
     """?goal= (a goal with a completed run; default purchase) and ?model= (one the run
-    has; default linear)."""
+    has; default linear, the API's too, so that an address without ?model= shows what
+    /api/v1/attribution/reports/... without it returns). The run is read without its
+    summary: each page reads what it shows of it."""
     choice = RunChoice(goals=goals_with_runs())
     keys = [goal.key for goal in choice.goals]
     asked = request.GET.get("goal", "").strip()
@@ -70,20 +67,14 @@ def choose_run(request: HttpRequest) -> RunChoice:
         choice.errors["goal"] = (
             f"no completed attribution run for {asked!r} (goals with one: {offered})"
         )
-    if asked in keys:
-        choice.goal = asked
-    elif keys:
-        choice.goal = DEFAULT_GOAL if DEFAULT_GOAL in keys else keys[0]
-    choice.run = latest_run_heading(choice.goal) if choice.goal else None
+    choice.goal = pick(asked, keys, DEFAULT_GOAL)
+    choice.run = latest_run(choice.goal, summary=False) if choice.goal else None
     asked = request.GET.get("model", "").strip()
     if asked and choice.run and asked not in choice.models:
         choice.errors["model"] = (
             f"{asked!r} is not in this run (its models: {', '.join(choice.models)})"
         )
-    if asked in choice.models:
-        choice.model = asked
-    elif choice.models:
-        choice.model = DEFAULT_MODEL if DEFAULT_MODEL in choice.models else choice.models[0]
+    choice.model = pick(asked, choice.models, DEFAULT_MODEL)
     return choice
 
 
@@ -142,11 +133,9 @@ def overview(request: HttpRequest) -> HttpResponse:
                 choice.run, model=choice.model, start=start or None, end=end or None
             )
         except NoMonthlyFigures as error:
-            notice = str(error)
-        except ValueError as error:
-            name, _, message = str(error).partition(": ")
-            errors[name] = message
-            report = None
+            notice = error.message
+        except InvalidField as error:
+            errors[error.field] = error.message
     complete = request.GET.get("download") == "channel_months"
     tables, charts, notes = overview_figures(report, complete=complete) if report else ([], [], {})
     return respond(
@@ -300,16 +289,11 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
     if measure not in MEASURES:
         errors["measure"] = f"{measure!r} is not one of {', '.join(MEASURES)}"
     guardrail_text = request.GET.get("guardrail", "").strip()
-    guardrail = DEFAULT_GUARDRAIL
-    if guardrail_text:
-        try:
-            guardrail = float(guardrail_text)
-            if not 0 <= guardrail <= 1:
-                raise ValueError
-        except ValueError:
-            errors["guardrail"] = (
-                f"{guardrail_text!r} is not a share from 0 to 1 (0.06: six points)"
-            )
+    try:
+        guardrail = parse_guardrail(guardrail_text)
+    except InvalidGuardrail as error:
+        errors[error.field] = error.message
+        guardrail = DEFAULT_GUARDRAIL
     tables, charts, notes = [], [], {}
     notice = ""
     if choice.run is None:
@@ -340,12 +324,23 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
 
 
 def attribution_figures(request, run, *, model, measure, guardrail):
+    """The attribution page's tables and charts, and notes on what they leave out."""
     models = list(run.models_run)
     labels = [model_label(name) for name in models]
-    notes = {}
+    notes: dict[str, str] = {}
+    side_by_side, models_chart = _models_figures(run, models, labels, measure)
+    campaigns = _campaigns_table(
+        run, models, labels, notes, complete=request.GET.get("download") == "campaigns"
+    )
+    budget = _budget_table(run, model, guardrail, notes)
+    lift_table, lift_chart = _holdout_figures(run, notes)
+    return [side_by_side, campaigns, budget, lift_table], [models_chart, lift_chart], notes
 
+
+def _models_figures(run, models: list[str], labels: list[str], measure: str):
+    """Per channel, what each model credits: a table and grouped bars."""
     by_channel = model_comparison(run)
-    side_by_side = Table(
+    table = Table(
         "models",
         f"{MEASURES[measure]} credited per channel, model by model",
         ["Channel", *labels],
@@ -370,26 +365,29 @@ def attribution_figures(request, run, *, model, measure, guardrail):
         yaxis={"title": {"text": f"Credited {measure}"}},
         legend=LEGEND_BELOW,
     )
-    models_chart = Chart(
+    chart = Chart(
         "models",
         bars,
         f"{MEASURES[measure]} each model credits to each channel (one bar per model)",
     )
+    return table, chart
 
+
+def _campaigns_table(run, models: list[str], labels: list[str], notes: dict, *, complete: bool):
+    """Per campaign, the conversions and revenue each model credits (the page shows the
+    CAMPAIGNS_SHOWN with the most revenue, the CSV all)."""
     by_campaign = model_comparison(run, group_by="campaign")
-    if request.GET.get("download") != "campaigns" and len(by_campaign) > CAMPAIGNS_SHOWN:
+    if not complete and len(by_campaign) > CAMPAIGNS_SHOWN:
         notes["campaigns"] = (
             f"The {CAMPAIGNS_SHOWN} campaigns with the most credited revenue of "
             f"{len(by_campaign)}; the CSV has them all."
         )
         by_campaign = by_campaign[:CAMPAIGNS_SHOWN]
-    campaign_columns = [
-        f"{label} {what}" for label in labels for what in ("conversions", "revenue")
-    ]
-    campaigns = Table(
+    columns = [f"{label} {what}" for label in labels for what in ("conversions", "revenue")]
+    return Table(
         "campaigns",
         "Conversions and revenue credited per campaign, model by model",
-        ["Channel", "Campaign", *campaign_columns],
+        ["Channel", "Campaign", *columns],
         [
             [
                 row["channel"],
@@ -402,29 +400,33 @@ def attribution_figures(request, run, *, model, measure, guardrail):
             ]
             for row in by_campaign
         ],
-        numeric=set(campaign_columns),
+        numeric=set(columns),
     )
 
+
+BUDGET_COLUMNS = [
+    "Current share %",
+    "Proposed share %",
+    "Change (points)",
+    "Marginal ROAS",
+    "Elasticity",
+    "Expected revenue now",
+    "Expected revenue proposed",
+    "Expected effect",
+]
+
+
+def _budget_table(run, model: str, guardrail: float, notes: dict) -> Table:
     try:
         advice = budget_report(run, model=model, guardrail=guardrail)
-    except ValueError as error:  # costs recorded, but nothing spent
-        notes["budget"] = str(error)
+    except NothingToAdvise as error:  # costs recorded, but nothing spent
+        notes["budget"] = error.message
         advice = []
-    budget_columns = [
-        "Current share %",
-        "Proposed share %",
-        "Change (points)",
-        "Marginal ROAS",
-        "Elasticity",
-        "Expected revenue now",
-        "Expected revenue proposed",
-        "Expected effect",
-    ]
-    budget = Table(
+    return Table(
         "budget",
         f"Budget advice from the {model_label(model)} model, each share moving at most "
         f"{guardrail * 100:g} points",
-        ["Channel", *budget_columns, "Curve fitted"],
+        ["Channel", *BUDGET_COLUMNS, "Curve fitted"],
         [
             [
                 row["channel"],
@@ -440,37 +442,42 @@ def attribution_figures(request, run, *, model, measure, guardrail):
             ]
             for row in advice
         ],
-        numeric=set(budget_columns),
+        numeric=set(BUDGET_COLUMNS),
     )
 
+
+HOLDOUT_COLUMNS = [
+    "Held out %",
+    "Exposed profiles",
+    "Exposed conversions",
+    "Exposed rate %",
+    "Held-out profiles",
+    "Held-out conversions",
+    "Held-out rate %",
+    "Lift (points)",
+    "Lift low",
+    "Lift high",
+    "Relative lift %",
+    "Relative lift low %",
+    "Relative lift high %",
+    "p-value",
+    "Incremental conversions",
+    "Markov credited conversions",
+]
+
+
+def _holdout_figures(run, notes: dict):
+    """The holdout lift: a table, and each lift with its confidence interval."""
     holdouts = (run.summary or {}).get("holdouts", [])
-    holdout_columns = [
-        "Held out %",
-        "Exposed profiles",
-        "Exposed conversions",
-        "Exposed rate %",
-        "Held-out profiles",
-        "Held-out conversions",
-        "Held-out rate %",
-        "Lift (points)",
-        "Lift low",
-        "Lift high",
-        "Relative lift %",
-        "Relative lift low %",
-        "Relative lift high %",
-        "p-value",
-        "Incremental conversions",
-        "Markov credited conversions",
-    ]
-    lift_table = Table(
+    table = Table(
         "holdouts",
         "Holdout lift: exposed against held-out profiles, with the 95% confidence interval",
-        ["Holdout", *holdout_columns, "Note"],
+        ["Holdout", *HOLDOUT_COLUMNS, "Note"],
         [_holdout_row(row) for row in holdouts],
-        numeric=set(holdout_columns),
+        numeric=set(HOLDOUT_COLUMNS),
     )
     measured = [row for row in holdouts if "difference" in row]
-    lift_figure = go.Figure(
+    figure = go.Figure(
         go.Scatter(
             x=[row["holdout"] for row in measured],
             y=[_points(row["difference"]) for row in measured],
@@ -485,25 +492,21 @@ def attribution_figures(request, run, *, model, measure, guardrail):
             },
         )
     )
-    lift_figure.add_hline(y=0, line_dash="dot", line_color="#5b6576")
-    lift_figure.update_layout(
+    figure.add_hline(y=0, line_dash="dot", line_color="#5b6576")
+    figure.update_layout(
         xaxis={"type": "category"},
         yaxis={"title": {"text": "Conversion rate lift (points)"}},
         showlegend=False,
     )
-    lift_chart = Chart(
+    chart = Chart(
         "lift",
-        lift_figure,
+        figure,
         "Conversion rate of the exposed minus the held-out profiles, in percentage points, "
         "with its 95% confidence interval",
     )
     if holdouts and not measured:
         notes["holdouts"] = "No holdout has both an exposed and a held-out group yet."
-    return (
-        [side_by_side, campaigns, budget, lift_table],
-        [models_chart, lift_chart],
-        notes,
-    )
+    return table, chart
 
 
 def _credited(row: dict, model: str, measure: str) -> float:

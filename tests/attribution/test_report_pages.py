@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from attribution.engine.models import MODEL_LABELS
 from attribution.models import AttributionRun, Goal, Holdout
 from attribution.selectors import model_comparison
 from attribution.selectors.monthly import monthly_report
@@ -177,7 +178,9 @@ def test_the_attribution_page_shows_the_models_the_api_compares(analyst, run):
     shown = {row[0]: dict(zip(table.columns[1:], row[1:], strict=True)) for row in table.rows}
     for row in api:
         assert shown[row["channel"]]["Linear"] == round(row["linear"]["conversions"], 4)
-        assert shown[row["channel"]]["Markov"] == round(row["markov"]["conversions"], 4)
+        assert shown[row["channel"]]["Markov chain (data-driven)"] == round(
+            row["markov"]["conversions"], 4
+        )
     html = response.content.decode()
     assert 'id="chart-data-models"' in html and 'id="chart-data-lift"' in html
     assert 'data-guardrail="6.0"' in html
@@ -188,7 +191,7 @@ def test_the_attribution_csv_downloads(analyst, run):
     campaigns = download(analyst, "/app/attribution/", download="campaigns")
     holdouts = download(analyst, "/app/attribution/", download="holdouts")
 
-    assert models[0] == ["Channel", *[n.replace("_", " ").capitalize() for n in run.models_run]]
+    assert models[0] == ["Channel", *[MODEL_LABELS[n] for n in run.models_run]]
     revenue = {row["channel"]: row["linear"]["revenue"] for row in model_comparison(run)}
     linear = models[0].index("Linear")
     assert {row[0]: float(row[linear]) for row in models[1:]} == revenue

@@ -81,7 +81,8 @@ def test_an_analyst_reads_the_overview_and_the_attribution_page(
     header = page.locator('[data-table="models"] thead th').all_inner_texts()
     row = page.locator('[data-table="models"] tbody tr', has_text=top["channel"]).first
     cells = row.locator("td").all_inner_texts()
-    assert number(cells[header.index("Markov")]) == pytest.approx(top["markov"]["revenue"])
+    markov = header.index("Markov chain (data-driven)")
+    assert number(cells[markov]) == pytest.approx(top["markov"]["revenue"])
     advice = api(analyst, "budget", model="markov", guardrail=0.1)
     budget_rows = page.locator('[data-table="budget"] tbody tr')
     assert budget_rows.count() == len(advice)

@@ -3,7 +3,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from attribution.selectors import credit_report, latest_run
+from attribution.engine.models import DEFAULT_GOAL
+from attribution.selectors import credit_report, reported_run
+from cdp.errors import OmnitrailError
 
 COLUMNS = ["model", "channel", "campaign", "conversions", "revenue", "cost", "roas", "cpa"]
 
@@ -16,13 +18,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--model", required=True)
-        parser.add_argument("--goal", default="purchase")
+        parser.add_argument("--goal", default=DEFAULT_GOAL)
         parser.add_argument("--format", choices=["csv", "json"], default="csv")
 
     def handle(self, model, goal, format, **options):
-        run = latest_run(goal)
-        if run is None:
-            raise CommandError(f"no completed run for goal {goal!r}: run refresh_attribution")
+        try:
+            run = reported_run(goal)
+        except OmnitrailError as error:
+            raise CommandError(f"--{error}") from None  # --goal: ...
         if model not in run.models_run:
             raise CommandError(f"--model: {model!r} is not in run {run.pk} ({run.models_run})")
         rows = credit_report(run, model=model, group_by="campaign")
