@@ -38,6 +38,24 @@ def _curve(spend: np.ndarray, revenue: np.ndarray) -> tuple[float, float, bool]:
     return float(roas * mean_spend ** (1.0 - b)), b, False
 
 
+def _check(names: list[str], spend: np.ndarray, revenue: np.ndarray, guardrail: float) -> None:
+    """ValueError saying what is wrong with advise's inputs."""
+    if spend.ndim != 2 or spend.shape[1] != len(names) or spend.shape[0] == 0:
+        raise ValueError(
+            f"spend must be days x channels ({len(names)} channels), got shape {spend.shape}"
+        )
+    if revenue.shape != spend.shape:
+        raise ValueError(f"revenue must have spend's shape {spend.shape}, got {revenue.shape}")
+    if not np.isfinite(spend).all() or (spend < 0).any():
+        raise ValueError("spend must be finite and not negative")
+    if not np.isfinite(revenue).all() or (revenue < 0).any():
+        raise ValueError("revenue must be finite and not negative")
+    if not 0 <= guardrail <= 1:
+        raise ValueError(f"guardrail must be a share between 0 and 1, got {guardrail}")
+    if spend.sum() <= 0:
+        raise ValueError("spend has no spend in any channel: nothing to advise on")
+
+
 def advise(
     channels: Sequence[str],
     spend: np.ndarray,
@@ -71,21 +89,8 @@ def advise(
     names = list(channels)
     spend = np.asarray(spend, dtype=np.float64)
     revenue = np.asarray(revenue, dtype=np.float64)
-    if spend.ndim != 2 or spend.shape[1] != len(names) or spend.shape[0] == 0:
-        raise ValueError(
-            f"spend must be days x channels ({len(names)} channels), got shape {spend.shape}"
-        )
-    if revenue.shape != spend.shape:
-        raise ValueError(f"revenue must have spend's shape {spend.shape}, got {revenue.shape}")
-    if not np.isfinite(spend).all() or (spend < 0).any():
-        raise ValueError("spend must be finite and not negative")
-    if not np.isfinite(revenue).all() or (revenue < 0).any():
-        raise ValueError("revenue must be finite and not negative")
-    if not 0 <= guardrail <= 1:
-        raise ValueError(f"guardrail must be a share between 0 and 1, got {guardrail}")
+    _check(names, spend, revenue, guardrail)
     totals = spend.sum(axis=0)
-    if totals.sum() <= 0:
-        raise ValueError("spend has no spend in any channel: nothing to advise on")
     days = spend.shape[0]
     budget = float(totals.sum()) if budget is None else float(budget)
     if not np.isfinite(budget) or budget < 0:

@@ -119,109 +119,206 @@ def cut_journeys(
     profile_id, timestamp, event, channel and campaign (categoricals), value. Returns
     the journeys, each touch's campaign, how many conversions had no touch before them
     (each gets one touch of its own channel), and when each journey ended."""
-    profile = touches["profile_id"].to_numpy(dtype=np.int64)
-    at = pd.DatetimeIndex(touches["timestamp"]).as_unit("ns").asi8
-    conversion = np.asarray(touches["event"] == event)
-    channel_names = touches["channel"].cat.categories
-    channel = touches["channel"].cat.codes.to_numpy().astype(np.int64)
-    campaign_names = touches["campaign"].cat.categories
-    campaign = touches["campaign"].cat.codes.to_numpy().astype(np.int64)
-    value = touches["value"].to_numpy(dtype=np.float64)
-
-    before = conversions_before(profile, conversion)
-    if not count_repeat:  # only the first conversion counts: what follows it is ignored
-        keep = before == 0
-        profile, at, conversion, channel, campaign, value, before = (
-            column[keep] for column in (profile, at, conversion, channel, campaign, value, before)
-        )
-
-    # The session rule: a Direct view within the timeout of the previous touch of the
-    # profile (views and marketing events; conversions do not count) continues its visit.
-    touch_rows = np.flatnonzero(~conversion)
-    continues = np.zeros(len(profile), dtype=bool)
-    continues[touch_rows[1:]] = (profile[touch_rows[1:]] == profile[touch_rows[:-1]]) & (
-        at[touch_rows[1:]] - at[touch_rows[:-1]] < _nanoseconds(SESSION_TIMEOUT)
-    )
-    direct = channel_names.get_indexer([DIRECT])[0]  # -1: no Direct row at all
-    continuation = continues & ~conversion & (channel == direct)
-
-    # Channels are numbered in the order they first come up, conversions included (a
-    # conversion's channel stands in when nothing came before it).
-    present, first_seen = np.unique(channel[~continuation], return_index=True)
-    in_order = present[np.argsort(first_seen, kind="stable")]
-    channel_id = np.zeros(len(channel_names), dtype=np.int32)
-    channel_id[in_order] = np.arange(len(in_order), dtype=np.int32)
-
-    # Per profile: its conversions, each closing what came after the one before, then its
-    # open journey (the touches after its last conversion), if any are in the window.
-    starts = np.ones(len(profile), dtype=bool)
-    starts[1:] = profile[1:] != profile[:-1]
-    group = np.cumsum(starts) - 1
-    groups = int(group[-1]) + 1 if len(group) else 0
-    conversions_of = np.bincount(group[conversion], minlength=groups)
-    conversion_rows = np.flatnonzero(conversion)
-    first_conversion_row = np.concatenate([[0], np.cumsum(conversions_of)])[:-1]
-    last_row = np.append(np.flatnonzero(starts)[1:], len(profile)) - 1
-
-    touch = np.flatnonzero(~conversion & ~continuation)
-    touch_group, touch_before = group[touch], before[touch]
-    is_open = touch_before == conversions_of[touch_group]
-    end = np.empty(len(touch), dtype=np.int64)
-    end[is_open] = at[last_row[touch_group[is_open]]]  # the profile's last row
-    closed = ~is_open
-    closing = first_conversion_row[touch_group[closed]] + touch_before[closed]
-    end[closed] = at[conversion_rows[closing]]
-    # Strictly before a conversion; up to and including the last row otherwise.
-    inside = (at[touch] >= end - _nanoseconds(lookback)) & ((at[touch] < end) | is_open)
-    touch, touch_group, touch_before, end, is_open = (
-        column[inside] for column in (touch, touch_group, touch_before, end, is_open)
-    )
-
-    has_open = np.zeros(groups, dtype=np.int64)
-    has_open[touch_group[is_open]] = 1
-    journeys_before = np.concatenate([[0], np.cumsum(conversions_of + has_open)])
-    count = int(journeys_before[-1])
-    touch_journey = journeys_before[touch_group] + touch_before
-    conversion_journey = journeys_before[group[conversion_rows]] + before[conversion_rows]
-    converted = np.zeros(count, dtype=bool)
-    converted[conversion_journey] = True
-    values = np.zeros(count)
-    values[conversion_journey] = value[conversion_rows]
-    ends = np.zeros(count, dtype=np.int64)
-    ends[conversion_journey] = at[conversion_rows]
-    open_groups = np.flatnonzero(has_open)
-    ends[journeys_before[open_groups + 1] - 1] = at[last_row[open_groups]]
+    rows = _Rows.of(touches, event=event, count_repeat=count_repeat)
+    continuation = _continues_visit(rows)
+    in_order, channel_id = _numbered_channels(rows, continuation)
+    profiles = _Profiles.of(rows)
+    touch = _touches_in_window(rows, profiles, continuation, lookback)
+    cut = _Cut.of(rows, profiles, touch)
 
     # A conversion with no touch before it gets one: its own channel, at the conversion.
-    lengths = np.bincount(touch_journey, minlength=count)
-    untouched = lengths[conversion_journey] == 0
-    alone, alone_rows = conversion_journey[untouched], conversion_rows[untouched]
+    lengths = np.bincount(cut.touch_journey, minlength=cut.count)
+    untouched = lengths[cut.conversion_journey] == 0
+    alone = cut.conversion_journey[untouched]
+    alone_rows = profiles.conversion_rows[untouched]
     lengths[alone] = 1
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    stands_in = np.zeros(count, dtype=np.int64)
+    stands_in = np.zeros(cut.count, dtype=np.int64)
     stands_in[alone] = 1
-    position = np.arange(len(touch)) + (np.cumsum(stands_in) - stands_in)[touch_journey]
+    position = np.arange(len(touch.rows)) + (np.cumsum(stands_in) - stands_in)[cut.touch_journey]
 
     touches_out = np.empty(offsets[-1], dtype=np.int32)
     ages_us = np.empty(offsets[-1], dtype=np.int64)
     campaign_out = np.empty(offsets[-1], dtype=np.int64)
-    touches_out[position] = channel_id[channel[touch]]
-    ages_us[position] = (end - at[touch]) // _NS_PER_US
-    campaign_out[position] = campaign[touch]
-    touches_out[offsets[alone]] = channel_id[channel[alone_rows]]
+    touches_out[position] = channel_id[rows.channel[touch.rows]]
+    ages_us[position] = (touch.end - rows.at[touch.rows]) // _NS_PER_US
+    campaign_out[position] = rows.campaign[touch.rows]
+    touches_out[offsets[alone]] = channel_id[rows.channel[alone_rows]]
     ages_us[offsets[alone]] = 0
-    campaign_out[offsets[alone]] = len(campaign_names)
-    labels = np.array([*map(str, campaign_names), ""], dtype=object)
+    campaign_out[offsets[alone]] = len(rows.campaign_names)
+    labels = np.array([*map(str, rows.campaign_names), ""], dtype=object)
     journeys = Journeys(
-        channels=tuple(str(channel_names[c]) for c in in_order),
+        channels=tuple(str(rows.channel_names[c]) for c in in_order),
         offsets=offsets,
         touches=touches_out,
         # Seconds as timedelta.total_seconds() gives them: whole microseconds / 10**6.
         ages=ages_us.astype(np.float64) / 1e6,
-        converted=converted,
-        value=values,
+        converted=cut.converted,
+        value=cut.values,
     )
-    return journeys, labels[campaign_out].tolist(), len(alone), ends.view("datetime64[ns]")
+    return journeys, labels[campaign_out].tolist(), len(alone), cut.ends.view("datetime64[ns]")
+
+
+@dataclass
+class _Rows:
+    """The touch rows as arrays, sorted by profile and time; `before` counts the
+    profile's conversions before each row."""
+
+    profile: np.ndarray
+    at: np.ndarray  # int64 nanoseconds
+    conversion: np.ndarray
+    channel: np.ndarray
+    campaign: np.ndarray
+    value: np.ndarray
+    before: np.ndarray
+    channel_names: pd.Index
+    campaign_names: pd.Index
+
+    @classmethod
+    def of(cls, touches: pd.DataFrame, *, event: str, count_repeat: bool) -> _Rows:
+        profile = touches["profile_id"].to_numpy(dtype=np.int64)
+        conversion = np.asarray(touches["event"] == event)
+        columns = {
+            "profile": profile,
+            "at": pd.DatetimeIndex(touches["timestamp"]).as_unit("ns").asi8,
+            "conversion": conversion,
+            "channel": touches["channel"].cat.codes.to_numpy().astype(np.int64),
+            "campaign": touches["campaign"].cat.codes.to_numpy().astype(np.int64),
+            "value": touches["value"].to_numpy(dtype=np.float64),
+            "before": conversions_before(profile, conversion),
+        }
+        if not count_repeat:  # only the first conversion counts: what follows it is ignored
+            keep = columns["before"] == 0
+            columns = {name: column[keep] for name, column in columns.items()}
+        return cls(
+            **columns,
+            channel_names=touches["channel"].cat.categories,
+            campaign_names=touches["campaign"].cat.categories,
+        )
+
+
+def _continues_visit(rows: _Rows) -> np.ndarray:
+    """The session rule: a Direct view within the timeout of the previous touch of the
+    profile (views and marketing events; conversions do not count) continues its visit."""
+    touch_rows = np.flatnonzero(~rows.conversion)
+    continues = np.zeros(len(rows.profile), dtype=bool)
+    continues[touch_rows[1:]] = (rows.profile[touch_rows[1:]] == rows.profile[touch_rows[:-1]]) & (
+        rows.at[touch_rows[1:]] - rows.at[touch_rows[:-1]] < _nanoseconds(SESSION_TIMEOUT)
+    )
+    direct = rows.channel_names.get_indexer([DIRECT])[0]  # -1: no Direct row at all
+    return continues & ~rows.conversion & (rows.channel == direct)
+
+
+def _numbered_channels(rows: _Rows, continuation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Channels numbered in the order they first come up, conversions included (a
+    conversion's channel stands in when nothing came before it): the channel codes in
+    that order, and each code's number."""
+    present, first_seen = np.unique(rows.channel[~continuation], return_index=True)
+    in_order = present[np.argsort(first_seen, kind="stable")]
+    channel_id = np.zeros(len(rows.channel_names), dtype=np.int32)
+    channel_id[in_order] = np.arange(len(in_order), dtype=np.int32)
+    return in_order, channel_id
+
+
+@dataclass
+class _Profiles:
+    """Per row its profile's number (`group`, in order); per profile its conversions
+    (count, first in `conversion_rows`) and its last row."""
+
+    group: np.ndarray
+    count: int
+    conversions_of: np.ndarray
+    conversion_rows: np.ndarray
+    first_conversion_row: np.ndarray
+    last_row: np.ndarray
+
+    @classmethod
+    def of(cls, rows: _Rows) -> _Profiles:
+        starts = np.ones(len(rows.profile), dtype=bool)
+        starts[1:] = rows.profile[1:] != rows.profile[:-1]
+        group = np.cumsum(starts) - 1
+        count = int(group[-1]) + 1 if len(group) else 0
+        conversions_of = np.bincount(group[rows.conversion], minlength=count)
+        return cls(
+            group=group,
+            count=count,
+            conversions_of=conversions_of,
+            conversion_rows=np.flatnonzero(rows.conversion),
+            first_conversion_row=np.concatenate([[0], np.cumsum(conversions_of)])[:-1],
+            last_row=np.append(np.flatnonzero(starts)[1:], len(rows.profile)) - 1,
+        )
+
+
+@dataclass
+class _Touches:
+    """The touches inside some journey's window: their rows, profile, conversions of
+    the profile before them, their journey's end and whether it is the open one."""
+
+    rows: np.ndarray
+    group: np.ndarray
+    before: np.ndarray
+    end: np.ndarray
+    is_open: np.ndarray
+
+
+def _touches_in_window(
+    rows: _Rows, profiles: _Profiles, continuation: np.ndarray, lookback: timedelta
+) -> _Touches:
+    """Per profile: its conversions, each closing what came after the one before, then
+    its open journey (the touches after its last conversion); a touch counts inside the
+    lookback window of its journey's end, strictly before a conversion and up to and
+    including the last row otherwise."""
+    touch = np.flatnonzero(~rows.conversion & ~continuation)
+    group, before = profiles.group[touch], rows.before[touch]
+    is_open = before == profiles.conversions_of[group]
+    end = np.empty(len(touch), dtype=np.int64)
+    end[is_open] = rows.at[profiles.last_row[group[is_open]]]  # the profile's last row
+    closed = ~is_open
+    closing = profiles.first_conversion_row[group[closed]] + before[closed]
+    end[closed] = rows.at[profiles.conversion_rows[closing]]
+    at = rows.at[touch]
+    inside = (at >= end - _nanoseconds(lookback)) & ((at < end) | is_open)
+    return _Touches(touch[inside], group[inside], before[inside], end[inside], is_open[inside])
+
+
+@dataclass
+class _Cut:
+    """The journeys: how many, each touch's and each conversion's journey, and per
+    journey whether it converted, its value and when it ended."""
+
+    count: int
+    touch_journey: np.ndarray
+    conversion_journey: np.ndarray
+    converted: np.ndarray
+    values: np.ndarray
+    ends: np.ndarray
+
+    @classmethod
+    def of(cls, rows: _Rows, profiles: _Profiles, touch: _Touches) -> _Cut:
+        has_open = np.zeros(profiles.count, dtype=np.int64)
+        has_open[touch.group[touch.is_open]] = 1
+        journeys_before = np.concatenate([[0], np.cumsum(profiles.conversions_of + has_open)])
+        count = int(journeys_before[-1])
+        conversion_rows = profiles.conversion_rows
+        conversion_journey = (
+            journeys_before[profiles.group[conversion_rows]] + rows.before[conversion_rows]
+        )
+        converted = np.zeros(count, dtype=bool)
+        converted[conversion_journey] = True
+        values = np.zeros(count)
+        values[conversion_journey] = rows.value[conversion_rows]
+        ends = np.zeros(count, dtype=np.int64)
+        ends[conversion_journey] = rows.at[conversion_rows]
+        open_groups = np.flatnonzero(has_open)
+        ends[journeys_before[open_groups + 1] - 1] = rows.at[profiles.last_row[open_groups]]
+        return cls(
+            count=count,
+            touch_journey=journeys_before[touch.group] + touch.before,
+            conversion_journey=conversion_journey,
+            converted=converted,
+            values=values,
+            ends=ends,
+        )
 
 
 def _nanoseconds(span: timedelta) -> int:

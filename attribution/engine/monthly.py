@@ -196,102 +196,128 @@ def range_report(
     - top movers: the channels whose credited revenue rose and fell most from the
       range's second-to-last month to its last (at most `movers` each way).
     """
-    touches = monthly.get("touches", {})
-    credited = monthly.get("credited", {}).get(model, {})
-    reach = monthly.get("reach", {})
-    covered = set(monthly.get("months", []))
     months = months_between(start, end) if start and end else []
-    shown = [month_before(start), *months] if months else []
-    channels = sorted(
-        {c for c, rows in touches.items() if any(m in rows for m in shown)}
-        | {c for c, rows in credited.items() if any(m in rows for m in shown)}
-        | {c for c, m in costs if m in shown}
-    )
-
-    def stored(channel: str, month: str) -> dict:
-        """The figures kept for one channel and month (rounded only when shown, so
-        that sums do not add up rounding)."""
-        touched = touches.get(channel, {}).get(month, {})
-        got = credited.get(channel, {}).get(month, {})
-        return {
-            "touchpoints": touched.get("touchpoints", 0),
-            "profiles": touched.get("profiles", 0),
-            "conversions": got.get("conversions", 0.0),
-            "revenue": got.get("revenue", 0.0),
-            "cost": costs.get((channel, month), 0.0),
-        }
-
-    def summed(cells: list[dict], profiles: int) -> dict:
-        return _figures(
-            sum(c["touchpoints"] for c in cells),
-            profiles,
-            sum(c["conversions"] for c in cells),
-            sum(c["revenue"] for c in cells),
-            sum(c["cost"] for c in cells),
-        )
-
-    def month_total(month: str) -> dict:
-        identified = sum(reach.get("identified", {}).get(month, {}).values())
-        anonymous = sum(reach.get("anonymous", {}).get(month, {}).values())
-        return {
-            **summed([stored(c, month) for c in channels], identified + anonymous),
-            "identified_profiles": identified,
-            "anonymous_profiles": anonymous,
-        }
-
-    by_channel_month = []
-    by_month = []
-    for month in months:
-        previous = month_before(month)
-        has_previous = previous in covered
-        total, total_before = month_total(month), month_total(previous)
-        by_month.append(
-            {"month": month, **total, "change": _change(total, total_before, has_previous)}
-        )
-        for channel in channels:
-            now = summed([stored(channel, month)], stored(channel, month)["profiles"])
-            then = summed([stored(channel, previous)], stored(channel, previous)["profiles"])
-            if not any(
-                now[k] or then[k] for k in ("touchpoints", "conversions", "revenue", "cost")
-            ):
-                continue
-            by_channel_month.append(
-                {
-                    "month": month,
-                    "channel": channel,
-                    **now,
-                    "change": _change(now, then, has_previous),
-                }
-            )
-
-    by_channel = []
-    for channel in channels:
-        distinct = profiles_in(reach.get("channels", {}).get(channel, {}), start, end)
-        row = summed([stored(channel, m) for m in months], distinct)
-        if any(row[k] for k in ("touchpoints", "conversions", "revenue", "cost")):
-            by_channel.append({"channel": channel, **row})
-    by_channel.sort(key=lambda r: (-r["revenue"], r["channel"]))
-
-    identified = profiles_in(reach.get("identified", {}), start, end) if months else 0
-    anonymous = profiles_in(reach.get("anonymous", {}), start, end) if months else 0
-    totals = {
-        **summed([stored(c, m) for c in channels for m in months], identified + anonymous),
-        "identified_profiles": identified,
-        "anonymous_profiles": anonymous,
-        "identified_share": (
-            round(identified / (identified + anonymous), 4) if identified + anonymous else None
-        ),
-    }
+    kept = _Kept(monthly, model=model, costs=costs, months=months)
+    by_channel_month = _by_channel_month(kept, months)
     return {
         "model": model,
         "start": start,
         "end": end,
         "months": months,
-        "totals": totals,
-        "by_month": by_month,
-        "by_channel": by_channel,
+        "totals": _totals(kept, months, start, end),
+        "by_month": _by_month(kept, months),
+        "by_channel": _by_channel(kept, months, start, end),
         "by_channel_month": by_channel_month,
         "top_movers": _top_movers(by_channel_month, months, movers),
+    }
+
+
+class _Kept:
+    """What the run kept for one model, read per channel and month: the channels with
+    anything in the months shown (the range and the month before it)."""
+
+    def __init__(self, monthly: Mapping, *, model: str, costs: Mapping, months: list[str]):
+        self.touches = monthly.get("touches", {})
+        self.credited = monthly.get("credited", {}).get(model, {})
+        self.reach = monthly.get("reach", {})
+        self.covered = set(monthly.get("months", []))
+        self.costs = costs
+        shown = [month_before(months[0]), *months] if months else []
+        self.channels = sorted(
+            {c for c, rows in self.touches.items() if any(m in rows for m in shown)}
+            | {c for c, rows in self.credited.items() if any(m in rows for m in shown)}
+            | {c for c, m in costs if m in shown}
+        )
+
+    def stored(self, channel: str, month: str) -> dict:
+        """The figures kept for one channel and month (rounded only when shown, so
+        that sums do not add up rounding)."""
+        touched = self.touches.get(channel, {}).get(month, {})
+        got = self.credited.get(channel, {}).get(month, {})
+        return {
+            "touchpoints": touched.get("touchpoints", 0),
+            "profiles": touched.get("profiles", 0),
+            "conversions": got.get("conversions", 0.0),
+            "revenue": got.get("revenue", 0.0),
+            "cost": self.costs.get((channel, month), 0.0),
+        }
+
+    def month_total(self, month: str) -> dict:
+        identified = sum(self.reach.get("identified", {}).get(month, {}).values())
+        anonymous = sum(self.reach.get("anonymous", {}).get(month, {}).values())
+        return {
+            **_summed([self.stored(c, month) for c in self.channels], identified + anonymous),
+            "identified_profiles": identified,
+            "anonymous_profiles": anonymous,
+        }
+
+
+def _summed(cells: list[dict], profiles: int) -> dict:
+    return _figures(
+        sum(c["touchpoints"] for c in cells),
+        profiles,
+        sum(c["conversions"] for c in cells),
+        sum(c["revenue"] for c in cells),
+        sum(c["cost"] for c in cells),
+    )
+
+
+def _anything(row: dict) -> bool:
+    return any(row[k] for k in ("touchpoints", "conversions", "revenue", "cost"))
+
+
+def _by_month(kept: _Kept, months: list[str]) -> list[dict]:
+    """Per month, all channels, with the change from the month before."""
+    rows = []
+    for month in months:
+        previous = month_before(month)
+        total, before = kept.month_total(month), kept.month_total(previous)
+        rows.append(
+            {"month": month, **total, "change": _change(total, before, previous in kept.covered)}
+        )
+    return rows
+
+
+def _by_channel_month(kept: _Kept, months: list[str]) -> list[dict]:
+    """Per month and channel, with the change from the month before; a channel with
+    nothing in either month is left out."""
+    rows = []
+    for month in months:
+        previous = month_before(month)
+        for channel in kept.channels:
+            now = _summed([kept.stored(channel, month)], kept.stored(channel, month)["profiles"])
+            then = _summed(
+                [kept.stored(channel, previous)], kept.stored(channel, previous)["profiles"]
+            )
+            if not (_anything(now) or _anything(then)):
+                continue
+            change = _change(now, then, previous in kept.covered)
+            rows.append({"month": month, "channel": channel, **now, "change": change})
+    return rows
+
+
+def _by_channel(kept: _Kept, months: list[str], start, end) -> list[dict]:
+    """Per channel over the range, profiles distinct over it; most revenue first."""
+    rows = []
+    for channel in kept.channels:
+        distinct = profiles_in(kept.reach.get("channels", {}).get(channel, {}), start, end)
+        row = _summed([kept.stored(channel, m) for m in months], distinct)
+        if _anything(row):
+            rows.append({"channel": channel, **row})
+    return sorted(rows, key=lambda r: (-r["revenue"], r["channel"]))
+
+
+def _totals(kept: _Kept, months: list[str], start, end) -> dict:
+    identified = profiles_in(kept.reach.get("identified", {}), start, end) if months else 0
+    anonymous = profiles_in(kept.reach.get("anonymous", {}), start, end) if months else 0
+    cells = [kept.stored(c, m) for c in kept.channels for m in months]
+    return {
+        **_summed(cells, identified + anonymous),
+        "identified_profiles": identified,
+        "anonymous_profiles": anonymous,
+        "identified_share": (
+            round(identified / (identified + anonymous), 4) if identified + anonymous else None
+        ),
     }
 
 
