@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from cdp.errors import AuthenticationFailed, RateLimited
+from cdp.errors import AuthenticationFailed, InvalidField, RateLimited
 from cdp.models import Source, SourceKind, hash_write_key
 
 
@@ -19,7 +19,7 @@ def new_write_key() -> str:
 def create_source(name: str, *, kind: str, rate_limit: int | None = None) -> tuple[Source, str]:
     """Create a source and return it with its write key, which is never stored in clear."""
     if kind not in SourceKind.values:
-        raise ValueError(f"kind must be one of {', '.join(SourceKind.values)}")
+        raise InvalidField(f"must be one of {', '.join(SourceKind.values)}", field="kind")
     write_key = new_write_key()
     source = Source.objects.create(
         name=name,
