@@ -4,7 +4,8 @@ from django.db import transaction
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from consent.models import AuditEntry, ConsentRecord, DataSubjectRequest, Purpose
+from cdp.models import AuditEntry
+from consent.models import ConsentRecord, DataSubjectRequest, Purpose
 from consent.policy import UnknownPurpose
 from consent.privacy import open_request
 from consent.selectors import consent_history, profile_by_identifier

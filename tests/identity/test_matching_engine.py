@@ -1,5 +1,5 @@
 """Probabilistic profile matching (identity/engine/matching.py) on a labelled population
-(cdp/demo/labelled_records.py: seeded people with noisy duplicate records).
+(cdp/site/demo/labelled_records.py: seeded people with noisy duplicate records).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from cdp.demo.labelled_records import Record, make_population, pairwise_scores, to_table
+from cdp.site.demo.labelled_records import Record, make_population, pairwise_scores, to_table
 from identity.engine.matching import (
     LEVEL_LABELS,
     MATCH_COLUMNS,

@@ -8,7 +8,10 @@ personal-data permission.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import plotly.graph_objects as go
 from django.contrib import messages
@@ -22,7 +25,8 @@ from attribution.selectors import latest_run
 from attribution.selectors.customers import customer_attribution, touchpoint_channels
 from attribution.selectors.facts import facts_of_profiles
 from attribution.selectors.segments import segments_of_profile
-from cdp.models import Profile
+from cdp.audit import record_access
+from cdp.models import AuditEntry, Profile
 from cdp.pages import (
     VIEW_CUSTOMER_360,
     VIEW_PERSONAL_DATA,
@@ -33,9 +37,8 @@ from cdp.pages import (
     render_page,
     when,
 )
-from cdp.selectors import find_profiles, timeline, touchpoint_count, touchpoint_span
-from consent.audit import record_access
-from consent.models import AuditEntry
+from cdp.selectors import TimelinePage, timeline, touchpoint_count, touchpoint_span
+from cdp.site.selectors import find_profiles
 from consent.selectors import consent_history, current_consent
 from identity.models import MergeDecision
 from identity.selectors import (
@@ -155,19 +158,70 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, f"Profile {profile.pk} was merged into profile {live}.")
         return redirect("app-profile", pk=live)
     personal = request.user.has_perm(VIEW_PERSONAL_DATA)
+    errors: dict[str, str] = {}
+    page = _timeline_page(profile.pk, request.GET, errors)
+    goals, goal, run = _goal_and_run(request.GET.get("goal", ""), errors)
+    held = _read_customer(profile, page, run)
+    tables, charts = _customer_tables(profile, page, held, _shown_to(personal))
+    response = render_page(
+        request,
+        "app/profiles/detail.html",
+        {
+            "profile": profile,
+            "errors": errors,
+            "page": page,
+            "count": held.count,
+            "count_more": held.count_more,
+            "first_at": held.first_at,
+            "last_at": held.last_at,
+            "identifier_count": len(held.identifiers),
+            "current_segments": sum(1 for m in held.memberships if m.exited_at is None),
+            "facts": held.facts,
+            "merges": held.merges,
+            "members": sorted(merged_members({profile.pk}).keys() - {profile.pk}),
+            "goals": goals,
+            "goal": goal,
+            "run": run,
+            "attribution": held.attribution,
+            "population_models": [
+                MODEL_NAMES.get(m, m)
+                for m in (held.attribution.population_models if held.attribution else [])
+            ],
+            "personal": personal,
+        },
+        title=f"Customer {profile.pk}",
+        tables=tables,
+        charts=charts,
+        invalid=bool(errors),
+    )
+    return _audited(request, response, object_type="cdp.profile", object_id=profile.pk)
+
+
+def _shown_to(personal: bool) -> Callable[[object], str]:
+    """How a personal value is shown: as it is, or hidden from users without the
+    personal-data permission."""
 
     def shown(value) -> str:
         return str(value) if personal else HIDDEN
 
-    errors: dict[str, str] = {}
-    before, after = request.GET.get("before", ""), request.GET.get("after", "")
+    return shown
+
+
+def _timeline_page(profile_id: int, query, errors: dict[str, str]) -> TimelinePage:
+    """The page of the timeline the address asks for (`before` or `after` a cursor); the
+    newest page, and an error naming the cursor, when it is not one."""
+    before, after = query.get("before", ""), query.get("after", "")
     try:
-        page = timeline(profile.pk, before=before, after=after)
+        return timeline(profile_id, before=before, after=after)
     except ValueError:
         errors["before" if before else "after"] = "is not a position in this timeline"
-        page = timeline(profile.pk)
+        return timeline(profile_id)
+
+
+def _goal_and_run(goal_key: str, errors: dict[str, str]):
+    """Every goal, the one asked for (unknown: an error naming the known ones) or else
+    the first with a run, and its latest attribution run."""
     goals = list(Goal.objects.order_by("key"))
-    goal_key = request.GET.get("goal", "")
     goal = next((g for g in goals if g.key == goal_key), None)
     if goal_key and goal is None:
         known = ", ".join(g.key for g in goals) or "none yet"
@@ -179,7 +233,28 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if run:
                 goal = candidate
                 break
+    return goals, goal, run
 
+
+@dataclass
+class CustomerRecord:
+    """What the page reads about one customer, each from the app that holds it."""
+
+    count: int
+    count_more: bool
+    identifiers: list
+    memberships: list
+    consents: list
+    history: list
+    merges: list
+    facts: Any
+    attribution: Any
+    first_at: datetime | None
+    last_at: datetime | None
+    channels: list[str]
+
+
+def _read_customer(profile: Profile, page: TimelinePage, run) -> CustomerRecord:
     count, more = touchpoint_count(profile.pk)
     identifiers = list(identifiers_of_profile(profile))
     memberships = list(segments_of_profile(profile.pk, history=True)[:HISTORY_ROWS])
@@ -191,9 +266,46 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
     first_at, last_at = touchpoint_span(profile.pk)
     own_domains = (run.parameters or {}).get("own_domains") if run else None
     channels = touchpoint_channels(page.touchpoints, own_domains=own_domains)
+    return CustomerRecord(
+        count=count,
+        count_more=more,
+        identifiers=identifiers,
+        memberships=memberships,
+        consents=consents,
+        history=history,
+        merges=merges,
+        facts=facts,
+        attribution=attribution,
+        first_at=first_at,
+        last_at=last_at,
+        channels=channels,
+    )
 
+
+def _customer_tables(
+    profile: Profile, page: TimelinePage, held: CustomerRecord, shown: Callable[[object], str]
+) -> tuple[list[Table], list[Chart]]:
+    """The page's tables, in the order it shows them, and its chart."""
+    tables = [
+        _traits_table(profile, shown),
+        _identifier_table(held.identifiers, shown),
+        _timeline_table(page.touchpoints, held.channels, shown),
+        *_consent_tables(held.consents, held.history),
+        _segment_table(held.memberships),
+        _merge_table(held.merges, shown),
+    ]
+    charts = []
+    if held.attribution:
+        journey_table, credit_table, chart = _attribution_tables(held.attribution)
+        tables += [journey_table, credit_table]
+        if chart:
+            charts.append(chart)
+    return tables, charts
+
+
+def _traits_table(profile: Profile, shown) -> Table:
     sources = profile.trait_sources or {}
-    traits = Table(
+    return Table(
         "traits",
         "Golden record: each trait and where its value came from",
         ["Trait", "Value", "Source", "Said at", "Rule"],
@@ -208,7 +320,10 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for trait, value in sorted((profile.traits or {}).items())
         ],
     )
-    identifier_table = Table(
+
+
+def _identifier_table(identifiers: list, shown) -> Table:
+    return Table(
         "identifiers",
         "Identifiers",
         ["Kind", "Value", "Status", "First seen", "Last seen"],
@@ -217,7 +332,10 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for i in identifiers
         ],
     )
-    timeline_table = Table(
+
+
+def _timeline_table(touchpoints: list, channels: list[str], shown) -> Table:
+    return Table(
         "timeline",
         "Timeline: every touchpoint, newest first",
         ["When", "Channel", "Source", "Type", "Event", "Campaign", "Device", "Revenue"],
@@ -232,11 +350,14 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 _device(touchpoint, shown),
                 money(touchpoint.revenue),
             ]
-            for touchpoint, channel in zip(page.touchpoints, channels, strict=True)
+            for touchpoint, channel in zip(touchpoints, channels, strict=True)
         ],
         numeric={"Revenue"},
     )
-    consent_table = Table(
+
+
+def _consent_tables(consents: list, history: list) -> tuple[Table, Table]:
+    now = Table(
         "consent",
         "Consent now, per purpose",
         ["Purpose", "State", "May use", "Because of"],
@@ -245,7 +366,7 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for c in consents
         ],
     )
-    consent_history_table = Table(
+    before = Table(
         "consent_history",
         "Consent history, newest first",
         ["Given at", "Purpose", "Status", "Channel", "Source", "Expires", "Profile"],
@@ -262,7 +383,11 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for record in history
         ],
     )
-    segment_table = Table(
+    return now, before
+
+
+def _segment_table(memberships: list) -> Table:
+    return Table(
         "segments",
         "Segments",
         ["Segment", "Entered", "Left", "Member now"],
@@ -276,7 +401,10 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for m in memberships
         ],
     )
-    merge_table = Table(
+
+
+def _merge_table(merges: list, shown) -> Table:
+    return Table(
         "merges",
         "Merge history",
         ["Decision", "When", "Kept", "Merged", "Method", "Evidence", "Decided by", "Undone"],
@@ -294,54 +422,6 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for d in merges
         ],
     )
-    tables = [
-        traits,
-        identifier_table,
-        timeline_table,
-        consent_table,
-        consent_history_table,
-        segment_table,
-        merge_table,
-    ]
-    charts = []
-    if attribution:
-        journey_table, credit_table, chart = _attribution_tables(attribution)
-        tables += [journey_table, credit_table]
-        if chart:
-            charts.append(chart)
-
-    response = render_page(
-        request,
-        "app/profiles/detail.html",
-        {
-            "profile": profile,
-            "errors": errors,
-            "page": page,
-            "count": count,
-            "count_more": more,
-            "first_at": first_at,
-            "last_at": last_at,
-            "identifier_count": len(identifiers),
-            "current_segments": sum(1 for m in memberships if m.exited_at is None),
-            "facts": facts,
-            "merges": merges,
-            "members": sorted(merged_members({profile.pk}).keys() - {profile.pk}),
-            "goals": goals,
-            "goal": goal,
-            "run": run,
-            "attribution": attribution,
-            "population_models": [
-                MODEL_NAMES.get(m, m)
-                for m in (attribution.population_models if attribution else [])
-            ],
-            "personal": personal,
-        },
-        title=f"Customer {profile.pk}",
-        tables=tables,
-        charts=charts,
-        invalid=bool(errors),
-    )
-    return _audited(request, response, object_type="cdp.profile", object_id=profile.pk)
 
 
 def _parse(at: str | None) -> datetime | None:

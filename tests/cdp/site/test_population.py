@@ -13,12 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import pytest
 
-from cdp.demo.population import (
-    NICKNAMES,
-    PAID_CAMPAIGNS,
-    PURPOSES,
-    generate_population,
-)
+from cdp.site.demo.population import generate_population
+from cdp.site.demo.population.consents import PURPOSES
+from cdp.site.demo.population.people import NICKNAMES
+from cdp.site.demo.population.traffic import PAID_CAMPAIGNS
 
 EVENT_FILES = ("web.ndjson", "app.ndjson", "email.ndjson")
 CSV_FILES = ("pos.csv", "crm.csv", "consents.csv", "ad_costs.csv", "ground_truth.csv")

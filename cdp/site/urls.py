@@ -1,10 +1,13 @@
+"""The root urls (ROOT_URLCONF): the Segment tracking API, every app's native API, the
+OpenAPI schema, the admin and the pages under /app/ (cdp.site.app_urls)."""
+
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from attribution import api as attribution_api
-from cdp.api import health, native, segment
+from cdp.api import health, native, tracking
 from consent import api as consent_api
 from identity import api as identity_api
 
@@ -12,7 +15,7 @@ from identity import api as identity_api
 router = DefaultRouter()
 router.trailing_slash = "/?"
 router.register("sources", native.SourceViewSet, basename="source")
-router.register("profiles", native.ProfileViewSet, basename="profile")
+router.register("profiles", identity_api.ProfileViewSet, basename="profile")
 router.register("rejected-events", native.RejectedEventViewSet, basename="rejected-event")
 router.register("merges", identity_api.MergeDecisionViewSet, basename="merge")
 router.register("match-reviews", identity_api.MatchReviewViewSet, basename="match-review")
@@ -25,7 +28,7 @@ router.register(
 urlpatterns = [
     re_path(
         r"^v1/(?P<endpoint>batch|track|identify|page|screen|alias|group)/?$",
-        segment.segment_endpoint,
+        tracking.segment_endpoint,
         name="segment",
     ),
     path("healthz", health.healthz, name="healthz"),
@@ -45,5 +48,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
-    path("app/", include("cdp.app_urls")),
+    path("app/", include("cdp.site.app_urls")),
 ]

@@ -1,10 +1,14 @@
-"""The audit log of personal data in the admin: who viewed, exported or changed what."""
+"""The audit log of personal data: who viewed, exported or changed what, in the admin
+(the middleware) and on the pages under /app/ (`record_access`).
+
+In cdp, the lowest layer, so that every app's pages can write to it.
+"""
 
 from __future__ import annotations
 
 import re
 
-from consent.models import AuditEntry
+from cdp.models import AuditEntry
 
 # Admin pages that show or change personal data, by app and model.
 PERSONAL = {
@@ -76,12 +80,3 @@ def record_access(
         object_id=str(object_id)[:100],
         path=(request.get_full_path() if path is None else path)[:300],
     )
-
-
-def search_fingerprint(kind: str, value: str) -> str:
-    """What the audit log keeps of a search: the kind and a keyed hash of the value
-    (the suppression list's HMAC), so that "who looked this person up?" can be answered
-    from a value at hand while the log itself names no one."""
-    from consent.suppression import identifier_hash
-
-    return f"{kind}:{identifier_hash(kind, value)}"

@@ -4,9 +4,10 @@ from pathlib import Path
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from cdp.demo.population import generate_population
-from cdp.demo_run import HTTP_FILES, print_report, run_demo
 from cdp.models import Source
+from cdp.site.demo.population import generate_population
+from cdp.site.demo.report import print_report
+from cdp.site.demo.run import HTTP_FILES, run_demo
 
 
 class Command(BaseCommand):

@@ -10,10 +10,9 @@ from django.db.models import Sum
 
 from attribution.models import Credit
 from attribution.services import refresh_attribution
-from cdp.models import Profile, Touchpoint
+from cdp.models import AuditEntry, Profile, Touchpoint
 from cdp.selectors import timeline
-from consent.audit import search_fingerprint
-from consent.models import AuditEntry
+from consent.suppression import search_fingerprint
 from identity.models import MergeBlock, MergeDecision
 from identity.selectors import active_profile
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cdp.demo.population import generate_population
+from cdp.site.demo.population import generate_population
 
 
 class Command(BaseCommand):

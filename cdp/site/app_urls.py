@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from attribution.views import journeys, reports, segments
-from cdp import views as customer
+from cdp.site import views as customer
 from identity import views as identity
 
 urlpatterns = [
