@@ -18,10 +18,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from attribution.models import Goal
+from attribution.segments.selectors import facts_of_profiles, segments_of_profile
 from attribution.selectors import latest_run
 from attribution.selectors.customers import customer_attribution, touchpoint_channels
-from attribution.selectors.facts import facts_of_profiles
-from attribution.selectors.segments import segments_of_profile
 from cdp.models import Profile
 from cdp.pages import (
     VIEW_CUSTOMER_360,

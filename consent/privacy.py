@@ -140,8 +140,7 @@ def erase(request: DataSubjectRequest, profile: Profile) -> dict[str, Any]:
 
 def _attribution_data(profile_ids) -> dict:
     """What attribution keeps per person: segment stays and the facts segments read."""
-    from attribution.selectors.facts import facts_of_profiles
-    from attribution.selectors.segments import memberships_of_profiles
+    from attribution.segments.selectors import facts_of_profiles, memberships_of_profiles
 
     return {
         "segment_memberships": memberships_of_profiles(profile_ids),

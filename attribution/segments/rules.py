@@ -1,6 +1,6 @@
-"""Segment definitions: their grammar, validation, description in words, and the
-built-in templates. Pure: no Django (the compiler to database queries is in
-attribution/selectors/segments.py).
+"""Segment definitions: their grammar, validation, description in words, the admin's
+rows, and the built-in templates. Pure: no Django (the compiler to database queries is
+in attribution/segments/selectors.py).
 
 A definition is a tree. Groups combine rules: {"all": [...]} (AND), {"any": [...]} (OR),
 {"not": rule} (NOT), nested at will. A rule is one of:
@@ -231,8 +231,6 @@ def describe(node: Mapping, names: Mapping[int, str] | None = None) -> str:
 # The admin edits a definition as rows: each row is one rule, rows with the same group
 # number must all hold, and a profile is a member when any group holds ("any of all").
 # Every definition in that shape round-trips; deeper trees are edited as JSON.
-
-ROW_KINDS = ("trait", "event", "fact", "channel", "segment")
 
 
 def rows_to_definition(rows: Iterable[Mapping[str, Any]]) -> dict:
