@@ -91,9 +91,8 @@ class SegmentSerializer(serializers.ModelSerializer):
 
 
 def _rule_error(error: segment_rules.RuleError) -> serializers.ValidationError:
-    """`definition.all[1].op: must be ...` → that path as the field, the rest as message."""
-    where, _, message = str(error).partition(": ")
-    return serializers.ValidationError({where: message})
+    """The place in the definition (`definition.all[1].op`) as the field."""
+    return serializers.ValidationError({error.field: error.message})
 
 
 class MembershipSerializer(serializers.ModelSerializer):

@@ -143,7 +143,7 @@ class SegmentAdminForm(forms.ModelForm):
             elif cleaned.get("definition"):
                 definition = cleaned["definition"]
             else:
-                raise segment_rules.RuleError("definition: add at least one rule")
+                raise segment_rules.RuleError("definition", "add at least one rule")
             segment_rules.validate(definition)
             check_references(definition, self.instance.pk)
         except segment_rules.RuleError as error:

@@ -75,11 +75,13 @@ def check_references(definition: Mapping, own_id: int | None) -> None:
     known = {pk: s.definition for pk, s in Segment.objects.in_bulk(list(names)).items()}
     missing = sorted(names - set(known))
     if missing:
-        raise segment_rules.RuleError(f"definition.segment: no segment {missing[0]}")
+        raise segment_rules.RuleError("definition.segment", f"no segment {missing[0]}")
     seen, frontier = set(), set(names)
     while frontier:
         if own_id is not None and own_id in frontier:
-            raise segment_rules.RuleError("definition.segment: the segments would refer in a loop")
+            raise segment_rules.RuleError(
+                "definition.segment", "the segments would refer in a loop"
+            )
         seen |= frontier
         nxt: set[int] = set()
         for segment in Segment.objects.filter(pk__in=frontier):
