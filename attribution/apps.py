@@ -22,8 +22,7 @@ def _reevaluate_after_ingest(source_id: int, message_ids: list[str], with_consen
 def _personal_data(profile_ids) -> dict:
     """What attribution keeps per person, for an access bundle: segment stays and the
     facts segments read."""
-    from attribution.selectors.facts import facts_of_profiles
-    from attribution.selectors.segments import memberships_of_profiles
+    from attribution.segments.selectors import facts_of_profiles, memberships_of_profiles
 
     return {
         "segment_memberships": memberships_of_profiles(profile_ids),

@@ -3,7 +3,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from attribution.views import journeys, reports, segments
+from attribution.segments import views as segments
+from attribution.views import journeys, reports
 from cdp.site import views as customer
 from identity import views as identity
 

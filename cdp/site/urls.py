@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from attribution import api as attribution_api
+from attribution.segments import api as segments_api
 from cdp.api import health, native, tracking
 from consent import api as consent_api
 from identity import api as identity_api
@@ -19,7 +20,7 @@ router.register("profiles", identity_api.ProfileViewSet, basename="profile")
 router.register("rejected-events", native.RejectedEventViewSet, basename="rejected-event")
 router.register("merges", identity_api.MergeDecisionViewSet, basename="merge")
 router.register("match-reviews", identity_api.MatchReviewViewSet, basename="match-review")
-router.register("segments", attribution_api.SegmentViewSet, basename="segment")
+router.register("segments", segments_api.SegmentViewSet, basename="segment")
 router.register("consents", consent_api.ConsentRecordViewSet, basename="consent")
 router.register(
     "privacy/requests", consent_api.DataSubjectRequestViewSet, basename="privacy-request"
@@ -41,7 +42,7 @@ urlpatterns = [
     ),
     re_path(
         r"^api/v1/profiles/(?P<pk>\d+)/segments/?$",
-        attribution_api.profile_segments,
+        segments_api.profile_segments,
         name="profile-segments",
     ),
     path("api/v1/", include(router.urls)),

@@ -21,10 +21,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from attribution.models import Goal
+from attribution.segments.selectors import facts_of_profiles, segments_of_profile
 from attribution.selectors import latest_run
 from attribution.selectors.customers import customer_attribution, touchpoint_channels
-from attribution.selectors.facts import facts_of_profiles
-from attribution.selectors.segments import segments_of_profile
 from cdp.audit import record_access
 from cdp.models import AuditEntry, Profile
 from cdp.pages import (

@@ -25,20 +25,20 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.test import Client, override_settings
 
-from attribution.engine.segment_rules import TEMPLATES
 from attribution.models import AttributionRun, Destination, Goal, Holdout, Segment
-from attribution.selectors import credit_report
-from attribution.selectors.facts import personas
-from attribution.selectors.reports import budget_report
-from attribution.services import import_costs, refresh_attribution
-from attribution.services.destinations import export_segment, sync_webhooks, verify_signature
-from attribution.services.facts import refresh_facts
-from attribution.services.segments import (
+from attribution.segments.destinations import export_segment, sync_webhooks, verify_signature
+from attribution.segments.rules import TEMPLATES
+from attribution.segments.selectors import personas
+from attribution.segments.services import (
     create_from_template,
     create_persona_segments,
+    refresh_facts,
     refresh_segments,
     save_segment,
 )
+from attribution.selectors import credit_report
+from attribution.selectors.reports import budget_report
+from attribution.services import import_costs, refresh_attribution
 from cdp.models import Profile, Touchpoint
 from cdp.selectors import storage_summary
 from cdp.services.imports import import_file

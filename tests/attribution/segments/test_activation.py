@@ -13,14 +13,14 @@ import pytest
 from django.utils import timezone
 
 from attribution.models import Delivery, Destination, Export
-from attribution.services.destinations import (
+from attribution.segments.destinations import (
     due_deliveries,
     export_segment,
     replay,
     send_delivery,
     sync_webhooks,
 )
-from attribution.services.segments import refresh_segment, save_segment
+from attribution.segments.services import refresh_segment, save_segment
 from consent.models import Purpose
 from consent.selectors import profile_by_identifier
 from consent.services import record_consent

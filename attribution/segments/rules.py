@@ -1,6 +1,6 @@
-"""Segment definitions: their grammar, validation, description in words, and the
-built-in templates. Pure: no Django (the compiler to database queries is in
-attribution/selectors/segments.py).
+"""Segment definitions: their grammar, validation, description in words, the admin's
+rows, and the built-in templates. Pure: no Django (the compiler to database queries is
+in attribution/segments/selectors.py).
 
 A definition is a tree. Groups combine rules: {"all": [...]} (AND), {"any": [...]} (OR),
 {"not": rule} (NOT), nested at will. A rule is one of:
@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from cdp.errors import OmnitrailError
 
 TEXT_OPS = ("equals", "not_equals", "in", "contains", "is_set", "not_set")
 NUMBER_OPS = ("equals", "not_equals", "in", "gt", "gte", "lt", "lte", "between")
@@ -59,8 +61,18 @@ OP_WORDS = {
 MAX_DEPTH = 10
 
 
-class RuleError(ValueError):
-    """A definition that does not follow the grammar; the message names where."""
+class RuleError(OmnitrailError, ValueError):
+    """A definition that does not follow the grammar: `field` is the place that is wrong
+    (e.g. `definition.all[1].op`), `message` what is wrong there; in words the two read
+    `definition.all[1].op: must be one of ...`."""
+
+    code = "invalid_segment_rule"
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message, field=field)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
 
 
 def validate(definition: Any, *, where: str = "definition") -> None:
@@ -70,15 +82,15 @@ def validate(definition: Any, *, where: str = "definition") -> None:
 
 def _check(node: Any, where: str, depth: int) -> None:
     if depth > MAX_DEPTH:
-        raise RuleError(f"{where}: nested deeper than {MAX_DEPTH} groups")
+        raise RuleError(where, f"nested deeper than {MAX_DEPTH} groups")
     if not isinstance(node, Mapping) or not node:
-        raise RuleError(f"{where}: must be an object: a group (all, any, not) or a rule")
+        raise RuleError(where, "must be an object: a group (all, any, not) or a rule")
     for group in ("all", "any"):
         if group in node:
             _only(node, {group}, where)
             children = node[group]
             if not isinstance(children, list) or not children:
-                raise RuleError(f"{where}.{group}: must be a non-empty list of rules")
+                raise RuleError(f"{where}.{group}", "must be a non-empty list of rules")
             for i, child in enumerate(children):
                 _check(child, f"{where}.{group}[{i}]", depth + 1)
             return
@@ -94,59 +106,60 @@ def _check(node: Any, where: str, depth: int) -> None:
         _only(node, {"fact", "op", "value"}, where)
         fact = node["fact"]
         if fact not in FACTS:
-            raise RuleError(f"{where}.fact: unknown fact {fact!r} (known: {', '.join(FACTS)})")
+            raise RuleError(f"{where}.fact", f"unknown fact {fact!r} (known: {', '.join(FACTS)})")
         kind = FACTS[fact]
         _operator(node, TEXT_OPS if kind == "text" else NUMBER_OPS, kind, where)
     elif "event" in node:
         _only(node, {"event", "did", "at_least", "within_days", "where"}, where)
         _name(node["event"], f"{where}.event")
         if not isinstance(node.get("did", True), bool):
-            raise RuleError(f"{where}.did: must be true or false")
+            raise RuleError(f"{where}.did", "must be true or false")
         for key in ("at_least", "within_days"):
             if key in node and (type(node[key]) is not int or node[key] < 1):
-                raise RuleError(f"{where}.{key}: must be a whole number of at least 1")
+                raise RuleError(f"{where}.{key}", "must be a whole number of at least 1")
         conditions = node.get("where", {})
         if not isinstance(conditions, Mapping) or any(
             not isinstance(k, str) or not k or isinstance(v, (dict, list))
             for k, v in conditions.items()
         ):
-            raise RuleError(f"{where}.where: must map property names to plain values")
+            raise RuleError(f"{where}.where", "must map property names to plain values")
     elif "channel" in node:
         _only(node, {"channel"}, where)
         _name(node["channel"], f"{where}.channel")
     elif "segment" in node:
         _only(node, {"segment", "member"}, where)
         if type(node["segment"]) is not int:
-            raise RuleError(f"{where}.segment: must be the id of another segment")
+            raise RuleError(f"{where}.segment", "must be the id of another segment")
         if not isinstance(node.get("member", True), bool):
-            raise RuleError(f"{where}.member: must be true or false")
+            raise RuleError(f"{where}.member", "must be true or false")
     else:
         raise RuleError(
-            f"{where}: not a group or a rule (expected one of all, any, not, trait, fact, "
-            "event, channel, segment)"
+            where,
+            "not a group or a rule (expected one of all, any, not, trait, fact, "
+            "event, channel, segment)",
         )
 
 
 def _only(node: Mapping, allowed: set[str], where: str) -> None:
     extra = sorted(set(node) - allowed)
     if extra:
-        raise RuleError(f"{where}.{extra[0]}: not allowed here (allowed: {', '.join(allowed)})")
+        raise RuleError(f"{where}.{extra[0]}", f"not allowed here (allowed: {', '.join(allowed)})")
 
 
 def _name(value: Any, where: str) -> None:
     if not isinstance(value, str) or not value.strip():
-        raise RuleError(f"{where}: must be a non-empty name")
+        raise RuleError(where, "must be a non-empty name")
 
 
 def _operator(node: Mapping, ops: tuple[str, ...], kind: str, where: str) -> None:
     op = node.get("op")
     if op not in ops:
-        raise RuleError(f"{where}.op: must be one of {', '.join(ops)} (got {op!r})")
+        raise RuleError(f"{where}.op", f"must be one of {', '.join(ops)} (got {op!r})")
     value = node.get("value")
     if op in ("is_set", "not_set"):
         return
     if "value" not in node:
-        raise RuleError(f"{where}.value: required for {op}")
+        raise RuleError(f"{where}.value", f"required for {op}")
     if op == "between":
         if (
             not isinstance(value, list)
@@ -154,15 +167,15 @@ def _operator(node: Mapping, ops: tuple[str, ...], kind: str, where: str) -> Non
             or not all(_is_number(v) for v in value)
             or value[0] > value[1]
         ):
-            raise RuleError(f"{where}.value: between takes [low, high], two numbers, low <= high")
+            raise RuleError(f"{where}.value", "between takes [low, high], two numbers, low <= high")
     elif op == "in":
         if not isinstance(value, list) or not value:
-            raise RuleError(f"{where}.value: in takes a non-empty list")
+            raise RuleError(f"{where}.value", "in takes a non-empty list")
     elif op in ("gt", "gte", "lt", "lte") or kind == "number":
         if not _is_number(value):
-            raise RuleError(f"{where}.value: {op} compares with a number")
+            raise RuleError(f"{where}.value", f"{op} compares with a number")
     elif isinstance(value, (dict, list)):
-        raise RuleError(f"{where}.value: must be a plain value")
+        raise RuleError(f"{where}.value", "must be a plain value")
 
 
 def _is_number(value: Any) -> bool:
@@ -232,8 +245,6 @@ def describe(node: Mapping, names: Mapping[int, str] | None = None) -> str:
 # number must all hold, and a profile is a member when any group holds ("any of all").
 # Every definition in that shape round-trips; deeper trees are edited as JSON.
 
-ROW_KINDS = ("trait", "event", "fact", "channel", "segment")
-
 
 def rows_to_definition(rows: Iterable[Mapping[str, Any]]) -> dict:
     """Rows of {group, negate, kind, name, op, value, at_least, within_days, where}
@@ -245,7 +256,7 @@ def rows_to_definition(rows: Iterable[Mapping[str, Any]]) -> dict:
             {"not": rule} if row.get("negate") else rule
         )
     if not groups:
-        raise RuleError("definition: add at least one rule")
+        raise RuleError("definition", "add at least one rule")
     alls = [{"all": rules} for _, rules in sorted(groups.items())]
     return alls[0] if len(alls) == 1 else {"any": alls}
 

@@ -6,10 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from attribution.engine.segment_rules import RuleError
 from attribution.models import ProfileFacts, Segment, SegmentMembership
-from attribution.services.facts import refresh_facts
-from attribution.services.segments import refresh_segment, save_segment
+from attribution.segments.rules import RuleError
+from attribution.segments.services import refresh_facts, refresh_segment, save_segment
 from consent.selectors import profile_by_identifier
 from consent.services import record_consent
 
@@ -181,7 +180,7 @@ def test_a_merge_re_evaluates_both_profiles(people, deliver):
     card = Touchpoint.objects.get(anonymous_id="card-77").profile_id
     dee = pid("dee")
     with_history = SegmentMembership.objects.filter(segment=both)
-    from attribution.services.segments import reevaluate_profiles
+    from attribution.segments.services import reevaluate_profiles
 
     merge_profiles(dee, card, method="manual", evidence={"why": "same card"})
     reevaluate_profiles({dee, card})  # what the sweep of changed profiles does
@@ -287,7 +286,7 @@ def test_segments_api(people, client, admin_user):
 
 
 def test_templates_select_who_they_describe(people):
-    from attribution.services.segments import create_from_template
+    from attribution.segments.services import create_from_template
 
     lapsed = create_from_template("lapsed_customers")
     abandoners = create_from_template("cart_abandoners")
@@ -304,7 +303,7 @@ def test_best_time_to_contact(people):
     # ann's three touches are at the same hour of different days: the mode is the earliest
     assert facts.best_contact_channel in ("Email", "Organic Search")
     assert 0 <= facts.best_hour_of_week < 168
-    from attribution.selectors.segments import best_time_to_contact
+    from attribution.segments.selectors import best_time_to_contact
 
     best = best_time_to_contact(segment({"channel": "Email"}))
     assert best["channel"] == facts.best_contact_channel

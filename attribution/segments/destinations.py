@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from attribution.models import (
+from attribution.segments.models import (
     Delivery,
     DeliveryEvent,
     Destination,
@@ -28,8 +28,8 @@ from attribution.models import (
     ProfileFacts,
     Segment,
 )
+from attribution.segments.selectors import current_members, hour_label
 from attribution.selectors.reports import held_out
-from attribution.selectors.segments import current_members, hour_label
 from cdp.engine.batches import id_batches
 from cdp.models import Profile
 from consent.policy import allowed_profiles
@@ -178,7 +178,7 @@ def _sync(destination, segment, scope, now) -> list[Delivery]:
 
 
 def _enqueue(delivery_ids: Iterable[int]) -> None:
-    from attribution.tasks import deliver_webhook
+    from attribution.segments.tasks import deliver_webhook  # the tasks call this module
 
     for pk in delivery_ids:
         deliver_webhook.delay(pk)

@@ -1,5 +1,7 @@
-"""Segments: create them, refresh their members (all at once or for changed profiles),
-and keep the enter / exit history."""
+"""The writes of segments: create them, refresh their members (all at once or for
+changed profiles) and keep the enter / exit history; and the profile facts their rules
+read (channels, value, RFM, CLV, persona, best time to contact), computed from the
+touchpoints for every profile at once, or anew for the profiles that changed."""
 
 from __future__ import annotations
 
@@ -7,13 +9,26 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
+import pandas as pd
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from attribution.engine import segment_rules
-from attribution.models import Segment, SegmentMembership
-from attribution.selectors.segments import current_members, evaluate
+from attribution.models import Goal
+from attribution.segments import facts as facts_engine
+from attribution.segments import rules as segment_rules
+from attribution.segments.destinations import sync_webhooks
+from attribution.segments.models import (
+    FactsModel,
+    ProfileChannel,
+    ProfileFacts,
+    Segment,
+    SegmentMembership,
+)
+from attribution.segments.selectors import current_members, evaluate, personas
+from attribution.selectors.journeys import touch_frame
+from cdp.engine.batches import id_batches
 from cdp.id_filters import ids_in
 from cdp.services.bulk import copy_rows
 from consent.policy import purpose_by_key
@@ -60,11 +75,13 @@ def check_references(definition: Mapping, own_id: int | None) -> None:
     known = {pk: s.definition for pk, s in Segment.objects.in_bulk(list(names)).items()}
     missing = sorted(names - set(known))
     if missing:
-        raise segment_rules.RuleError(f"definition.segment: no segment {missing[0]}")
+        raise segment_rules.RuleError("definition.segment", f"no segment {missing[0]}")
     seen, frontier = set(), set(names)
     while frontier:
         if own_id is not None and own_id in frontier:
-            raise segment_rules.RuleError("definition.segment: the segments would refer in a loop")
+            raise segment_rules.RuleError(
+                "definition.segment", "the segments would refer in a loop"
+            )
         seen |= frontier
         nxt: set[int] = set()
         for segment in Segment.objects.filter(pk__in=frontier):
@@ -73,7 +90,7 @@ def check_references(definition: Mapping, own_id: int | None) -> None:
 
 
 def create_from_template(key: str, *, purpose: str | None = None) -> Segment:
-    """A segment from a built-in template (see attribution.engine.segment_rules)."""
+    """A segment from a built-in template (see attribution/segments/rules.py)."""
     try:
         template = segment_rules.TEMPLATES[key]
     except KeyError:
@@ -91,8 +108,6 @@ def create_from_template(key: str, *, purpose: str | None = None) -> Segment:
 
 def create_persona_segments() -> list[Segment]:
     """One segment per buyer persona of the last facts refresh."""
-    from attribution.selectors.facts import personas
-
     made = []
     for persona in personas():
         template = segment_rules.persona_template(persona["label"], persona["description"])
@@ -127,8 +142,6 @@ def refresh_segment(
 ) -> RefreshResult:
     """Recompute the segment's members (only among `profile_ids` when given): who now
     qualifies enters, who no longer does exits; then tell its webhooks."""
-    from attribution.services.destinations import sync_webhooks
-
     started = timezone.now()
     now = now or started
     scope = None if profile_ids is None else set(profile_ids)
@@ -170,24 +183,13 @@ def refresh_segment(
 
 
 def _insert_memberships(segment: Segment, profile_ids: list[int], now: datetime) -> None:
-    if not profile_ids:
-        return
-    if connection.vendor == "postgresql":
-        copy_rows(
-            SegmentMembership,
-            [
-                {"segment_id": segment.pk, "profile_id": pk, "entered_at": now, "exited_at": None}
-                for pk in profile_ids
-            ],
-        )
-    else:
-        SegmentMembership.objects.bulk_create(
-            [
-                SegmentMembership(segment=segment, profile_id=pk, entered_at=now)
-                for pk in profile_ids
-            ],
-            batch_size=2_000,
-        )
+    _insert(
+        SegmentMembership,
+        [
+            {"segment_id": segment.pk, "profile_id": pk, "entered_at": now, "exited_at": None}
+            for pk in profile_ids
+        ],
+    )
 
 
 def refresh_segments(
@@ -210,8 +212,6 @@ def refresh_segments(
 def reevaluate_profiles(profile_ids: Iterable[int]) -> dict:
     """After a change to these profiles (a new touchpoint, a merge, a consent change):
     their facts anew, then their membership of every active segment."""
-    from attribution.services.facts import refresh_facts
-
     ids = set(profile_ids)
     segments = list(Segment.objects.filter(active=True))
     if not ids or not segments:  # no segment to keep: facts wait for the nightly refresh
@@ -228,3 +228,112 @@ def reevaluate_profiles(profile_ids: Iterable[int]) -> dict:
         "entered": sum(r.entered for r in results),
         "exited": sum(r.exited for r in results),
     }
+
+
+# --- Profile facts ----------------------------------------------------------------------
+
+# Visits to a store count as touches of the In-store channel.
+IN_STORE_EVENTS = ("Store Visit", "In-Store Visit", "Store Checked In")
+FACT_COLUMNS = (
+    "first_touch_channel",
+    "last_touch_channel",
+    "last_touch_campaign",
+    "channel_count",
+    "total_revenue",
+    "order_count",
+    "first_order_at",
+    "last_order_at",
+    "clv",
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "rfm_score",
+    "persona",
+    "best_hour_of_week",
+    "best_contact_channel",
+)
+
+
+def conversion_event() -> str:
+    """Facts count orders as the default goal (purchase) does."""
+    goal = Goal.objects.filter(key="purchase").first()
+    return goal.event if goal else "Order Completed"
+
+
+def refresh_facts(profile_ids: Iterable[int] | None = None, *, now: datetime | None = None) -> int:
+    """Recompute the facts of `profile_ids` (all profiles when None: that also learns
+    the RFM edges and the personas anew). Returns how many profiles have facts."""
+    now = now or timezone.now()
+    ids = None if profile_ids is None else sorted(set(profile_ids))
+    event = conversion_event()
+    frame = touch_frame(profile_ids=ids, events=[event, *IN_STORE_EVENTS])
+    learnt = None if ids is None else _latest_model()
+    facts, channels, model = facts_engine.compute(
+        frame, conversion_event=event, now=pd.Timestamp(now), model=learnt
+    )
+    with transaction.atomic():
+        if ids is None:
+            ProfileFacts.objects.all().delete()
+            ProfileChannel.objects.all().delete()
+            FactsModel.objects.create(
+                rfm_edges=model.rfm_edges, personas=model.personas, features=model.features
+            )
+        else:
+            for chunk in id_batches(ids):
+                ProfileFacts.objects.filter(profile_id__in=chunk).delete()
+                ProfileChannel.objects.filter(profile_id__in=chunk).delete()
+        _insert(ProfileFacts, _fact_rows(facts, now))
+        _insert(
+            ProfileChannel,
+            [
+                {"profile_id": int(p), "channel": c, "touches": int(n)}
+                for p, c, n in channels[["profile_id", "channel", "touches"]].itertuples(
+                    index=False
+                )
+            ],
+        )
+    return len(facts)
+
+
+def _latest_model() -> facts_engine.FactsModel | None:
+    stored = FactsModel.objects.order_by("-computed_at", "-pk").first()
+    if stored is None:
+        return None
+    return facts_engine.FactsModel(
+        rfm_edges=stored.rfm_edges, personas=stored.personas, features=stored.features
+    )
+
+
+def _fact_rows(facts: pd.DataFrame, now: datetime) -> list[dict]:
+    table = facts.reindex(columns=list(FACT_COLUMNS))
+    rows = []
+    columns = {name: table[name].to_numpy() for name in FACT_COLUMNS}
+    for i, profile_id in enumerate(table.index.to_numpy()):
+        row = {"profile_id": int(profile_id), "updated_at": now}
+        for name, values in columns.items():
+            row[name] = _plain(values[i])
+        rows.append(row)
+    return rows
+
+
+def _plain(value):
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, np.datetime64):
+        return pd.Timestamp(value, tz="UTC").to_pydatetime()
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def _insert(model, rows: list[dict]) -> None:
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        copy_rows(model, rows)
+    else:
+        model.objects.bulk_create([model(**row) for row in rows], batch_size=2_000)

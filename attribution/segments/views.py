@@ -18,17 +18,18 @@ from django.utils import timezone
 from django.utils.text import slugify
 from plotly import graph_objects as go
 
-from attribution.models import Segment
-from attribution.selectors.pages import (
+from attribution.segments.models import Segment
+from attribution.segments.selectors import (
     all_members,
+    best_time_to_contact,
     member_pages,
     recent_exports,
     rules_in_words,
     segment_destinations,
     segment_members_page,
     segments_in_words,
+    size_history,
 )
-from attribution.selectors.segments import best_time_to_contact, size_history
 from cdp.pages import (
     VIEW_CUSTOMER_360,
     VIEW_PERSONAL_DATA,
