@@ -31,6 +31,8 @@ test: install browser
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python manage.py makemigrations --check --dry-run
 
 bench-ingest: install
 	$(BIN)/python benchmarks/ingest.py

@@ -1,23 +1,20 @@
-from django.contrib import admin, messages
-from django.db import transaction
+from django.contrib import admin
 
-from attribution.engine import segment_rules
-from attribution.forms import ChannelRuleForm, SegmentAdminForm, pretty
+from attribution.forms import ChannelRuleForm
 from attribution.models import (
     AttributionRun,
     ChannelRule,
     Cost,
     Credit,
-    Delivery,
-    DeliveryEvent,
-    Destination,
-    Export,
     FunnelStage,
     Goal,
     Holdout,
-    Segment,
 )
-from attribution.selectors.segments import best_time_to_contact, segment_names
+
+# The segments, destinations, deliveries and exports pages are registered by
+# attribution/segments/admin.py, imported here because Django's admin discovers
+# `attribution.admin` only.
+from attribution.segments import admin as segments_admin  # noqa: F401
 
 
 @admin.register(Goal)
@@ -70,126 +67,3 @@ class FunnelStageAdmin(admin.ModelAdmin):
 class HoldoutAdmin(admin.ModelAdmin):
     list_display = ["scope", "value", "percent", "goal", "started_at", "ended_at"]
     list_filter = ["scope", "goal"]
-
-
-@admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
-    form = SegmentAdminForm
-    change_form_template = "admin/attribution/segment/change_form.html"
-    list_display = ["name", "size", "purpose", "refresh_minutes", "last_refreshed_at", "active"]
-    list_filter = ["active", "purpose", "template"]
-    search_fields = ["name", "description"]
-    readonly_fields = ["in_words", "size", "last_refreshed_at", "best_time", "template"]
-    fieldsets = [
-        (None, {"fields": ["name", "description", "purpose", "refresh_minutes", "active"]}),
-        ("Rules", {"fields": ["start_from", "in_words", "definition"]}),
-        ("Now", {"fields": ["size", "last_refreshed_at", "best_time", "template"]}),
-    ]
-    actions = ["refresh_now"]
-
-    @admin.display(description="The rules in words")
-    def in_words(self, segment):
-        if not segment.definition:
-            return "—"
-        return segment_rules.describe(segment.definition, segment_names())
-
-    @admin.display(description="Best time to contact")
-    def best_time(self, segment):
-        best = best_time_to_contact(segment) if segment.pk else {}
-        if not best.get("hour_of_week_label"):
-            return "—"
-        return f"{best['hour_of_week_label']}, on {best['channel']}"
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        transaction.on_commit(lambda: _refresh_later(obj.pk))
-
-    @admin.action(description="Refresh the members now")
-    def refresh_now(self, request, queryset):
-        from attribution.services.segments import refresh_segments
-
-        for result in refresh_segments(queryset):
-            self.message_user(
-                request,
-                f"{result.segment}: {result.size:,} members ({result.entered:,} entered, "
-                f"{result.exited:,} left, {result.left_out_for_consent:,} left out for consent)",
-                messages.SUCCESS,
-            )
-
-    def render_change_form(self, request, context, *args, **kwargs):
-        form = context["adminform"].form
-        context["rules"] = form.rules
-        context["estimated"] = form.estimated
-        context["definition_json"] = pretty(form.instance.definition or {})
-        return super().render_change_form(request, context, *args, **kwargs)
-
-
-def _refresh_later(segment_id: int) -> None:
-    from attribution.tasks import refresh_one_segment
-
-    refresh_one_segment.delay(segment_id)
-
-
-@admin.register(Destination)
-class DestinationAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "purpose", "format", "active"]
-    filter_horizontal = ["segments"]
-    actions = ["export_now"]
-
-    @admin.action(description="Export the segments' members now (file destinations)")
-    def export_now(self, request, queryset):
-        from attribution.services.destinations import export_segment
-
-        for destination in queryset.filter(kind=Destination.Kind.FILE):
-            for segment in destination.segments.all():
-                export = export_segment(destination, segment)
-                self.message_user(
-                    request,
-                    f"{segment} → {export.path}: {export.rows:,} profiles, "
-                    f"{export.left_out_for_consent:,} left out for consent",
-                )
-
-
-class DeliveryEventInline(admin.TabularInline):
-    model = DeliveryEvent
-    extra = 0
-    can_delete = False
-    readonly_fields = ["kind", "profile", "at"]
-
-
-@admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
-    """Webhook batches: failures stay here with their last error until replayed."""
-
-    list_display = [
-        "pk",
-        "destination",
-        "segment",
-        "status",
-        "attempts",
-        "last_error",
-        "created_at",
-        "sent_at",
-    ]
-    list_filter = ["status", "destination"]
-    readonly_fields = [f.name for f in Delivery._meta.fields]
-    inlines = [DeliveryEventInline]
-    actions = ["replay_deliveries"]
-
-    def has_add_permission(self, request):
-        return False
-
-    @admin.action(description="Replay (send again)")
-    def replay_deliveries(self, request, queryset):
-        from attribution.services.destinations import replay
-
-        self.message_user(request, f"{replay(queryset)} deliveries queued again")
-
-
-@admin.register(Export)
-class ExportAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "destination", "segment", "rows", "left_out_for_consent", "path"]
-    readonly_fields = [f.name for f in Export._meta.fields]
-
-    def has_add_permission(self, request):
-        return False

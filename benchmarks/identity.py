@@ -3,14 +3,14 @@
     python benchmarks/identity.py --customers 10000 --records 100000,1000000
 
 Part 1, on PostgreSQL (throwaway database `omnitrail_bench_identity`, dropped and
-recreated): a population from `cdp.demo.population` is ingested through the ingest and
+recreated): a population from `cdp.site.demo.population` is ingested through the ingest and
 import services with identity work left in Redis database 15 (no worker), then
 `resolve_pending` (what `resolve_identities` and the workers run) is timed over every
 touchpoint, run again to show it is idempotent, and a Splink full run
 (`identity.services.matching.full_run`: COPY out, train, predict, merge) is timed.
 Pairwise precision, recall and F1 against the generator's ground truth after each.
 
-Part 2, the Splink engine alone on labelled records (`cdp.demo.labelled_records`), one
+Part 2, the Splink engine alone on labelled records (`cdp.site.demo.labelled_records`), one
 child process per size so that peak memory is its own: train, full prediction at the
 review threshold, clusters at the merge threshold; then incremental runs (1,000 and
 10,000 new records against the rest); then the ceiling, plain Splink predicting with the
@@ -78,12 +78,12 @@ def stitching(customers: int, seed: int, postgres: str, *, analyze: bool) -> Non
     import redis
     from django.core.management import call_command
 
-    from cdp.demo.population import generate_population
-    from cdp.demo_run import score_against_truth
     from cdp.models import Touchpoint
     from cdp.services.imports import import_file
     from cdp.services.ingest import ingest_batch
     from cdp.services.sources import create_source
+    from cdp.site.demo.population import generate_population
+    from cdp.site.demo.run import score_against_truth
     from identity.services.matching import full_run
     from identity.services.stitching import resolve_pending
 
@@ -169,7 +169,7 @@ def engine_run(records_wanted: int, seed: int) -> dict:
     """One size, in this (child) process."""
     import pyarrow.compute as pc
 
-    from cdp.demo.labelled_records import make_population, pairwise_scores, to_table
+    from cdp.site.demo.labelled_records import make_population, pairwise_scores, to_table
     from identity.engine import matching as engine
 
     figures: dict = {"records": 0}

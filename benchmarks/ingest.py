@@ -10,7 +10,7 @@ write the raw touchpoints, commit, enqueue. The same rows are then loaded with o
 
 Clients are separate processes, each a keep-alive requests.Session posting 100-event
 /v1/batch bodies (Basic-auth write key, sentAt stamped at send time) as the official
-libraries do. Events come from `cdp.demo.population` (web.ndjson) when it is there, else
+libraries do. Events come from `cdp.site.demo.population` (web.ndjson) when it is there, else
 from a small synthesiser below. Loopback only; every loop is bounded.
 
 Figures are printed, never asserted. The machine is shared by clients, gunicorn, Redis
@@ -66,7 +66,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 def population_events(count: int, seed: int, workdir: Path) -> tuple[list[bytes], str]:
     """`count` web events (one JSON object per item) from the demo population."""
-    from cdp.demo.population import WEB_FILE, generate_population
+    from cdp.site.demo.population import WEB_FILE, generate_population
 
     customers = max(1, count // 14)
     for _ in range(5):
@@ -78,7 +78,7 @@ def population_events(count: int, seed: int, workdir: Path) -> tuple[list[bytes]
         lines = [line.rstrip(b"\n") for _, line in zip(range(count), stream, strict=False)]
     if len(lines) < count:
         raise SystemExit(f"the population gave {len(lines)} web events, {count} asked")
-    return lines, f"cdp.demo.population web.ndjson ({customers:,} customers, seed {seed})"
+    return lines, f"cdp.site.demo.population web.ndjson ({customers:,} customers, seed {seed})"
 
 
 CAMPAIGNS = [

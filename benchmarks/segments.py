@@ -282,7 +282,7 @@ def definitions(persona: str | None) -> list[tuple[str, dict, str | None]]:
 
 
 def rule_kinds(node: dict) -> str:
-    from attribution.engine.segment_rules import walk
+    from attribution.segments.rules import walk
 
     kinds = []
     for rule in walk(node):
@@ -315,7 +315,7 @@ def vacuum(connection, *models) -> None:
 
 def create_segments() -> list:
     from attribution.models import FactsModel, Segment, SegmentMembership
-    from attribution.services.segments import save_segment
+    from attribution.segments.services import save_segment
 
     SegmentMembership.objects.all().delete()  # a --reuse run starts over
     Segment.objects.all().delete()
@@ -337,7 +337,7 @@ def explain(segment, *, analyze: bool, top_lines: int = 40) -> None:
     rows), and without it. Run (ANALYZE) unless the refresh timed out."""
     from django.db import connection, transaction
 
-    from attribution.selectors.segments import candidates
+    from attribution.segments.selectors import candidates
 
     sql, params = candidates(segment.definition).query.sql_with_params()
     how = "EXPLAIN (ANALYZE, BUFFERS)" if analyze else "EXPLAIN"
@@ -370,13 +370,12 @@ class Timings:
         self.originals: list = []
 
     def __enter__(self):
-        from attribution.selectors import segments as selectors
-        from attribution.services import facts, segments
+        from attribution.segments import selectors, services
 
-        self._wrap(segments, "refresh_segment", "segment")
-        self._wrap(segments, "evaluate", "evaluate")
+        self._wrap(services, "refresh_segment", "segment")
+        self._wrap(services, "evaluate", "evaluate")
         self._wrap(selectors, "allowed_profiles", "consent")
-        self._wrap(facts, "refresh_facts", "facts")
+        self._wrap(services, "refresh_facts", "facts")
         return self
 
     def __exit__(self, *exc):
@@ -416,7 +415,7 @@ def full_refresh(segments: list, database_url: str, timeout: float) -> FullRefre
     that one still running after `timeout` seconds is cancelled and reported."""
     from django.db import OperationalError
 
-    from attribution.services.segments import refresh_segments
+    from attribution.segments.services import refresh_segments
 
     timings = Timings()
     results, timed_out = {}, []
@@ -593,10 +592,10 @@ def main() -> None:
     from django.db import OperationalError, connection
 
     from attribution.models import FactsModel, ProfileChannel, ProfileFacts, SegmentMembership
-    from attribution.services.facts import refresh_facts
-    from attribution.services.segments import (
+    from attribution.segments.services import (
         in_dependency_order,
         reevaluate_profiles,
+        refresh_facts,
     )
     from cdp.models import Profile, Touchpoint
 

@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from cdp.models import Profile, RejectedEvent, Source, Touchpoint
+from cdp.models import AuditEntry, Profile, RejectedEvent, Source, Touchpoint
 from cdp.services.ingest import resubmit_rejected
 from cdp.services.sources import create_source, rotate_write_key
 
@@ -87,3 +87,19 @@ class RejectedEventAdmin(admin.ModelAdmin):
 
 # "View site" in the admin's header opens the report pages.
 admin.site.site_url = "/app/"
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["at", "username", "action", "object_type", "object_id", "path"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["username", "object_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

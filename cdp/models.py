@@ -1,7 +1,8 @@
-"""The core tables: sources, profiles, raw touchpoints and rejected events."""
+"""The core tables: sources, profiles, raw touchpoints, rejected events and the audit log."""
 
 import hashlib
 
+from django.conf import settings
 from django.db import models
 
 
@@ -185,3 +186,32 @@ class RejectedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.reason[:60]}"
+
+
+class AuditEntry(models.Model):
+    """Who viewed, exported, changed or erased personal data, and when."""
+
+    class Action(models.TextChoices):
+        VIEW = "view"
+        EXPORT = "export"
+        CHANGE = "change"
+        ERASE = "erase"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(max_length=150, help_text="Kept if the user is deleted.")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=100, blank=True)
+    path = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # Created by the consent app, where the audit log began; the table kept its name.
+        db_table = "consent_auditentry"
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_by_object")]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.action} {self.object_type} {self.object_id}"

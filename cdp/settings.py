@@ -40,10 +40,15 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The apps, lowest layer first. Their AppConfig.ready() runs in this order, and the
+    # work they add to ingestion (cdp.ingest_steps) runs in it too: identity, then
+    # consent, then attribution's segments.
     "cdp",
     "identity",
     "consent",
     "attribution",
+    # The site shell (cdp/site/): root and page urls, the pages that join apps, the demo.
+    "cdp.site",
 ]
 
 MIDDLEWARE = [
@@ -55,11 +60,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Who viewed or changed personal data in the admin (consent.AuditEntry).
-    "consent.audit.AdminAuditMiddleware",
+    # Who viewed or changed personal data in the admin (cdp.AuditEntry).
+    "cdp.audit.AdminAuditMiddleware",
 ]
 
-ROOT_URLCONF = "cdp.urls"
+ROOT_URLCONF = "cdp.site.urls"
 WSGI_APPLICATION = "cdp.wsgi.application"
 
 TEMPLATES = [

@@ -1,7 +1,6 @@
 from django.contrib import admin
 
 from consent.models import (
-    AuditEntry,
     ConsentRecord,
     DataSubjectRequest,
     Purpose,
@@ -72,20 +71,4 @@ class SuppressedIdentifierAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["at", "username", "action", "object_type", "object_id", "path"]
-    list_filter = ["action", "object_type"]
-    search_fields = ["username", "object_id"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False

@@ -5,7 +5,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from cdp.errors import OmnitrailError
-from consent.models import AuditEntry, ConsentRecord, DataSubjectRequest, Purpose
+from cdp.models import AuditEntry
+from consent.models import ConsentRecord, DataSubjectRequest, Purpose
 from consent.privacy import open_request
 from consent.selectors import consent_history, profile_by_identifier
 from consent.services import record_consent

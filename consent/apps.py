@@ -18,3 +18,12 @@ class ConsentConfig(AppConfig):
         # After every migrate and every flush, as Django does for permissions: the
         # default purposes are always there.
         post_migrate.connect(_seed_purposes, sender=self)
+        # Ingestion (cdp) reads consent strings, leaves out erased people's events and,
+        # after identity, records the consent stored touchpoints carry.
+        from cdp import ingest_steps
+        from consent.ingest import check_event_consent, record_consents_after_ingest
+        from consent.suppression import suppressed_messages
+
+        ingest_steps.register_consent_check(check_event_consent)
+        ingest_steps.register_suppression_check(suppressed_messages)
+        ingest_steps.register_touchpoint_work(record_consents_after_ingest)

@@ -159,30 +159,3 @@ class SuppressedIdentifier(models.Model):
 
     def __str__(self) -> str:
         return f"suppressed {self.kind} {self.value_hash[:12]}…"
-
-
-class AuditEntry(models.Model):
-    """Who viewed, exported, changed or erased personal data, and when."""
-
-    class Action(models.TextChoices):
-        VIEW = "view"
-        EXPORT = "export"
-        CHANGE = "change"
-        ERASE = "erase"
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    username = models.CharField(max_length=150, help_text="Kept if the user is deleted.")
-    action = models.CharField(max_length=10, choices=Action.choices)
-    object_type = models.CharField(max_length=100)
-    object_id = models.CharField(max_length=100, blank=True)
-    path = models.CharField(max_length=300, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-at"]
-        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_by_object")]
-
-    def __str__(self) -> str:
-        return f"{self.username} {self.action} {self.object_type} {self.object_id}"

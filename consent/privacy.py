@@ -11,10 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from cdp.errors import InvalidField, OmnitrailError
-from cdp.models import Profile, Touchpoint
+from cdp.models import AuditEntry, Profile, Touchpoint
 from cdp.services.erasure import erase_profiles, profile_texts
 from consent.errors import InvalidIdentifier
-from consent.models import AuditEntry, ConsentRecord, DataSubjectRequest
+from consent.models import ConsentRecord, DataSubjectRequest
+from consent.personal_data import held_above, work_after_erasure
 from consent.selectors import profile_by_identifier
 from consent.suppression import ACTIVE_KEY, identifier_hash, suppress
 from identity.selectors import merge_decision_summary, merge_history, merged_members
@@ -110,8 +111,9 @@ def access_bundle(profile: Profile) -> dict[str, Any]:
             "merge_decisions": [
                 merge_decision_summary(d) for d in sorted(merges.values(), key=lambda d: d.pk)
             ],
-            # Attribution credits are per channel and campaign, never per person.
-            **_attribution_data(members),
+            # What the apps above consent hold (attribution: segment stays and the facts
+            # segments read; its credits are per channel and campaign, never per person).
+            **held_above(members),
         }
     )
 
@@ -136,25 +138,9 @@ def erase(request: DataSubjectRequest, profile: Profile) -> dict[str, Any]:
     request.refresh_from_db()
     cache.set(ACTIVE_KEY, True, 60)
     # Derived aggregates (attribution credits) are recomputed without the person.
-    transaction.on_commit(_refresh_attribution)
+    for work in work_after_erasure():
+        transaction.on_commit(work)
     return {"erased_at": timezone.now().isoformat(), "deleted": counts, "suppressed": hashed}
-
-
-def _attribution_data(profile_ids) -> dict:
-    """What attribution keeps per person: segment stays and the facts segments read."""
-    from attribution.selectors.facts import facts_of_profiles
-    from attribution.selectors.segments import memberships_of_profiles
-
-    return {
-        "segment_memberships": memberships_of_profiles(profile_ids),
-        "profile_facts": facts_of_profiles(profile_ids),
-    }
-
-
-def _refresh_attribution() -> None:
-    from attribution.tasks import refresh_all_goals
-
-    refresh_all_goals.delay()
 
 
 def process_request(request_id: int, *, handled_by: str = "celery") -> DataSubjectRequest:

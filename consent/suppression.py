@@ -32,6 +32,13 @@ def identifier_hash(kind: str, value: str) -> str:
     return hmac.new(_key(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
+def search_fingerprint(kind: str, value: str) -> str:
+    """What the audit log keeps of a search: the kind and a keyed hash of the value
+    (the suppression list's HMAC), so that "who looked this person up?" can be answered
+    from a value at hand while the log itself names no one."""
+    return f"{kind}:{identifier_hash(kind, value)}"
+
+
 def suppress(identifiers: Iterable[tuple[str, str]], *, request=None) -> list[dict[str, str]]:
     """Put these (kind, normalised value) identifiers on the list; returns their hashes."""
     hashed = [{"kind": kind, "hash": identifier_hash(kind, value)} for kind, value in identifiers]
@@ -54,9 +61,10 @@ def _active() -> bool:
     return active
 
 
-def drop_suppressed(rows: Mapping[str, dict[str, Any]]) -> set[str]:
+def suppressed_messages(rows: Mapping[str, dict[str, Any]]) -> set[str]:
     """The message ids of `rows` (normalised touchpoint rows) that carry a suppressed
-    identifier; each drop is counted on the identifier that caused it."""
+    identifier, for ingestion to leave out; each is counted, as a dropped event, on the
+    identifier that caused it."""
     if not rows or not _active():
         return set()
     keys_of = {

@@ -1,11 +1,21 @@
-"""Identity in the native API: merge decisions (and unmerging), the review queue."""
+"""Identity in the native API: profiles with their identifiers and merge history, merge
+decisions (and unmerging), the review queue."""
 
-from drf_spectacular.utils import extend_schema
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from cdp.api.native import TouchpointSerializer
+from cdp.models import Profile, Touchpoint
 from identity.models import MatchReview, MergeDecision
+from identity.selectors import (
+    identifiers_of_profile,
+    merge_decision_summary,
+    merge_history,
+    profile_ids_for_identifier,
+)
 from identity.services.merging import unmerge
 from identity.services.reviews import accept_review, reject_review
 
@@ -87,3 +97,62 @@ class MatchReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self._decide(request, reject_review)
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    identifiers = serializers.SerializerMethodField()
+    merge_history = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Profile
+        fields = [
+            "id",
+            "traits",
+            "trait_sources",
+            "identifiers",
+            "merge_history",
+            "merged_into",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_merge_history(self, profile):
+        return [merge_decision_summary(d) for d in merge_history(profile)]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_identifiers(self, profile):
+        return [
+            {"kind": identifier.kind, "value": identifier.value, "status": identifier.status}
+            for identifier in identifiers_of_profile(profile)
+        ]
+
+
+class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
+    """Customers. `?identifier=kind:value` finds the profile that identifier belongs to."""
+
+    serializer_class = ProfileSerializer
+
+    def get_queryset(self):
+        # Lists show live profiles; a merged-away one is still readable by id (merged_into).
+        profiles = Profile.objects.all()
+        if self.action == "list":
+            profiles = profiles.filter(merged_into__isnull=True)
+        identifier = self.request.query_params.get("identifier")
+        if identifier:
+            kind, _, value = identifier.partition(":")
+            if not value:
+                raise serializers.ValidationError(
+                    {"identifier": "use kind:value, e.g. email:ann@example.com"}
+                )
+            profiles = profiles.filter(pk__in=profile_ids_for_identifier(kind, value))
+        return profiles
+
+    @extend_schema(responses=TouchpointSerializer(many=True))
+    @action(detail=True)
+    def touchpoints(self, request, pk=None):
+        profile = get_object_or_404(Profile, pk=pk)
+        page = self.paginate_queryset(
+            Touchpoint.objects.filter(profile=profile).select_related("source").order_by("id")
+        )
+        return self.get_paginated_response(TouchpointSerializer(page, many=True).data)

@@ -16,10 +16,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from cdp.models import Profile
+from cdp.audit import record_access
+from cdp.models import AuditEntry, Profile
 from cdp.pages import VIEW_PERSONAL_DATA, Link, Table, page_permission, render_page
-from consent.audit import record_access
-from consent.models import AuditEntry
 from identity.engine.matching.columns import COMPARED_TRAITS
 from identity.models import MatchReview
 from identity.selectors import active_profiles, queued_reviews, reviews_in_status

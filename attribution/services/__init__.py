@@ -1,5 +1,5 @@
-"""The writes of the attribution app: runs and costs (runs.py), profile facts
-(facts.py), segments (segments.py) and their destinations (destinations.py)."""
+"""The writes of the attribution app: runs and costs (runs.py). Segments, profile facts
+and destinations write through attribution/segments/services.py and destinations.py."""
 
 from attribution.errors import UnknownModel
 from attribution.services.runs import (

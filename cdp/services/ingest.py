@@ -1,11 +1,14 @@
-"""Storing incoming events: validate, dedupe, write raw touchpoints, hand off to identity."""
+"""Storing incoming events: validate, dedupe, write raw touchpoints, hand them on (to
+identity, consent and segments, through cdp.ingest_steps)."""
 
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import reduce
 from typing import Any
 
 import orjson
@@ -13,12 +16,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cdp.engine.segment import InvalidMessage, Limits, normalize_message
+from cdp.engine.messages import InvalidMessage, Limits, normalize_message
+from cdp.errors import OmnitrailError
+from cdp.ingest_steps import check_event_consent, suppressed_messages, touchpoint_work
 from cdp.models import RejectedEvent, Source, Touchpoint
 from cdp.services.bulk import copy_if_all_new
-from consent.engine.parsing import InvalidConsent
-from consent.engine.parsing import check as check_consent
-from consent.suppression import drop_suppressed
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +76,9 @@ def ingest_batch(
     """Store the valid events of one batch in one transaction; keep each invalid one.
 
     A message already stored for this source (same messageId) is counted as a duplicate
-    and not written again, so a client's retry stores nothing twice. Identity resolution
-    is enqueued when the transaction commits, never inside it.
+    and not written again, so a client's retry stores nothing twice. The work on the new
+    touchpoints (identity resolution first) is enqueued when the transaction commits,
+    never inside it.
     """
     received_at = received_at or timezone.now()
     limits = ingest_limits(allow_identifier_traits=channel == "import")
@@ -104,7 +107,7 @@ def ingest_batch(
         _drop_unreadable_consent(row, index, prefix, result, line)
         rows[row["message_id"]] = row
 
-    for message_id in drop_suppressed(rows):
+    for message_id in suppressed_messages(rows):
         del rows[message_id]
         result.suppressed += 1
     candidates = [row | {"source_id": source.pk} for row in rows.values()]
@@ -137,7 +140,7 @@ def ingest_batch(
             message_ids = [row["message_id"] for row in new]
             with_consent = [row["message_id"] for row in new if "consent" in row["context"]]
             transaction.on_commit(
-                lambda: enqueue_identity(source.pk, message_ids, with_consent=with_consent)
+                lambda: enqueue_touchpoint_work(source.pk, message_ids, with_consent=with_consent)
             )
     return result
 
@@ -192,40 +195,37 @@ def _drop_unreadable_consent(
     if consent is None:
         return
     try:
-        check_consent(consent)
-    except InvalidConsent as error:
+        check_event_consent(consent)
+    except OmnitrailError as error:
         row["context"] = {key: value for key, value in row["context"].items() if key != "consent"}
         result.warnings.append(
-            Rejection(
-                index, "invalid_consent", f"{prefix}{error.field}", f"{prefix}{error.message}", line
-            )
+            Rejection(index, error.code, f"{prefix}{error.field}", f"{prefix}{error}", line)
         )
 
 
-def enqueue_identity(
+def enqueue_touchpoint_work(
     source_id: int, message_ids: list[str], *, with_consent: list[str] | None = None
 ) -> None:
-    """Hand the new touchpoints to identity resolution, then (for those carrying consent)
-    to consent recording, which needs the profiles identity finds, then to the segments
-    of the profiles they were placed on.
+    """Hand the new touchpoints on, as one Celery chain of the steps the apps above cdp
+    registered (cdp.ingest_steps): identity resolution, then (for those carrying consent)
+    consent recording, which needs the profiles identity finds, then the segments of the
+    profiles they were placed on.
 
     If the broker is down the events are safe in the database: the periodic sweeps
     (`identity.tasks.sweep_unresolved_touchpoints`, `consent.tasks.sweep_touchpoint_consents`)
     find them, so we log and go on.
     """
-    from attribution.tasks import reevaluate_touchpoint_profiles
-    from consent.tasks import record_consents_of_touchpoints
-    from identity.tasks import resolve_new_touchpoints
-
-    work = resolve_new_touchpoints.si(source_id, message_ids)
-    if with_consent:
-        work = work | record_consents_of_touchpoints.si(source_id, with_consent)
-    # Then the batch's profiles' segment memberships (they may have entered or left).
-    work = work | reevaluate_touchpoint_profiles.si(source_id, message_ids)
+    steps = touchpoint_work(source_id, message_ids, with_consent or [])
+    if not steps:
+        return
+    work = reduce(operator.or_, steps)
     try:
         work.delay()
     except Exception:  # the broker client raises many kinds; none may lose the batch
-        logger.exception("could not enqueue identity resolution; the sweep will pick it up")
+        logger.exception(
+            "could not enqueue the work on new touchpoints (identity resolution first); "
+            "the sweeps will pick it up"
+        )
 
 
 def resubmit_rejected(rejected: RejectedEvent) -> IngestResult:

@@ -35,12 +35,17 @@ CONSENT_MODE_VALUES = frozenset({"granted", "denied"})
 
 
 class InvalidConsent(ValueError):
-    """Consent that cannot be read; `field` names where it is."""
+    """Consent that cannot be read: `field` names where it is, `message` what is wrong
+    there; in words the two read `context.consent.tcString: not a valid ...` (as
+    cdp.errors.OmnitrailError, which this pure module does not import)."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+        super().__init__(message)
         self.field = field
-        self.message = f"{field}: {message}"
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
 
 
 @dataclass(frozen=True)

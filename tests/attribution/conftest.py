@@ -1,8 +1,13 @@
 """Fixtures shared by the attribution tests."""
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from attribution.segments.services import refresh_segment, save_segment
+from cdp.models import Profile
 
 BUY = datetime(2026, 9, 30, 12, 0, tzinfo=UTC)
 
@@ -34,3 +39,42 @@ def shoppers(deliver):
                     "properties": {"revenue": value},
                 }
             )
+
+
+@pytest.fixture
+def analyst(user_in):
+    """A signed-in member of Analysts, for the page tests."""
+    return user_in("Analysts", name="ana")
+
+
+@pytest.fixture
+def parisians(db):
+    """120 profiles in Paris (and one in Lyon), the segment of those in Paris refreshed."""
+    Profile.objects.bulk_create(
+        [
+            Profile(
+                traits={
+                    "first_name": f"First{n}",
+                    "last_name": f"Last{n}",
+                    "email": f"p{n}@example.com",
+                    "city": "Paris",
+                }
+            )
+            for n in range(120)
+        ]
+        + [Profile(traits={"first_name": "Lou", "email": "lou@example.com", "city": "Lyon"})]
+    )
+    segment = save_segment(
+        name="Parisians",
+        definition={"trait": "city", "op": "equals", "value": "Paris"},
+        description="Who lives in Paris.",
+    )
+    refresh_segment(segment)
+    segment.refresh_from_db()
+    return segment
+
+
+def parse_csv(response) -> list[list[str]]:
+    """The rows of a page's CSV download, streamed or not."""
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return list(csv.reader(io.StringIO(content.decode())))

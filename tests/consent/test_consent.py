@@ -276,8 +276,8 @@ def test_a_merge_takes_the_most_restrictive_state_and_an_unmerge_gives_it_back(p
 
 @pytest.mark.django_db(transaction=True)
 def test_the_demo_consent_file_imports(tmp_path):
-    from cdp.demo.population import generate_population
-    from cdp.demo_run import run_demo
+    from cdp.site.demo.population import generate_population
+    from cdp.site.demo.run import run_demo
 
     generate_population(40, 3, tmp_path)
     run_demo(tmp_path, say=lambda line: None)

@@ -9,9 +9,9 @@ from django.apps import apps
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from cdp.models import Profile, Touchpoint
+from cdp.models import AuditEntry, Profile, Touchpoint
 from cdp.services.sources import create_source
-from consent.models import AuditEntry, ConsentRecord, DataSubjectRequest, SuppressedIdentifier
+from consent.models import ConsentRecord, DataSubjectRequest, SuppressedIdentifier
 from consent.selectors import profile_by_identifier
 from consent.services import record_consent
 from identity.models import Identifier, MergeDecision

@@ -11,8 +11,8 @@ PASSWORD = "pw-Ab12!xyz"
 def demo_data(tmp_path):
     """A small demo population run end to end (ingest, identity, consent, attribution,
     segments, exports): what the report pages read. Needs a transactional database."""
-    from cdp.demo.population import generate_population
-    from cdp.demo_run import run_demo
+    from cdp.site.demo.population import generate_population
+    from cdp.site.demo.run import run_demo
 
     generate_population(40, 3, tmp_path)
     return run_demo(tmp_path, say=lambda line: None)

@@ -12,10 +12,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from cdp.demo.labelled_records import make_population
 from cdp.models import Touchpoint
 from cdp.services.imports import import_file
 from cdp.services.sources import create_source
+from cdp.site.demo.labelled_records import make_population
 from consent.models import ConsentRecord
 from identity.engine.matching import MATCH_COLUMNS
 from identity.models import Identifier, MatchModel, MatchRun, MergeDecision

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from attribution.models import Delivery, Destination, Segment
-from attribution.services.destinations import sync_webhooks, verify_signature
+from attribution.segments.destinations import sync_webhooks, verify_signature
 from cdp.models import Profile
 from consent.models import Purpose
 from tests.e2e.test_celery_worker import worker  # noqa: F401

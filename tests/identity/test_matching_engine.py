@@ -1,5 +1,5 @@
 """Probabilistic profile matching (identity/engine/matching/) on a labelled population
-(cdp/demo/labelled_records.py: seeded people with noisy duplicate records).
+(cdp/site/demo/labelled_records.py: seeded people with noisy duplicate records).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 import pyarrow as pa
 import pytest
 
-from cdp.demo.labelled_records import Record, make_population, pairwise_scores, to_table
+from cdp.site.demo.labelled_records import Record, make_population, pairwise_scores, to_table
 from identity.engine.matching import (
     COMPARED_TRAITS,
     DIFFERENT,

@@ -1,6 +1,6 @@
 """Splink matching runs (identity/services/matching.py) on stored profiles.
 
-CRM records of a labelled population (cdp/demo/labelled_records.py: typos, nicknames,
+CRM records of a labelled population (cdp/site/demo/labelled_records.py: typos, nicknames,
 swapped names, gaps, moves) go in through the real import path; deterministic
 stitching joins what shares an email or phone, and Splink must find the rest without
 joining strangers.
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from cdp.demo.labelled_records import Record, make_population
 from cdp.models import Profile, Touchpoint
 from cdp.services.imports import import_file
 from cdp.services.sources import create_source
+from cdp.site.demo.labelled_records import Record, make_population
 from identity.engine.evaluation import pairwise_scores
 from identity.models import MatchModel, MatchReview, MatchRun, MergeDecision, Refusal
 from identity.selectors import identifier_profiles

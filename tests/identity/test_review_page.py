@@ -10,8 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from cdp.models import Profile
-from consent.models import AuditEntry
+from cdp.models import AuditEntry, Profile
 from identity.models import MatchReview, MergeBlock, MergeDecision
 
 pytestmark = pytest.mark.django_db

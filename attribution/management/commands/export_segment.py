@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from attribution.models import Destination
-from attribution.services.destinations import export_segment
+from attribution.segments.destinations import export_segment
 
 
 class Command(BaseCommand):

@@ -3,10 +3,10 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from attribution.models import Segment
-from attribution.services.facts import refresh_facts
-from attribution.services.segments import (
+from attribution.segments.services import (
     create_from_template,
     create_persona_segments,
+    refresh_facts,
     refresh_segments,
 )
 
@@ -45,7 +45,7 @@ class Command(BaseCommand):
                 f"facts of {count:,} profiles in {time.perf_counter() - started:.1f} s"
             )
         if templates:
-            from attribution.engine.segment_rules import TEMPLATES
+            from attribution.segments.rules import TEMPLATES
 
             for key in TEMPLATES:
                 create_from_template(key)
