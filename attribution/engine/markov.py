@@ -1,4 +1,4 @@
-"""Markov chain attribution: credit each channel by its removal effect. Pure: NumPy only.
+"""Markov chain attribution: credit each channel by its removal effect. Pure: NumPy, SciPy.
 
 Every journey is read as a walk through an absorbing Markov chain: START, then one state
 per touch, then CONVERSION (if the journey converted) or NULL. Transition probabilities
