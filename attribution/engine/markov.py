@@ -1,4 +1,4 @@
-"""Markov chain attribution: credit each channel by its removal effect. Pure: NumPy only.
+"""Markov chain attribution: credit each channel by its removal effect. Pure: NumPy, SciPy.
 
 Every journey is read as a walk through an absorbing Markov chain: START, then one state
 per touch, then CONVERSION (if the journey converted) or NULL. Transition probabilities
@@ -19,13 +19,60 @@ higher-order states (not checked against its output): no padding state is invent
 a path shorter than k is still a walk of its own.
 Repeated touches of one channel stay in the path (A, A is a self-loop on A at order 1).
 Only states that occur in the data are part of the chain. Journeys without touches say
-nothing about channels and are left out of the chain.
+nothing about channels: they are left out of the chain and of the credit (N and V below
+count the converting journeys with at least one touch).
 
-Credit. Channel weights are w_c = RE(c) / sum(RE). A converting journey's one
-conversion is shared among the channels it touched in proportion to their weights, and
-a channel's part is split evenly over its touches in that journey. Should every channel
-of a converting journey have weight 0 (only possible through rounding), the conversion
-is split evenly over its touches.
+Two allocations of the same removal effects, with weights w_c = RE(c) / sum(RE):
+
+- `markov` (the standard one, as ChannelAttribution's `markov_model` and Anderl et al.
+  2016 credit channels): channel c is credited N x w_c of the goal's N conversions and
+  V x w_c of their value V. Read per journey, every converting journey credits w_c to
+  every channel c, whether or not it touched c (`MarkovCredit.by_journey`): so both
+  totals are exactly the standard ones, and a channel's value per conversion is the
+  goal's average. A channel can thus be credited for conversions of journeys it was not
+  in: the chain joins paths of different journeys.
+- `markov_journey` (`markov_journey_shares`): each converting journey's one conversion
+  is shared among the channels it touched in proportion to their weights. A journey's
+  credits sum to its conversion and value and stay on the channels it touched, which is
+  what per-customer and per-campaign figures need; channel totals are not the standard
+  ones.
+
+Within a journey a channel's part is split evenly over its touches. Should every channel
+of a converting journey weigh 0 (only possible through rounding), its conversion is split
+evenly over its touches.
+
+Worked example (three channels, solved by hand in tests/attribution/test_markov.py):
+A > B converts for 10, A > C does not convert, B converts for 20, C > A converts for 40.
+RE = A 2/3, B 2/3, C 2/9, so w = 3/7, 3/7, 1/7; N = 3, V = 70.
+
+    channel   markov: N w, V w      markov_journey (per journey, then summed)
+    A         9/7 = 1.29, 30        A > B: 1/2;  C > A: 3/4      -> 5/4, 5 + 30 = 35
+    B         9/7 = 1.29, 30        A > B: 1/2;  B: 1            -> 3/2, 5 + 20 = 25
+    C         3/7 = 0.43, 10        C > A: 1/4                   -> 1/4, 10
+
+Standard credit on touches. A run stores credit per touch (per channel and campaign),
+and a touch credits only its own channel, so `markov_shares` carries each channel's
+standard totals on its own touches of converting journeys: markov_journey's shares of
+c's touches, scaled by alpha_c on journeys worth at most the average conversion m = V / N
+and by beta_c on those worth more, solved so that c's conversions are N w_c and its value
+V w_c. Both factors are >= 0 because the journeys worth at most m average at most m and
+the others more; campaigns within a channel follow the channel's total. Such shares do
+not sum to 1 per journey (a customer's figures come from markov_journey), but in all
+they credit exactly N conversions and V of value. They carry every channel's standard
+totals exactly when each credited channel's converting journeys are worth both at most
+and more than m, or all exactly m: always for a goal whose conversions are worth the
+same, and for every channel of the demo and the benchmark. Otherwise no shares >= 0 on
+c's touches can (in the example B's journeys are worth 10 and 20, both under m = 23.33,
+yet B's standard value is 30; a channel the chain credits without any converting touch
+has nowhere to go), and the factors are those whose channel totals come closest to the
+standard ones (least squares, relative to N and V) while the totals stay exactly N and
+V; `MarkovCredit.touch_conversions` / `touch_value` say what the touches then carry,
+`conversions` / `value` stay the standard figures.
+
+`value_removal_effects` is the same removal with each conversion counted at its value
+(ChannelAttribution's `removal_effects_conversion_value`, by which its
+`total_conversion_value` is split when given `var_value`); the standard allocation above
+splits value by the conversion removal effects, as the conversions.
 """
 
 from __future__ import annotations
@@ -33,6 +80,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import minimize
 
 from attribution.engine.journeys import Journeys
 
@@ -54,6 +102,9 @@ DENSE_KEYS_FLOOR = 1 << 16
 # Touches of the same channel in the same journey are counted this many journey-channel
 # keys at a time, so the counts stay small whatever the number of journeys.
 REPEAT_BLOCK_KEYS = 1 << 20
+# Touches carry a channel's standard credit exactly when they miss it by at most this
+# much relative to it (rounding); otherwise the closest shares are searched for.
+EXACT_TOLERANCE = 1e-9
 
 ORDERS = (1, 2, 3)
 
@@ -64,7 +115,8 @@ class _Chain:
 
     `source`, `target`, `probability` are the transient-to-transient transitions (Q as
     coordinates); `to_conversion[s]` is the probability of moving from s to CONVERSION
-    (the CONVERSION column of R; the NULL column is never needed).
+    (the CONVERSION column of R; the NULL column is never needed) and
+    `value_to_conversion[s]` the same with each conversion counted at its value.
     `contains[c, s]` says whether state s holds channel c (START holds none)."""
 
     size: int
@@ -72,15 +124,55 @@ class _Chain:
     target: np.ndarray
     probability: np.ndarray
     to_conversion: np.ndarray
+    value_to_conversion: np.ndarray
     contains: np.ndarray
+
+
+@dataclass(frozen=True)
+class MarkovCredit:
+    """The standard Markov allocation of one goal's journeys (see the module docstring).
+
+    Arrays are per channel, in `channels` order, except `touch_shares` (per touch)."""
+
+    channels: tuple[str, ...]
+    removal_effects: np.ndarray  # RE(c)
+    weights: np.ndarray  # RE(c) / sum(RE); all 0 when nothing converted
+    conversions: np.ndarray  # N x w_c
+    value: np.ndarray  # V x w_c
+    touch_shares: np.ndarray  # the standard totals carried on touches (markov_shares)
+    touch_conversions: np.ndarray  # what touch_shares credit: `conversions` if they can
+    touch_value: np.ndarray  # what touch_shares credit: `value` if they can
+
+    @property
+    def carried_exactly(self) -> bool:
+        """Whether the touches carry every channel's standard totals (see the module
+        docstring for when they cannot)."""
+        return _close(self.touch_conversions, self.conversions) and _close(
+            self.touch_value, self.value
+        )
+
+    def by_journey(self, journeys: Journeys) -> np.ndarray:
+        """journeys x channels: each converting journey (with touches) credits w_c to
+        every channel c, the others nothing. Column sums are `conversions`; weighted by
+        the journeys' values, `value`. (Dense: journeys x channels floats.)"""
+        counted = journeys.converted & (journeys.lengths > 0)
+        return np.outer(counted, self.weights)
 
 
 def removal_effects(journeys: Journeys, *, order: int = 1) -> dict[str, float]:
     """Each channel's removal effect, 1 - P(conversion without it) / P(conversion).
 
     0 for every channel when no journey converted (there is nothing to remove)."""
-    base, without = _conversion_probabilities(_build_chain(journeys, order))
-    effects = _effects(base, without)
+    effects = _removal_effects(_build_chain(journeys, order))
+    return {name: float(effect) for name, effect in zip(journeys.channels, effects, strict=True)}
+
+
+def value_removal_effects(journeys: Journeys, *, order: int = 1) -> dict[str, float]:
+    """Each channel's removal effect on the expected conversion value: the chain as for
+    `removal_effects`, each move into CONVERSION worth the value of the conversions
+    that made it (so a state's conversions are worth their mean value there)."""
+    chain = _build_chain(journeys, order)
+    effects = _removal_effects(chain, reward=chain.value_to_conversion)
     return {name: float(effect) for name, effect in zip(journeys.channels, effects, strict=True)}
 
 
@@ -98,15 +190,45 @@ def conversion_probability(
     return float(_solve(chain, keep)[0])
 
 
+def markov_credit(journeys: Journeys, *, order: int = 1) -> MarkovCredit:
+    """The standard allocation: each channel's removal effect, weight, conversions and
+    value (N w_c, V w_c), and those totals carried on touches (see the module docstring)."""
+    effects = _removal_effects(_build_chain(journeys, order))
+    weights = _weights(effects)
+    counted = journeys.converted & (journeys.lengths > 0)
+    conversions = float(np.count_nonzero(counted)) * weights
+    value = float(journeys.value[counted].sum()) * weights
+    shares = _place_on_touches(journeys, _distribute(journeys, weights), conversions, value)
+    journey = journeys.journey_of_touch()
+    n = len(journeys.channels)
+    return MarkovCredit(
+        channels=journeys.channels,
+        removal_effects=effects,
+        weights=weights,
+        conversions=conversions,
+        value=value,
+        touch_shares=shares,
+        touch_conversions=np.bincount(journeys.touches, weights=shares, minlength=n),
+        touch_value=np.bincount(
+            journeys.touches, weights=shares * journeys.value[journey], minlength=n
+        ),
+    )
+
+
 def markov_shares(journeys: Journeys, *, order: int = 1) -> np.ndarray:
-    """One share per touch (float64): for each converting journey its touches' shares
-    sum to 1, split by the removal-effect weights of the channels it touched; 0 for a
-    journey that did not convert."""
-    base, without = _conversion_probabilities(_build_chain(journeys, order))
-    effects = _effects(base, without)
-    total = effects.sum()
-    weights = effects / total if total > 0 else effects
-    return _distribute(journeys, weights)
+    """The `markov` model: one share per touch (float64) carrying each channel's
+    standard credit, N w_c conversions and V w_c value, on its touches of converting
+    journeys; 0 on journeys that did not convert. A journey's shares need not sum to 1;
+    in all they credit exactly the conversions and their value."""
+    return markov_credit(journeys, order=order).touch_shares
+
+
+def markov_journey_shares(journeys: Journeys, *, order: int = 1) -> np.ndarray:
+    """The `markov_journey` model: one share per touch (float64); for each converting
+    journey its touches' shares sum to 1, split by the removal-effect weights of the
+    channels it touched; 0 for a journey that did not convert."""
+    effects = _removal_effects(_build_chain(journeys, order))
+    return _distribute(journeys, _weights(effects))
 
 
 def _check_order(order: int) -> None:
@@ -192,6 +314,12 @@ def _build_chain(journeys: Journeys, order: int) -> _Chain:
     to_conversion = np.zeros(size)
     into_conversion = target == conversion
     to_conversion[source[into_conversion]] = probability[into_conversion]
+    # Per state, the value of the conversions that left it, over all moves out of it.
+    converted = journeys.converted[nonempty]
+    value_out = np.bincount(
+        last[converted], weights=journeys.value[nonempty][converted], minlength=size
+    )
+    value_to_conversion = np.divide(value_out, leaving, out=np.zeros(size), where=leaving > 0)
     transient = target < size
 
     contains = np.zeros((n_channels, size), dtype=bool)
@@ -207,27 +335,32 @@ def _build_chain(journeys: Journeys, order: int) -> _Chain:
         target[transient],
         probability[transient],
         to_conversion,
+        value_to_conversion,
         contains,
     )
 
 
-def _conversion_probabilities(chain: _Chain) -> tuple[float, np.ndarray]:
-    """P(conversion from START), and the same with each channel removed."""
+def _removal_effects(chain: _Chain, *, reward: np.ndarray | None = None) -> np.ndarray:
+    """RE of every channel: 1 - (what START reaches without it) / (what START reaches),
+    where what is reached is the CONVERSION probability, or `reward` (per state, the
+    expected amount gained on moving to CONVERSION) when given. 0s when nothing is."""
     everything = np.ones(chain.size, dtype=bool)
-    base = float(_solve(chain, everything)[0])
-    without = np.array([float(_solve(chain, ~held)[0]) for held in chain.contains])
-    return base, without
-
-
-def _effects(base: float, without: np.ndarray) -> np.ndarray:
+    base = float(_solve(chain, everything, reward)[0])
     if base <= 0:
-        return np.zeros_like(without)
-    # Removing a channel can only lower the probability; clip rounding below 0.
+        return np.zeros(len(chain.contains))
+    without = np.array([float(_solve(chain, ~held, reward)[0]) for held in chain.contains])
+    # Removing a channel can only lower what is reached; clip rounding below 0.
     return np.clip(1.0 - without / base, 0.0, 1.0)
 
 
-def _solve(chain: _Chain, keep: np.ndarray) -> np.ndarray:
-    """Probability of absorption in CONVERSION from every kept state (0 for the others).
+def _weights(effects: np.ndarray) -> np.ndarray:
+    total = effects.sum()
+    return effects / total if total > 0 else effects
+
+
+def _solve(chain: _Chain, keep: np.ndarray, reward: np.ndarray | None = None) -> np.ndarray:
+    """Probability of absorption in CONVERSION from every kept state (0 for the others);
+    with `reward`, the expected reward collected on the way into CONVERSION instead.
 
     Dropping a state is the removal: transitions into it lead nowhere that converts,
     exactly as if they were redirected to NULL. Solves (I - Q) x = r over the kept
@@ -236,7 +369,7 @@ def _solve(chain: _Chain, keep: np.ndarray) -> np.ndarray:
         return np.zeros(chain.size)
     edge = keep[chain.source] & keep[chain.target]
     source, target, probability = chain.source[edge], chain.target[edge], chain.probability[edge]
-    r = np.where(keep, chain.to_conversion, 0.0)
+    r = np.where(keep, chain.to_conversion if reward is None else reward, 0.0)
     if chain.size <= DENSE_STATE_LIMIT:
         return _solve_dense(keep, source, target, probability, r)
     return _solve_iteratively(chain.size, source, target, probability, r)
@@ -324,3 +457,120 @@ def _repeats(journeys: Journeys, journey: np.ndarray) -> np.ndarray:
         keys = (journey[a:b] - first) * n_channels + journeys.touches[a:b]
         repeats[a:b] = np.bincount(keys, minlength=(stop - first) * n_channels)[keys]
     return repeats
+
+
+def _place_on_touches(
+    journeys: Journeys, journey_shares: np.ndarray, conversions: np.ndarray, value: np.ndarray
+) -> np.ndarray:
+    """markov_journey's `journey_shares` rescaled per channel so that its touches carry
+    `conversions` and `value` (see the module docstring)."""
+    n = len(journeys.channels)
+    if len(journeys.touches) == 0:
+        return np.zeros(0)
+    journey = journeys.journey_of_touch()
+    counted = journeys.converted & (journeys.lengths > 0)
+    total = float(journeys.value[counted].sum())
+    mean = total / np.count_nonzero(counted) if counted.any() else 0.0
+    worth = journeys.value[journey]
+    # One group per channel and side of the mean: key c (worth at most the mean) or n + c.
+    keys = journeys.touches.astype(np.int64) + np.where(worth > mean, n, 0)
+    count = np.bincount(keys, weights=journey_shares, minlength=2 * n)
+    count_value = np.bincount(keys, weights=journey_shares * worth, minlength=2 * n)
+    factors = _exact_factors(count, count_value, conversions, value)
+    if factors is None:
+        factors = _closest_factors(count, count_value, conversions, value)
+    return journey_shares * factors[keys]
+
+
+def _exact_factors(
+    count: np.ndarray, count_value: np.ndarray, conversions: np.ndarray, value: np.ndarray
+) -> np.ndarray | None:
+    """alpha_c (low groups), then beta_c (high groups) giving every channel exactly its
+    `conversions` and `value`; None if some channel's touches cannot."""
+    n = len(conversions)
+    low, high = count[:n], count[n:]
+    low_value, high_value = count_value[:n], count_value[n:]
+    both = (low > 0) & (high > 0)
+    # alpha low + beta high = conversions, alpha low_value + beta high_value = value; the
+    # determinant is > 0 as the high touches' mean value exceeds the low ones'.
+    det = np.where(both, low * high_value - high * low_value, 1.0)
+    alpha = np.where(both, (conversions * high_value - value * high) / det, 0.0)
+    beta = np.where(both, (value * low - conversions * low_value) / det, 0.0)
+    # One side only: one factor, exact only if it gives both (its touches average the mean).
+    some = low + high
+    single = np.divide(conversions, some, out=np.zeros(n), where=some > 0)
+    one_side = ~both & (some > 0)
+    alpha = np.where(one_side, single, alpha)
+    beta = np.where(one_side, single, beta)
+    alpha, beta = np.clip(alpha, 0.0, None), np.clip(beta, 0.0, None)
+    placed = alpha * low + beta * high
+    placed_value = alpha * low_value + beta * high_value
+    if not (_close(placed, conversions) and _close(placed_value, value)):
+        return None
+    return np.concatenate([alpha, beta])
+
+
+def _closest_factors(
+    count: np.ndarray, count_value: np.ndarray, conversions: np.ndarray, value: np.ndarray
+) -> np.ndarray:
+    """Group factors >= 0 whose channel totals come closest to `conversions` and `value`
+    (least squares relative to N and V) while crediting exactly N and V in all."""
+    n = len(conversions)
+    total, total_value = float(count.sum()), float(count_value.sum())
+    scale, scale_value = max(total, 1e-300), max(total_value, 1e-300)
+    groups = np.flatnonzero(count > 0)
+    channel = groups % n
+    a, av = count[groups], count_value[groups]
+
+    def objective(f: np.ndarray) -> tuple[float, np.ndarray]:
+        gap = (np.bincount(channel, weights=f * a, minlength=n) - conversions) / scale
+        gap_value = (np.bincount(channel, weights=f * av, minlength=n) - value) / scale_value
+        gradient = 2 * (gap[channel] * a / scale + gap_value[channel] * av / scale_value)
+        return float(gap @ gap + gap_value @ gap_value), gradient
+
+    high = groups >= n
+    constraints = [
+        {"type": "eq", "fun": lambda f: (f @ a - total) / scale, "jac": lambda f: a / scale}
+    ]
+    # With no touch worth more than the mean every touch is worth the mean, and the value
+    # total follows from the count.
+    if high.any():
+        constraints.append(
+            {
+                "type": "eq",
+                "fun": lambda f: (f @ av - total_value) / scale_value,
+                "jac": lambda f: av / scale_value,
+            }
+        )
+    # Factors of 1 are the journey split itself: exact totals, the start of the search,
+    # and what is kept should the search fail.
+    result = minimize(
+        objective,
+        np.ones(len(groups)),
+        jac=True,
+        method="SLSQP",
+        bounds=[(0.0, None)] * len(groups),
+        constraints=constraints,
+        options={"ftol": 1e-15, "maxiter": 1_000},
+    )
+    found = np.clip(result.x, 0.0, None) if result.success else np.ones(len(groups))
+    factors = np.zeros(2 * n)
+    factors[groups] = found
+    # Make the two totals exact again: one more factor for the low groups, one for the
+    # high ones (both close to 1); a single one when no touch is worth more than the mean.
+    if high.any() and (~high).any():
+        system = np.array(
+            [
+                [found[~high] @ a[~high], found[high] @ a[high]],
+                [found[~high] @ av[~high], found[high] @ av[high]],
+            ]
+        )
+        low_fix, high_fix = np.linalg.solve(system, [total, total_value])
+        factors[groups] *= np.where(high, high_fix, low_fix)
+    elif found @ a > 0:
+        factors[groups] *= total / (found @ a)
+    return factors
+
+
+def _close(placed: np.ndarray, target: np.ndarray) -> bool:
+    return bool(np.all(np.abs(placed - target) <= EXACT_TOLERANCE * np.maximum(target, 1.0)))

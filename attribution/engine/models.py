@@ -4,12 +4,15 @@ pages show for it, and the defaults every entry point (API, pages, commands) sta
 from collections.abc import Sequence
 
 from attribution.engine.heuristics import MODELS as HEURISTIC_MODELS
-from attribution.engine.markov import markov_shares
+from attribution.engine.markov import markov_journey_shares, markov_shares
 from attribution.engine.shapley import shapley_shares
 
 MODELS = {
     **HEURISTIC_MODELS,
-    "markov": markov_shares,  # removal effect, order 1 (markov_shares(..., order=2|3))
+    # Removal effects, order 1 (markov_shares(..., order=2|3)): the standard allocation
+    # (N x RE_c / sum RE), and each journey split over the channels it touched.
+    "markov": markov_shares,
+    "markov_journey": markov_journey_shares,
     "shapley": shapley_shares,
 }
 
@@ -22,6 +25,7 @@ MODEL_LABELS = {
     "time_decay": "Time decay",
     "position_based": "Position-based (U-shaped)",
     "markov": "Markov chain (data-driven)",
+    "markov_journey": "Markov chain, split per journey",
     "shapley": "Shapley value (data-driven)",
 }
 

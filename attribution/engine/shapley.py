@@ -10,16 +10,23 @@ so v(all channels) is the number of conversions and v(∅) = 0. A channel's Shap
 is its average marginal contribution v(S ∪ {i}) - v(S) over all orders in which the
 channels could join; the values add up to the conversions (efficiency), a channel seen
 only in journeys that did not convert gets 0 (null player), and interchangeable channels
-get the same (symmetry). Values are in conversions; a conversion's value follows its
-journey's shares (`shapley_shares`), not a separate game.
+get the same (symmetry).
 
-Up to `exact_limit` channels every coalition is enumerated as a bitmask; beyond that the
-values are estimated from random orders and come with a standard error. Channel sets are
-64-bit masks, so at most 64 channels.
+The allocation: the `shapley` model credits each channel exactly its Shapley value in
+conversions, and in value its Shapley value of the same game with each converting
+journey worth its value (v(S) = the value of the converting journeys whose channels lie
+in S). v is a sum of one unanimity game per converting journey, so both values are each
+conversion (and its value) split evenly over its journey's distinct channels — Zhao et
+al.'s simplified formula; `shapley_shares` computes that closed form (exact for any
+number of channels, and per journey, so campaign and customer figures add up to the
+channel's), then splits a channel's part evenly over its touches in the journey. E.g.
+A > B > A converting for 90: A and B get 1/2 each (45), A's half as 1/4 on each touch.
 
-Under this game the exact value is also each conversion split evenly over its journey's
-distinct channels (v is a sum of one unanimity game per converting journey); the tests
-use that as an independent check of the enumeration.
+`shapley_values` computes the values from the game itself, by the textbook formula:
+up to `exact_limit` channels every coalition is enumerated as a bitmask; beyond that the
+values are estimated from random orders and come with a standard error. The tests check
+the closed form against it, and benchmarks/attribution.py against a reference package.
+Channel sets are 64-bit masks, so at most 64 channels.
 """
 
 from __future__ import annotations
@@ -76,27 +83,21 @@ def shapley_values(
     )
 
 
-def shapley_shares(
-    journeys: Journeys, *, exact_limit: int = 15, samples: int = 2000, seed: int = 0
-) -> np.ndarray:
-    """One share per touch: a converting journey's credit goes to its channels in
-    proportion to their Shapley values, and a channel's part is split evenly over its
-    touches in that journey. Arguments as for `shapley_values`."""
-    result = shapley_values(journeys, exact_limit=exact_limit, samples=samples, seed=seed)
+def shapley_shares(journeys: Journeys) -> np.ndarray:
+    """The `shapley` model: one share per touch. A converting journey's conversion is
+    split evenly over its distinct channels (each channel's Shapley value, see the module
+    docstring), and a channel's part evenly over its touches in that journey; 0 for a
+    journey that did not convert."""
+    _check(journeys)
     n = len(journeys.channels)
-    # The game is monotone, so values are never negative; the clip guards the split.
-    worth = np.clip([result.values[c] for c in journeys.channels], 0.0, None)
     journey = journeys.journey_of_touch()
     touches = journeys.touches.astype(np.int64)
-    # How many touches of its channel the touch's journey has, to split the channel's part.
+    # How many touches of its channel the touch's journey has, and how many distinct
+    # channels the journey has.
     _, inverse, counts = np.unique(journey * n + touches, return_inverse=True, return_counts=True)
     repeats = counts[inverse]
-    weights = worth[touches] / repeats
-    totals = np.bincount(journey, weights=weights, minlength=journeys.count)[journey]
-    # A journey whose channels are all worth 0 splits evenly over its touches.
-    even = 1.0 / journeys.lengths[journey]
-    shares = np.divide(weights, totals, out=even, where=totals > 0)
-    return shares * journeys.converted[journey]
+    distinct = np.bincount(journey, weights=1.0 / repeats, minlength=journeys.count)
+    return journeys.converted[journey] / (repeats * distinct[journey])
 
 
 def _check(journeys: Journeys) -> None:

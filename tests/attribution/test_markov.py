@@ -1,4 +1,6 @@
-"""Markov chain removal-effect attribution, checked against chains solved by hand."""
+"""Markov chain removal-effect attribution, checked against chains solved by hand: the
+removal effects, the standard allocation (`markov`: N x RE_c / sum RE) and its shares on
+touches, and the journey-level split (`markov_journey`)."""
 
 from fractions import Fraction as F
 
@@ -9,7 +11,14 @@ from hypothesis import strategies as st
 
 from attribution.engine import markov
 from attribution.engine.journeys import Journeys, channel_totals
-from attribution.engine.markov import conversion_probability, markov_shares, removal_effects
+from attribution.engine.markov import (
+    conversion_probability,
+    markov_credit,
+    markov_journey_shares,
+    markov_shares,
+    removal_effects,
+    value_removal_effects,
+)
 
 # Four journeys over channels A, B, C:
 #   A > B  converted        A > C  not converted
@@ -32,10 +41,11 @@ from attribution.engine.markov import conversion_probability, markov_shares, rem
 HAND_PATHS = [["A", "B"], ["A", "C"], ["B"], ["C", "A"]]
 HAND_CONVERTED = [True, False, True, True]
 HAND_EFFECTS = {"A": F(2, 3), "B": F(2, 3), "C": F(2, 9)}
+HAND_WEIGHTS = [3 / 7, 3 / 7, 1 / 7]
 
 
-def hand_journeys() -> Journeys:
-    return Journeys.from_paths(HAND_PATHS, converted=HAND_CONVERTED, value=[10, 0, 20, 40])
+def hand_journeys(values=(10, 0, 20, 40)) -> Journeys:
+    return Journeys.from_paths(HAND_PATHS, converted=HAND_CONVERTED, value=list(values))
 
 
 def random_journeys(seed: int = 0, *, n: int = 2_000, n_channels: int = 5) -> Journeys:
@@ -74,10 +84,30 @@ def test_conversion_probability_matches_the_hand_solved_chain():
     assert conversion_probability(journeys, removed="C") == pytest.approx(7 / 12, abs=1e-12)
 
 
-def test_shares_follow_the_hand_solved_weights():
+def test_standard_allocation_credits_every_conversion_by_the_hand_solved_weights():
     journeys = hand_journeys()
 
-    shares = markov_shares(journeys)
+    credit = markov_credit(journeys)
+
+    assert credit.weights == pytest.approx(HAND_WEIGHTS, abs=1e-12)
+    # N = 3 conversions, V = 10 + 20 + 40 = 70: A and B 3 x 3/7 = 9/7 and 70 x 3/7 = 30,
+    # C 3 x 1/7 = 3/7 and 70 x 1/7 = 10.
+    assert credit.conversions == pytest.approx([9 / 7, 9 / 7, 3 / 7], abs=1e-12)
+    assert credit.value == pytest.approx([30, 30, 10], abs=1e-9)
+    # Per journey: every converting journey credits 3/7, 3/7, 1/7, touched or not.
+    rows = credit.by_journey(journeys)
+    assert (
+        rows.tolist()
+        == [pytest.approx(HAND_WEIGHTS)] + [[0, 0, 0]] + [pytest.approx(HAND_WEIGHTS)] * 2
+    )
+    assert rows.sum(axis=0) == pytest.approx(credit.conversions, abs=1e-12)
+    assert journeys.value @ rows == pytest.approx(credit.value, abs=1e-9)
+
+
+def test_journey_split_follows_the_hand_solved_weights():
+    journeys = hand_journeys()
+
+    shares = markov_journey_shares(journeys)
 
     # A > B: A 3/7 and B 3/7 of 6/7 => 1/2 each. B alone: 1. C > A: C (1/7) / (4/7) = 1/4,
     # A 3/4. A > C did not convert: 0.
@@ -86,6 +116,96 @@ def test_shares_follow_the_hand_solved_weights():
     assert conversions == pytest.approx([5 / 4, 3 / 2, 1 / 4], abs=1e-12)
     # A: 10/2 + 40 * 3/4 = 35; B: 10/2 + 20 = 25; C: 40/4 = 10.
     assert value == pytest.approx([35, 25, 10], abs=1e-9)
+
+
+def test_touches_carry_the_standard_allocation_exactly_when_values_allow():
+    # The same chain (removal effects do not depend on values) with A > B worth 30, B 10,
+    # C > A 20: N = 3, V = 60, mean m = 20. Standard: A and B 9/7 and 60 x 3/7 = 180/7,
+    # C 3/7 and 60/7. The journey split (p) is as above: A > B 1/2, 1/2; B 1; C > A 1/4, 3/4.
+    # Each channel's p is scaled by alpha on journeys worth <= m, beta on the others:
+    #   A: low C > A (20): p 3/4, p v 15; high A > B (30): p 1/2, p v 15
+    #      alpha 3/4 + beta 1/2 = 9/7 and 15 alpha + 15 beta = 180/7 => alpha 12/7, beta 0
+    #   B: low B (10): p 1, p v 10; high A > B: p 1/2, p v 15
+    #      alpha + beta / 2 = 9/7 and 10 alpha + 15 beta = 180/7 => alpha 9/14, beta 9/7
+    #   C: only C > A, worth exactly m: one factor, 3/7 / (1/4) = (60/7) / 5 = 12/7
+    journeys = hand_journeys((30, 0, 10, 20))
+
+    credit = markov_credit(journeys)
+
+    # A > B: A 1/2 x 0, B 1/2 x 9/7; B: 9/14; C > A: C 1/4 x 12/7, A 3/4 x 12/7.
+    assert credit.touch_shares == pytest.approx([0, 9 / 14, 0, 0, 9 / 14, 3 / 7, 9 / 7], abs=1e-12)
+    assert markov_shares(journeys) == pytest.approx(credit.touch_shares, abs=0)
+    conversions, value = channel_totals(journeys, credit.touch_shares)
+    assert conversions == pytest.approx([9 / 7, 9 / 7, 3 / 7], abs=1e-12)
+    # B: 30 x 9/14 + 10 x 9/14 = 180/7.
+    assert value == pytest.approx([180 / 7, 180 / 7, 60 / 7], abs=1e-9)
+    assert credit.carried_exactly
+
+
+def test_where_touches_cannot_carry_the_standard_credit_they_come_closest_in_exact_totals():
+    # Paid Search > Email converts for 120, Display for 30, Display again does not.
+    #   START -> PS 1/3, D 2/3; PS -> E 1; E -> CONVERSION 1; D -> CONVERSION 1/2, NULL 1/2
+    #   P = 1/3 + 2/3 * 1/2 = 2/3; without any one channel P = 1/3 => RE 1/2 each, w 1/3
+    # Standard: each channel 2 x 1/3 = 2/3 conversions and 150 x 1/3 = 50.
+    # But Display's only conversion is worth 30: its touch carries a share s as (s, 30 s),
+    # and Paid Search's and Email's (one journey, 120) as (s / 2, 60 s) on the journey
+    # split's 1/2. Totals exactly 2 and 150 force Display's s = 1 and the other two s
+    # summing to 2; least squares splits those evenly: the journey split itself.
+    journeys = Journeys.from_paths(
+        [["Paid Search", "Email"], ["Display"], ["Display"]],
+        converted=[True, True, False],
+        value=[120, 30, 0],
+        channels=["Paid Search", "Email", "Display"],
+    )
+
+    credit = markov_credit(journeys)
+
+    assert credit.conversions == pytest.approx([2 / 3] * 3, abs=1e-12)
+    assert credit.value == pytest.approx([50] * 3, abs=1e-9)
+    assert not credit.carried_exactly
+    assert credit.touch_shares == pytest.approx([1 / 2, 1 / 2, 1, 0], abs=1e-9)
+    assert credit.touch_conversions == pytest.approx([1 / 2, 1 / 2, 1], abs=1e-9)
+    assert credit.touch_value == pytest.approx([60, 60, 30], abs=1e-7)
+    conversions, value = channel_totals(journeys, credit.touch_shares)
+    assert conversions.sum() == pytest.approx(2, rel=1e-12)
+    assert value.sum() == pytest.approx(150, rel=1e-12)
+
+
+def test_touches_come_closer_to_the_standard_credit_than_the_journey_split():
+    # Values 10, 20, 40 (m = 70/3): B's journeys are worth 10 and 20, both under m, yet
+    # its standard value is 30; C's only journey (C > A, 40) is over m.
+    journeys = hand_journeys()
+
+    credit = markov_credit(journeys)
+
+    assert not credit.carried_exactly
+    assert credit.touch_conversions.sum() == pytest.approx(3, rel=1e-12)
+    assert credit.touch_value.sum() == pytest.approx(70, rel=1e-12)
+
+    def distance(conversions, value):
+        return np.sum(((conversions - credit.conversions) / 3) ** 2) + np.sum(
+            ((value - credit.value) / 70) ** 2
+        )
+
+    split = channel_totals(journeys, markov_journey_shares(journeys))
+    assert distance(credit.touch_conversions, credit.touch_value) < distance(*split)
+
+
+def test_value_removal_effects_match_the_hand_solved_chain():
+    # Each move into CONVERSION is worth the value of the conversions made by it, over
+    # all moves out of the state: A 40 / 3 (C > A), B (10 + 20) / 2, C 0.
+    #   x_B = 15; x_C = x_A / 2; x_A = x_B / 3 + x_C / 3 + 40/3 => x_A = 22, x_C = 11
+    #   E = 1/2 * 22 + 1/4 * 15 + 1/4 * 11 = 35/2 (= 70 over 4 journeys)
+    # Without A: E = 15/4                  => RE 1 - 3/14 = 11/14
+    # Without B: x_A = 16, x_C = 8, E = 10 => RE 1 - 4/7 = 3/7
+    # Without C: x_A = 55/3, E = 155/12    => RE 1 - 155/210 = 11/42
+    effects = value_removal_effects(hand_journeys())
+
+    assert effects == {
+        "A": pytest.approx(11 / 14, abs=1e-12),
+        "B": pytest.approx(3 / 7, abs=1e-12),
+        "C": pytest.approx(11 / 42, abs=1e-12),
+    }
 
 
 def test_repeated_touches_split_their_channels_credit_evenly():
@@ -100,14 +220,16 @@ def test_repeated_touches_split_their_channels_credit_evenly():
         "A": pytest.approx(1 / 2, abs=1e-12),
         "B": pytest.approx(1.0, abs=1e-12),
     }
+    assert markov_journey_shares(journeys) == pytest.approx([1 / 6, 1 / 6, 2 / 3, 0], abs=1e-12)
+    # One conversion: the standard allocation is the same split.
     assert markov_shares(journeys) == pytest.approx([1 / 6, 1 / 6, 2 / 3, 0], abs=1e-12)
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])
-def test_each_conversion_is_credited_exactly_once(order):
+def test_each_conversion_is_credited_exactly_once_per_journey(order):
     journeys = random_journeys()
 
-    shares = markov_shares(journeys, order=order)
+    shares = markov_journey_shares(journeys, order=order)
 
     assert shares.dtype == np.float64
     assert shares.shape == journeys.touches.shape
@@ -121,11 +243,30 @@ def test_each_conversion_is_credited_exactly_once(order):
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])
-def test_the_same_journeys_always_get_the_same_credit(order):
-    first = markov_shares(random_journeys(), order=order)
-    second = markov_shares(random_journeys(), order=order)
+def test_touches_carry_each_channels_standard_credit(order):
+    # 2,000 journeys: every channel converts on journeys worth more and less than the mean.
+    journeys = random_journeys()
 
-    np.testing.assert_array_equal(first, second)
+    credit = markov_credit(journeys, order=order)
+    shares = markov_shares(journeys, order=order)
+
+    assert shares.dtype == np.float64 and shares.shape == journeys.touches.shape
+    assert np.all(shares >= 0)
+    assert np.all(per_journey(journeys, shares)[~journeys.converted] == 0)
+    assert credit.carried_exactly
+    conversions, value = channel_totals(journeys, shares)
+    weights = credit.removal_effects / credit.removal_effects.sum()
+    np.testing.assert_allclose(conversions, journeys.converted.sum() * weights, rtol=1e-12)
+    np.testing.assert_allclose(value, journeys.value.sum() * weights, rtol=1e-12)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_the_same_journeys_always_get_the_same_credit(order):
+    for model in (markov_shares, markov_journey_shares):
+        first = model(random_journeys(), order=order)
+        second = model(random_journeys(), order=order)
+
+        np.testing.assert_array_equal(first, second)
     assert removal_effects(random_journeys(), order=order) == removal_effects(
         random_journeys(), order=order
     )
@@ -160,9 +301,20 @@ def test_order_two_sees_which_channel_came_before():
         "B": pytest.approx(1.0, abs=1e-12),
         "C": pytest.approx(0.0, abs=1e-12),
     }
+    assert markov_journey_shares(journeys, order=2) == pytest.approx(
+        [1 / 2, 1 / 2, 0, 0], abs=1e-12
+    )
     assert markov_shares(journeys, order=2) == pytest.approx([1 / 2, 1 / 2, 0, 0], abs=1e-12)
-    # Order 1: RE(A) = RE(C) = 1/2, RE(B) = 1 => A gets 1/4 / (1/4 + 1/2) = 1/3.
-    assert markov_shares(journeys, order=1) == pytest.approx([1 / 3, 2 / 3, 0, 0], abs=1e-12)
+    # Order 1: RE(A) = RE(C) = 1/2, RE(B) = 1 => weights 1/4, 1/2, 1/4. Per journey A gets
+    # 1/4 / (1/4 + 1/2) = 1/3; the standard allocation gives C 1/4 of the conversion of a
+    # journey it was never in, which no touch of C can carry: on touches A and B take
+    # x + y = 1 closest to 1/4 and 1/2, x - 1/4 = y - 1/2 => 3/8 and 5/8.
+    assert markov_journey_shares(journeys, order=1) == pytest.approx(
+        [1 / 3, 2 / 3, 0, 0], abs=1e-12
+    )
+    credit = markov_credit(journeys, order=1)
+    assert credit.conversions == pytest.approx([1 / 4, 1 / 2, 1 / 4], abs=1e-12)
+    assert credit.touch_shares == pytest.approx([3 / 8, 5 / 8, 0, 0], abs=1e-9)
 
 
 def test_identical_paths_share_credit_evenly_at_higher_orders():
@@ -171,7 +323,8 @@ def test_identical_paths_share_credit_evenly_at_higher_orders():
 
     for order in (2, 3):
         assert removal_effects(journeys, order=order) == {"A": 1.0, "B": 1.0, "C": 1.0}
-        assert markov_shares(journeys, order=order) == pytest.approx([1 / 3] * 12, abs=1e-12)
+        for model in (markov_shares, markov_journey_shares):
+            assert model(journeys, order=order) == pytest.approx([1 / 3] * 12, abs=1e-12)
 
 
 def test_large_chains_solved_by_iteration_agree_with_the_exact_solve(monkeypatch):
@@ -189,6 +342,8 @@ def test_no_conversions_means_no_credit():
 
     assert removal_effects(journeys) == {"A": 0.0, "B": 0.0}
     assert np.all(markov_shares(journeys) == 0)
+    assert np.all(markov_journey_shares(journeys) == 0)
+    assert markov_credit(journeys).conversions.tolist() == [0.0, 0.0]
 
 
 @pytest.mark.parametrize("order", [0, 4, 1.0, True])
@@ -196,36 +351,76 @@ def test_unsupported_order_is_refused(order):
     with pytest.raises(ValueError, match="order"):
         markov_shares(hand_journeys(), order=order)
     with pytest.raises(ValueError, match="order"):
+        markov_journey_shares(hand_journeys(), order=order)
+    with pytest.raises(ValueError, match="order"):
         removal_effects(hand_journeys(), order=order)
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.lists(st.sampled_from("ABCD"), min_size=1, max_size=6),
-            st.booleans(),
-            st.floats(0.5, 1_000),
-        ),
-        min_size=1,
-        max_size=30,
+journeys_strategy = st.lists(
+    st.tuples(
+        st.lists(st.sampled_from("ABCD"), min_size=1, max_size=6),
+        st.booleans(),
+        st.floats(0.5, 1_000),
     ),
-    st.sampled_from([1, 2, 3]),
+    min_size=1,
+    max_size=30,
 )
-def test_credits_sum_to_the_conversions_and_their_value(rows, order):
+
+
+@settings(max_examples=80, deadline=None)
+@given(journeys_strategy, st.sampled_from([1, 2, 3]))
+def test_both_allocations_credit_the_conversions_and_their_value_exactly(rows, order):
     paths, converted, values = zip(*rows, strict=True)
     journeys = Journeys.from_paths(paths, converted=converted, value=values)
+    conversions, value = sum(converted), journeys.value.sum()
 
-    conversions, value = channel_totals(journeys, markov_shares(journeys, order=order))
+    credit = markov_credit(journeys, order=order)
+    per_journey_conversions, per_journey_value = channel_totals(
+        journeys, markov_journey_shares(journeys, order=order)
+    )
 
+    # Standard: N x w and V x w, also when read per journey.
+    assert credit.conversions.sum() == pytest.approx(conversions, rel=1e-12, abs=1e-12)
+    assert credit.value.sum() == pytest.approx(value, rel=1e-12, abs=1e-9)
+    rows = credit.by_journey(journeys)
+    np.testing.assert_allclose(rows.sum(axis=0), credit.conversions, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(journeys.value @ rows, credit.value, rtol=1e-12, atol=1e-9)
+    # On touches: exactly the conversions and their value too.
+    on_touches, value_on_touches = channel_totals(journeys, credit.touch_shares)
+    assert np.all(credit.touch_shares >= 0)
+    np.testing.assert_allclose(on_touches, credit.touch_conversions, rtol=1e-12, atol=1e-12)
+    assert on_touches.sum() == pytest.approx(conversions, rel=1e-12, abs=1e-12)
+    assert value_on_touches.sum() == pytest.approx(value, rel=1e-12, abs=1e-9)
+    # Per journey.
+    assert per_journey_conversions.sum() == pytest.approx(conversions, rel=1e-12, abs=1e-12)
+    assert per_journey_value.sum() == pytest.approx(value, rel=1e-12, abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(journeys_strategy, st.sampled_from([1, 2, 3]))
+def test_touches_carry_the_standard_allocation_when_conversions_are_worth_the_same(rows, order):
+    paths, converted, _ = zip(*rows, strict=True)
+    journeys = Journeys.from_paths(paths, converted=converted)  # every conversion worth 1
+
+    credit = markov_credit(journeys, order=order)
+    conversions, value = channel_totals(journeys, credit.touch_shares)
+
+    # Exactly the standard credit, unless the chain credits a channel that no converting
+    # journey touched.
+    touched = np.zeros(len(journeys.channels), dtype=bool)
+    touched[journeys.touches[np.repeat(journeys.converted, journeys.lengths)]] = True
+    if np.all(touched | (credit.conversions == 0)):
+        assert credit.carried_exactly
+        np.testing.assert_allclose(conversions, credit.conversions, atol=1e-12)
+        np.testing.assert_allclose(value, credit.value, atol=1e-12)
     assert conversions.sum() == pytest.approx(sum(converted), rel=1e-12, abs=1e-12)
-    assert value.sum() == pytest.approx(journeys.value.sum(), rel=1e-12, abs=1e-9)
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])
 def test_counting_by_sort_or_by_bincount_gives_the_same_credit(order, monkeypatch):
     journeys = random_journeys(2, n=1_500, n_channels=6)
     counted = markov_shares(journeys, order=order)
+    split = markov_journey_shares(journeys, order=order)
     effects = removal_effects(journeys, order=order)
 
     # Every key space "too large" (np.unique), and repeats counted one journey at a time.
@@ -234,6 +429,7 @@ def test_counting_by_sort_or_by_bincount_gives_the_same_credit(order, monkeypatc
     monkeypatch.setattr(markov, "REPEAT_BLOCK_KEYS", 1)
 
     np.testing.assert_array_equal(markov_shares(journeys, order=order), counted)
+    np.testing.assert_array_equal(markov_journey_shares(journeys, order=order), split)
     assert removal_effects(journeys, order=order) == effects
 
 

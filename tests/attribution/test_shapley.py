@@ -1,7 +1,8 @@
 """Shapley attribution on small games worked out by hand, and its promises on random ones."""
 
+import math
 from fractions import Fraction
-from itertools import pairwise
+from itertools import combinations, pairwise
 
 import numpy as np
 import pytest
@@ -99,23 +100,70 @@ def test_each_conversion_is_shared_evenly_by_its_distinct_channels_on_average():
     np.testing.assert_allclose(as_array(shapley_values(journeys).values), expected, atol=1e-9)
 
 
-def test_shares_follow_shapley_values_within_a_journey():
+def test_shares_credit_each_channel_its_hand_computed_shapley_value():
     shares = shapley_shares(GAME)
     by_journey = [list(shares[a:b]) for a, b in pairwise(GAME.offsets)]
     assert by_journey[0] == pytest.approx([1.0])  # A alone
     assert by_journey[3] == pytest.approx([1.0])  # B alone
-    assert by_journey[4] == pytest.approx([9 / 13, 4 / 13])  # A > B: 9/2 against 2
+    assert by_journey[4] == pytest.approx([1 / 2, 1 / 2])  # A > B: one half each
     assert by_journey[6] == pytest.approx([0.0, 0.0])  # A > B, not converted
-    assert by_journey[7] == pytest.approx([9 / 10, 1 / 10])  # A > C: 9/2 against 1/2
+    assert by_journey[7] == pytest.approx([1 / 2, 1 / 2])  # A > C
     assert by_journey[8] == pytest.approx([0.0])  # C, not converted
+    # A: 3 alone + 2 x 1/2 + 1/2 = 9/2; B: 1 + 2 x 1/2 = 2; C: 1/2 — the values above.
+    conversions, _ = channel_totals(GAME, shares)
+    assert conversions == pytest.approx([float(v) for v in GAME_VALUES.values()])
+
+
+def textbook_shapley(channels, worth):
+    """phi_i = sum over S not holding i of |S|! (n - |S| - 1)! / n! (v(S + i) - v(S))."""
+    n = len(channels)
+    values = {}
+    for i in channels:
+        others = [c for c in channels if c != i]
+        values[i] = sum(
+            Fraction(math.factorial(k) * math.factorial(n - k - 1), math.factorial(n))
+            * (worth(set(S) | {i}) - worth(set(S)))
+            for k in range(n)
+            for S in combinations(others, k)
+        )
+    return values
+
+
+def test_credited_value_is_the_shapley_value_of_the_value_game():
+    # GAME with values: A 10, 20, 30; B 40; A > B 50, 60 (and 70, not converted); A > C 80.
+    # Worth of S: the value of the converting journeys whose channels all lie in S.
+    values = [10, 20, 30, 40, 50, 60, 70, 80, 0, 0]
+    journeys = Journeys.from_paths(
+        [list(GAME.channels[t] for t in GAME.touches[a:b]) for a, b in pairwise(GAME.offsets)],
+        converted=GAME.converted,
+        value=values,
+        channels=GAME.channels,
+    )
+    sets = [
+        set(journeys.channels[t] for t in journeys.touches[a:b])
+        for a, b in pairwise(journeys.offsets)
+    ]
+
+    def worth(coalition):
+        return sum(
+            Fraction(int(v))
+            for s, v, c in zip(sets, journeys.value, journeys.converted, strict=True)
+            if c and s <= coalition
+        )
+
+    expected = textbook_shapley(list(journeys.channels), worth)
+    # Even split: A 10 + 20 + 30 + (50 + 60) / 2 + 80 / 2 = 155, B 40 + 55 = 95, C 40.
+    assert expected == {"A": 155, "B": 95, "C": 40}
+    _, value = channel_totals(journeys, shapley_shares(journeys))
+    assert value == pytest.approx([155, 95, 40])
 
 
 def test_repeated_channel_splits_its_share_across_its_touches():
     # v(A) = 1, v(B) = 0, v(AB) = 2: A = 1/2 (1) + 1/2 (2) = 3/2, B = 1/2 (2 - 1) = 1/2.
     journeys = Journeys.from_paths([["A", "B", "A"], ["A"]])
     assert shapley_values(journeys).values == pytest.approx({"A": 1.5, "B": 0.5})
-    # A takes 3/4 of the first journey, half on each of its two touches.
-    assert list(shapley_shares(journeys)) == pytest.approx([3 / 8, 1 / 4, 3 / 8, 1.0])
+    # A takes half of the first journey, a quarter on each of its two touches.
+    assert list(shapley_shares(journeys)) == pytest.approx([1 / 4, 1 / 2, 1 / 4, 1.0])
 
 
 def test_shares_sum_to_one_per_converting_journey_and_zero_otherwise():
@@ -134,7 +182,7 @@ def test_shares_sum_to_one_per_converting_journey_and_zero_otherwise():
 def test_journey_without_touches_that_did_not_convert_is_skipped():
     journeys = Journeys.from_paths([["A"], [], ["A", "B"]], converted=[True, False, True])
     assert shapley_values(journeys).values == pytest.approx({"A": 1.5, "B": 0.5})
-    assert list(shapley_shares(journeys)) == pytest.approx([1.0, 0.75, 0.25])
+    assert list(shapley_shares(journeys)) == pytest.approx([1.0, 0.5, 0.5])
 
 
 def test_converting_journey_without_touches_is_refused():
@@ -167,6 +215,9 @@ def test_more_than_fifteen_channels_are_estimated_close_to_the_exact_values():
     shares = shapley_shares(journeys)
     per_journey = np.add.reduceat(shares, journeys.offsets[:-1])
     np.testing.assert_allclose(per_journey[journeys.converted], 1.0)
+    # The shares are the closed form, exact whatever the number of channels.
+    conversions, _ = channel_totals(journeys, shares)
+    np.testing.assert_allclose(conversions, exact, atol=1e-9)
 
 
 def test_sampled_estimate_is_the_same_for_the_same_seed():
@@ -176,10 +227,6 @@ def test_sampled_estimate_is_the_same_for_the_same_seed():
     other = shapley_values(journeys, exact_limit=4, samples=300, seed=43)
     assert first == again
     assert first.values != other.values
-    np.testing.assert_array_equal(
-        shapley_shares(journeys, exact_limit=4, samples=300, seed=42),
-        shapley_shares(journeys, exact_limit=4, samples=300, seed=42),
-    )
 
 
 def test_more_than_64_channels_are_refused():
@@ -226,8 +273,8 @@ def test_credits_sum_to_the_conversions_and_their_value(rows, exact_limit):
     )
     result = shapley_values(journeys, exact_limit=exact_limit, samples=50)
     assert sum(result.values.values()) == pytest.approx(journeys.converted.sum())
-    conversions, value = channel_totals(
-        journeys, shapley_shares(journeys, exact_limit=exact_limit, samples=50)
-    )
+    conversions, value = channel_totals(journeys, shapley_shares(journeys))
     assert conversions.sum() == pytest.approx(journeys.converted.sum())
     assert value.sum() == pytest.approx(journeys.value.sum())
+    if result.exact:
+        np.testing.assert_allclose(conversions, as_array(result.values), atol=1e-9)
