@@ -4,6 +4,10 @@ from cdp.models import AuditEntry, Profile, RejectedEvent, Source, Touchpoint
 from cdp.services.ingest import resubmit_rejected
 from cdp.services.sources import create_source, rotate_write_key
 
+# The tracking plans and their violations are registered by cdp/tracking_plans/admin.py,
+# imported here because Django's admin discovers `<app>.admin` only.
+from cdp.tracking_plans import admin as tracking_plans_admin  # noqa: F401
+
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):

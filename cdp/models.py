@@ -5,6 +5,13 @@ import hashlib
 from django.conf import settings
 from django.db import models
 
+# The tracking-plan tables, filed under cdp from their own package.
+from cdp.tracking_plans.models import (  # noqa: F401
+    PlanViolationCount,
+    TrackingPlan,
+    TrackingPlanSource,
+)
+
 
 def hash_write_key(write_key: str) -> str:
     """Write keys are long random strings, so one SHA-256 is enough to store them safely."""

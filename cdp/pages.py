@@ -139,6 +139,7 @@ def render_page(
                 "personal_data": request.user.has_perm(VIEW_PERSONAL_DATA),
                 "review": request.user.has_perm("identity.change_matchreview"),
                 "unmerge": request.user.has_perm("identity.change_mergedecision"),
+                "tracking_plans": request.user.has_perm("cdp.view_trackingplan"),
             },
         },
         status=400 if invalid else 200,

@@ -10,7 +10,7 @@ from __future__ import annotations
 # Analysts see the reports, not raw personal data; customer care opens the 360° page;
 # identity stewards also decide borderline matches and unmerge.
 ROLES = {
-    "Analysts": ["attribution.view_reports"],
+    "Analysts": ["attribution.view_reports", "cdp.view_trackingplan"],
     "Customer care": [
         "attribution.view_reports",
         "cdp.view_customer_360",
@@ -24,6 +24,7 @@ ROLES = {
         "identity.change_matchreview",
         "identity.view_mergedecision",
         "identity.change_mergedecision",
+        "cdp.view_trackingplan",
     ],
 }
 

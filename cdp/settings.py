@@ -315,6 +315,9 @@ OMNITRAIL_MATCH_OVERLAP_SECONDS = env.int("OMNITRAIL_MATCH_OVERLAP_SECONDS", def
 OMNITRAIL_MATCH_SEED = env.int("OMNITRAIL_MATCH_SEED", default=42)
 # How many unresolved touchpoints one identity task takes at a time.
 OMNITRAIL_RESOLVE_CHUNK = env.int("OMNITRAIL_RESOLVE_CHUNK", default=5_000)
+# --- Tracking plans (cdp/tracking_plans/) ---
+# A violation (source, event, property, kind) first seen within this many days is shown as new.
+OMNITRAIL_TRACKING_PLAN_NEW_DAYS = env.int("OMNITRAIL_TRACKING_PLAN_NEW_DAYS", default=7)
 
 LOGGING = {
     "version": 1,

@@ -21,6 +21,7 @@ from cdp.errors import OmnitrailError
 from cdp.ingest_steps import check_event_consent, suppressed_messages, touchpoint_work
 from cdp.models import RejectedEvent, Source, Touchpoint
 from cdp.services.bulk import copy_if_all_new
+from cdp.tracking_plans.ingest import plan_check_for
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def ingest_batch(
     limits = ingest_limits(allow_identifier_traits=channel == "import")
     result = IngestResult()
     rows: dict[str, dict[str, Any]] = {}
+    plan = plan_check_for(source)  # the source's tracking plan (cdp.tracking_plans)
     for index, raw in enumerate(events):
         line = lines[index] if lines is not None else None
         prefix = f"{field_prefix}[{index}]." if field_prefix else ""
@@ -105,6 +107,8 @@ def ingest_batch(
             result.duplicates += 1
             continue
         _drop_unreadable_consent(row, index, prefix, result, line)
+        if not plan.screen(row, result, index=index, prefix=prefix, line=line):
+            continue  # refused by the plan: among result.rejected
         rows[row["message_id"]] = row
 
     for message_id in suppressed_messages(rows):
@@ -134,6 +138,7 @@ def ingest_batch(
             )
         result.duplicates += len(candidates) - len(new)
         result.accepted = len(new)
+        plan.record(new)  # the plan's violation counts, for the events stored now
         if result.rejected and keep_rejections:
             record_rejections(source, events, result.rejected, channel=channel)
         if new:

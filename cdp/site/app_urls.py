@@ -6,6 +6,7 @@ from django.urls import path
 from attribution.segments import views as segments
 from attribution.views import journeys, reports
 from cdp.site import views as customer
+from cdp.tracking_plans import views as tracking_plans
 from identity import views as identity
 
 urlpatterns = [
@@ -23,6 +24,8 @@ urlpatterns = [
         customer.profile_unmerge,
         name="app-profile-unmerge",
     ),
+    path("tracking-plans/", tracking_plans.plan_list, name="app-tracking-plans"),
+    path("tracking-plans/<int:pk>/", tracking_plans.plan_detail, name="app-tracking-plan"),
     path("identity/review/", identity.review_queue, name="app-identity-review"),
     path(
         "identity/review/<int:pk>/decide/",

@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from attribution import api as attribution_api
 from attribution.segments import api as segments_api
 from cdp.api import health, native, tracking
+from cdp.tracking_plans import api as tracking_plans_api
 from consent import api as consent_api
 from identity import api as identity_api
 
@@ -21,6 +22,7 @@ router.register("rejected-events", native.RejectedEventViewSet, basename="reject
 router.register("merges", identity_api.MergeDecisionViewSet, basename="merge")
 router.register("match-reviews", identity_api.MatchReviewViewSet, basename="match-review")
 router.register("segments", segments_api.SegmentViewSet, basename="segment")
+router.register("tracking-plans", tracking_plans_api.TrackingPlanViewSet, basename="tracking-plan")
 router.register("consents", consent_api.ConsentRecordViewSet, basename="consent")
 router.register(
     "privacy/requests", consent_api.DataSubjectRequestViewSet, basename="privacy-request"
