@@ -10,6 +10,7 @@ from django.db.models import Count, Sum
 from attribution.engine.paths import pareto
 from cdp.models import RejectedEvent, Touchpoint
 from cdp.site.demo.run import DemoReport
+from cdp.site.demo.tracking_plan import say_tracking_plan
 from consent.models import ConsentRecord
 
 Say = Callable[[str], None]
@@ -17,6 +18,7 @@ Say = Callable[[str], None]
 
 def print_report(report: DemoReport, *, say: Say) -> None:
     say_ingestion(report, say)
+    say_tracking_plan(report.tracking_plan, say)
     say_stored(report, say)
     say_identity(report, say)
     say_consent(report, say)

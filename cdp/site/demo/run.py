@@ -44,6 +44,7 @@ from cdp.selectors import storage_summary
 from cdp.services.imports import import_file
 from cdp.services.sources import create_source
 from cdp.site.demo.population import SITE
+from cdp.site.demo.tracking_plan import run_tracking_plan
 from consent.models import Purpose
 from consent.policy import allowed_profiles
 from consent.services import import_consents
@@ -84,6 +85,7 @@ class DemoReport:
     budget: list = field(default_factory=list)
     pages: list = field(default_factory=list)  # (path, status, milliseconds, tables, charts)
     page_login: tuple[str, str] | None = None  # (user name, password) to look at them
+    tracking_plan: dict = field(default_factory=dict)  # cdp.site.demo.tracking_plan
 
 
 def _batches(path: Path) -> Iterator[list[dict]]:
@@ -121,14 +123,17 @@ def run_demo(data_dir: Path, *, say: Callable[[str], None]) -> DemoReport:
 def _run_demo(data_dir: Path, *, say: Callable[[str], None]) -> DemoReport:
     report = DemoReport()
     client = Client()
+    write_keys = {}
     for name, kind, filename in HTTP_FILES:
-        _, write_key = create_source(name, kind=kind)
+        _, write_keys[name] = create_source(name, kind=kind)
         for events in _batches(data_dir / filename):
-            body = _post_batch(client, write_key, events)
+            body = _post_batch(client, write_keys[name], events)
             report.http_batches += 1
             report.http_accepted += body.get("accepted", 0)
             report.http_rejected += len(body.get("rejected", []))
         say(f"  sent {filename} to POST /v1/batch as source '{name}'")
+    say("  tracking plan: inferred from 'web', saved in flag mode, a drifted batch sent")
+    report.tracking_plan = run_tracking_plan(client, write_keys["web"])
 
     # One malformed event, as a buggy integration would send: it is kept with its reason.
     _, broken_key = create_source("legacy-widget", kind="other")
@@ -250,6 +255,7 @@ def visit_pages(report: DemoReport) -> None:
             f"/app/profiles/{customer.pk}/",
         ]
     paths.append("/app/identity/review/")
+    paths.append("/app/tracking-plans/")
     for path in paths:
         started = time.perf_counter()
         response = client.get(path)

@@ -6,7 +6,7 @@ import re
 import pytest
 from django.core.management import call_command
 
-from cdp.models import Profile, RejectedEvent, Touchpoint
+from cdp.models import PlanViolationCount, Profile, RejectedEvent, Touchpoint, TrackingPlan
 from identity.models import MatchRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,6 +38,21 @@ def test_demo_prints_the_figures_it_stored(capsys):
     ]
     for column in range(len(models)):
         assert sum(float(row[column]) for row in rows) == pytest.approx(value, abs=0.01 * len(rows))
+    # The tracking plan inferred from the website, in flag mode, and the drifted batch.
+    plan = TrackingPlan.objects.get(name="web (inferred)")
+    assert set(plan.modes.values()) == {"flag"}
+    assert figure(out, "planned events") == len(plan.rules["events"]) > 5
+    assert "drifted batch sent         4 events, 4 stored, 0 rejected" in out
+    assert figure(out, "violations found") == 4
+    assert sorted(PlanViolationCount.objects.values_list("event_name", "property", "kind")) == [
+        ("Product Viewed", "properties.colour", "unplanned_property"),
+        ("Product Viewed", "properties.price", "wrong_type"),
+        ("Product Viewed", "properties.product_id", "missing_required"),
+        ("Wishlist Shared", "event", "unplanned_event"),
+    ]
+    for kind in ("unplanned_property", "wrong_type", "missing_required", "unplanned_event"):
+        assert re.search(rf"^  NEW .+ {kind} +1 flagged, e\.g\. ", out, re.M), kind
+    assert re.search(r"^  /app/tracking-plans/ +200 ", out, re.M)
 
 
 def test_a_second_demo_without_reset_says_what_to_do():
