@@ -211,6 +211,7 @@ class PlanViolationCountAdmin(admin.ModelAdmin):
         "sample_value",
     ]
     list_filter = ["plan", "source", "kind", "action", "day"]
+    list_select_related = ["plan", "source"]
     search_fields = ["event_name", "property"]
     date_hierarchy = "day"
     readonly_fields = [field.name for field in PlanViolationCount._meta.fields]

@@ -30,16 +30,22 @@ def _body(plan: TrackingPlan) -> dict:
     }
 
 
+# A field named `source` is declared in get_fields(): as a class attribute it would
+# stand where DRF's Field keeps its own `source`.
 class ViolationFilters(serializers.Serializer):
     days = serializers.IntegerField(min_value=1, max_value=366, default=30)
-    source = serializers.CharField(required=False)
     kind = serializers.ChoiceField(choices=KINDS, required=False)
+
+    def get_fields(self):
+        return {**super().get_fields(), "source": serializers.CharField(required=False)}
 
 
 class InferRequest(serializers.Serializer):
-    source = serializers.CharField()
     days = serializers.IntegerField(min_value=1, max_value=366, default=30)
     name = serializers.CharField(required=False, max_length=100)
+
+    def get_fields(self):
+        return {**super().get_fields(), "source": serializers.CharField()}
 
 
 class TrackingPlanViewSet(
@@ -57,7 +63,7 @@ class TrackingPlanViewSet(
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def list(self, request):
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(self.get_queryset()) or []
         return self.get_paginated_response([_body(plan) for plan in page])
 
     @extend_schema(responses=OpenApiTypes.OBJECT)

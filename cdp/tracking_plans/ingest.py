@@ -5,14 +5,16 @@ source's plan before the batch is stored, and the batch's violations counted aft
 `screen` for every event it is about to store and `record` with the rows it stored,
 inside its transaction. A source without a plan gets `NO_PLAN`, whose calls do nothing.
 
-The plan is looked up once per batch (one indexed query); its compiled validators are
-kept per process by the plan's digest, so an edited plan is compiled once and used by
-the next batch, and no cache can outlive a change.
+Which plan a source follows is kept per process for LINK_SECONDS (2 s; forgotten at once
+in the process that changes a plan), so a batch costs no query for it; the compiled
+validators are kept per process by the plan's digest, so an edited plan is compiled once,
+and no compiled plan can outlive a change of its rules.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -68,20 +70,50 @@ class _NoPlan:
 NO_PLAN = _NoPlan()
 
 
-def plan_check_for(source: Any) -> PlanCheck | _NoPlan:
-    """The check of one batch from `source`: its plan's, or NO_PLAN."""
+# Which plan each source follows, per process, for this long: a plan saved elsewhere
+# (another web worker) applies within it; one saved in this process, at once.
+LINK_SECONDS = 2.0
+_links: dict[tuple[int, str], tuple[float, tuple[int, str, str] | None]] = {}
+
+
+def forget_plan_links() -> None:
+    """Called by every change of a plan or of the sources following it."""
+    _links.clear()
+
+
+def _link(source: Any) -> tuple[int, str, str] | None:
+    # Keyed by the write key's hash too: an id used again (a test rolled back, a source
+    # deleted and made anew) is another source.
+    key = (source.pk, source.write_key_hash)
+    now = time.monotonic()
+    found = _links.get(key)
+    if found is not None and now - found[0] < LINK_SECONDS:
+        return found[1]
     link = (
         TrackingPlanSource.objects.filter(source_id=source.pk)
         .values_list("plan_id", "plan__digest", "plan__name")
         .first()
     )
+    if len(_links) > 10_000:
+        _links.clear()
+    _links[key] = (now, link)
+    return link
+
+
+def plan_check_for(source: Any) -> PlanCheck | _NoPlan:
+    """The check of one batch from `source`: its plan's, or NO_PLAN."""
+    link = _link(source)
     if link is None:
         return NO_PLAN
     plan_id, digest, name = link
     with _compiled_lock:
         compiled = _compiled.get(digest)
     if compiled is None:
-        compiled = compiled_plan(TrackingPlan.objects.get(pk=plan_id))
+        plan = TrackingPlan.objects.filter(pk=plan_id).first()
+        if plan is None:  # deleted in another process since we looked
+            forget_plan_links()
+            return NO_PLAN
+        compiled = compiled_plan(plan)
     return PlanCheck(source.pk, plan_id, name, compiled)
 
 
@@ -129,6 +161,7 @@ class PlanCheck:
             verdict = _traits_in_context(verdict)
         if verdict.action == BLOCKED:
             first = verdict.blocking
+            assert first is not None  # a blocked verdict names what blocked it
             field = f"{prefix}{first.field}"
             result.rejected.append(
                 self.rejection(

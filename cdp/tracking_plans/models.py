@@ -82,7 +82,15 @@ class PlanViolationCount(models.Model):
         BLOCKED = "blocked", "rejected"
 
     day = models.DateField(help_text="The day the events were received (UTC).")
-    plan = models.ForeignKey(TrackingPlan, on_delete=models.CASCADE, related_name="violations")
+    # No database constraint: ingestion may still count for a plan deleted a moment ago
+    # (cdp.tracking_plans.ingest keeps which plan a source follows for 2 s), and a count
+    # must never fail the batch it comes with. Such a row joins no plan: nothing shows it.
+    plan = models.ForeignKey(
+        TrackingPlan,
+        on_delete=models.CASCADE,
+        related_name="violations",
+        db_constraint=False,
+    )
     source = models.ForeignKey(
         "cdp.Source", on_delete=models.CASCADE, related_name="plan_violations"
     )

@@ -116,12 +116,13 @@ def violations(
 
 def violations_by_day(plan: TrackingPlan, *, days: int = 30) -> list[dict[str, Any]]:
     """Events' violations per day and kind over the last `days` days."""
-    return list(
-        PlanViolationCount.objects.filter(plan=plan, day__gte=since_days(days))
+    return [
+        dict(row)
+        for row in PlanViolationCount.objects.filter(plan=plan, day__gte=since_days(days))
         .values("day", "kind")
         .annotate(count=Sum("count"))
         .order_by("day", "kind")
-    )
+    ]
 
 
 def plans_overview(*, days: int = 30) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from cdp.models import Source
 from cdp.tracking_plans.engine.document import KINDS, PlanError, read_plan
 from cdp.tracking_plans.engine.inference import infer_plan
 from cdp.tracking_plans.engine.protocols import from_protocols, is_protocols_export
+from cdp.tracking_plans.ingest import forget_plan_links
 from cdp.tracking_plans.models import TrackingPlan, TrackingPlanSource
 from cdp.tracking_plans.selectors import observations
 
@@ -56,6 +57,8 @@ def save_plan(
         [TrackingPlanSource(plan=plan, source=source) for source in sources],
         ignore_conflicts=True,
     )
+    forget_plan_links()
+    transaction.on_commit(forget_plan_links)
     return plan
 
 
@@ -120,6 +123,8 @@ def import_plan(
 def delete_plan(plan: TrackingPlan) -> None:
     """The plan, its sources' links and its violation counts go; the events stay."""
     plan.delete()
+    forget_plan_links()
+    transaction.on_commit(forget_plan_links)
 
 
 def propose_plan(

@@ -5,6 +5,9 @@ of the touchpoints."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -43,7 +46,7 @@ def _filters(request: HttpRequest) -> tuple[PlanFilters, int]:
 @page_permission(VIEW_TRACKING_PLANS)
 def plan_list(request: HttpRequest) -> HttpResponse:
     form, days = _filters(request)
-    rows = [
+    rows: list[Sequence[Any]] = [
         [
             Link(entry["plan"].name, f"/app/tracking-plans/{entry['plan'].pk}/"),
             ", ".join(entry["sources"]) or "—",

@@ -115,12 +115,12 @@ def _text(value: Any, field: str, *, required: bool = False, limit: int | None =
         value = ""
     if not isinstance(value, str):
         raise PlanError("must be text", field=field)
-    value = value.strip()
-    if required and not value:
+    text: str = value.strip()
+    if required and not text:
         raise PlanError("must not be empty", field=field)
-    if limit and len(value) > limit:
+    if limit and len(text) > limit:
         raise PlanError(f"at most {limit} characters", field=field)
-    return value
+    return text
 
 
 def _sources(value: Any) -> list[str]:

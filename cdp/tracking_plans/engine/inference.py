@@ -31,7 +31,7 @@ MAX_EVENTS_PER_TYPE = 200
 @dataclass
 class _Seen:
     count: int = 0
-    keys: Counter = field(default_factory=Counter)
+    keys: Counter[str] = field(default_factory=Counter)
     types: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def add(self, payload: Any) -> None:
@@ -95,13 +95,13 @@ def infer_plan(
             ((key[1], value) for key, value in events.items() if key[0] == kind),
             key=lambda item: (-item[1].count, item[0]),
         )[:MAX_EVENTS_PER_TYPE]
-        for event_name, seen in sorted(of_kind, key=lambda item: item[0]):
+        for event_name, event in sorted(of_kind, key=lambda item: item[0]):
             planned.append(
                 {
                     "type": kind,
                     "name": event_name,
-                    "description": f"seen {seen.count:,} times",
-                    "properties": seen.schema(),
+                    "description": f"seen {event.count:,} times",
+                    "properties": event.schema(),
                 }
             )
     return {

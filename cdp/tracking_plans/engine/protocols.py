@@ -68,8 +68,11 @@ def from_protocols(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _public_rules(rules: list) -> tuple[Any, dict, list]:
-    latest: dict[tuple[str, str], tuple[int, dict]] = {}
+Rules = tuple[Any, dict[str, Any], list[tuple[str, str, str, Any]]]
+
+
+def _public_rules(rules: list[Any]) -> Rules:
+    latest: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
     for index, rule in enumerate(rules):
         if not isinstance(rule, dict) or rule.get("type") not in (
             *_PUBLIC_TYPES,
@@ -81,11 +84,13 @@ def _public_rules(rules: list) -> tuple[Any, dict, list]:
                 "a rule is an object with type TRACK, PAGE, SCREEN, IDENTIFY, GROUP or COMMON",
                 field=f"rules[{index}].type",
             )
-        key = (rule["type"], rule.get("key") or "")
+        rule_key = (rule["type"], rule.get("key") or "")
         version = rule.get("version") or 0
-        if key not in latest or version >= latest[key][0]:
-            latest[key] = (version, rule)
-    common, calls, events = None, {}, []
+        if rule_key not in latest or version >= latest[rule_key][0]:
+            latest[rule_key] = (version, rule)
+    common: Any = None
+    calls: dict[str, Any] = {}
+    events: list[tuple[str, str, str, Any]] = []
     for (kind, key), (_, rule) in latest.items():
         schema = rule.get("jsonSchema") or rule.get("json_schema") or {}
         if kind == "COMMON":
@@ -97,7 +102,7 @@ def _public_rules(rules: list) -> tuple[Any, dict, list]:
     return common, calls, events
 
 
-def _config_rules(rules: dict) -> tuple[Any, dict, list]:
+def _config_rules(rules: dict[str, Any]) -> Rules:
     events = []
     for index, event in enumerate(rules.get("events") or []):
         if not isinstance(event, dict) or not event.get("name"):
@@ -124,7 +129,7 @@ def _part(schema: Any, name: str) -> dict[str, Any] | None:
     return part
 
 
-def _merged(common: dict | None, own: dict | None) -> dict | None:
+def _merged(common: dict[str, Any] | None, own: dict[str, Any] | None) -> dict[str, Any] | None:
     if common is None or not common.get("properties"):
         return own
     if own is None:
