@@ -61,7 +61,7 @@ class TrackingPlanViewSet(
     def get_serializer_class(self):  # the schema only: bodies are plan documents
         return serializers.Serializer
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="v1_tracking_plans_list", responses=OpenApiTypes.OBJECT)
     def list(self, request):
         page = self.paginate_queryset(self.get_queryset()) or []
         return self.get_paginated_response([_body(plan) for plan in page])
