@@ -1,4 +1,5 @@
-"""Forgetting people: what cdp holds of them (profiles, touchpoints, rejected events)."""
+"""Forgetting people: what cdp holds of them (profiles, touchpoints, rejected events,
+the tracking-plan violation samples taken from their events)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from collections.abc import Collection
 
 from cdp.models import Profile, RejectedEvent, Touchpoint
+from cdp.tracking_plans.services import forget_samples
 
 
 def erase_profiles(profile_ids: Collection[int], values: Collection[str]) -> dict[str, int]:
@@ -22,8 +24,13 @@ def erase_profiles(profile_ids: Collection[int], values: Collection[str]) -> dic
             for value in wanted
         )
     ]
+    touchpoints = Touchpoint.objects.filter(profile_id__in=profile_ids)
+    samples = forget_samples(
+        message_ids=list(touchpoints.values_list("message_id", flat=True)), values=values
+    )
     return {
-        "touchpoints": Touchpoint.objects.filter(profile_id__in=profile_ids).delete()[0],
+        "plan_violation_samples": samples,
+        "touchpoints": touchpoints.delete()[0],
         "rejected_events": RejectedEvent.objects.filter(pk__in=mentioning).delete()[0],
         "profiles": Profile.objects.filter(pk__in=profile_ids).delete()[1].get("cdp.Profile", 0),
     }

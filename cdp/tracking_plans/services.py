@@ -5,6 +5,7 @@ events. Every plan that reaches the database went through engine.document.read_p
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ from cdp.tracking_plans.engine.document import KINDS, PlanError, read_plan
 from cdp.tracking_plans.engine.inference import infer_plan
 from cdp.tracking_plans.engine.protocols import from_protocols, is_protocols_export
 from cdp.tracking_plans.ingest import forget_plan_links
-from cdp.tracking_plans.models import TrackingPlan, TrackingPlanSource
+from cdp.tracking_plans.models import PlanViolationCount, TrackingPlan, TrackingPlanSource
 from cdp.tracking_plans.selectors import observations
 
 # Inference reads at most this many of the source's latest events.
@@ -148,3 +149,17 @@ def propose_plan(
         description=f"Inferred from the events {source.name} sent in the last {days} days.",
     )
     return read_plan(document)
+
+
+def forget_samples(*, message_ids: Collection[str], values: Collection[str]) -> int:
+    """Empty the violation samples taken from these events or mentioning these values
+    (an erased person's); the counts stay. How many samples were emptied."""
+    ids = set(message_ids)
+    wanted = [value.lower() for value in values if value and len(value) >= 3]
+    mentioning = [
+        pk
+        for pk, sample in PlanViolationCount.objects.exclude(sample={}).values_list("pk", "sample")
+        if sample.get("message_id") in ids
+        or any(value in str(sample.get("value", "")).lower() for value in wanted)
+    ]
+    return PlanViolationCount.objects.filter(pk__in=mentioning).update(sample={})

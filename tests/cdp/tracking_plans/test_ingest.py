@@ -240,3 +240,30 @@ def test_a_batch_is_checked_with_a_bounded_number_of_queries(
         result = ingest_batch(source, batch)
     assert result.accepted == 100
     assert PlanViolationCount.objects.get(property="properties.revenue").count == 101
+
+
+def test_erasure_empties_the_samples_of_a_person_and_keeps_the_counts(web_source, segment_post):
+    from cdp.services.erasure import erase_profiles
+
+    source, key = web_source
+    plan_for(source)
+    segment_post(
+        "batch",
+        {"batch": [order("m1", contact="Ada.Lovelace@example.com"), order("m2", coupon="X")]},
+        write_key=key,
+    )
+    deleted = erase_profiles([], ["ada.lovelace@example.com"])
+    assert deleted["plan_violation_samples"] == 1
+    assert sorted(PlanViolationCount.objects.values_list("property", "count", "sample")) == [
+        ("properties.contact", 1, {}),
+        (
+            "properties.coupon",
+            1,
+            {
+                "message_id": "m2",
+                "field": "properties.coupon",
+                "value": '"X"',
+                "message": "not in the tracking plan",
+            },
+        ),
+    ]
