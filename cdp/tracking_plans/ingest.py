@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from django.db import connection
 
+from cdp.ingest_steps import suppressed_messages
 from cdp.tracking_plans.engine.checks import (
     BLOCKED,
     CompiledPlan,
@@ -160,6 +161,10 @@ class PlanCheck:
         if traits_in_context:
             verdict = _traits_in_context(verdict)
         if verdict.action == BLOCKED:
+            if suppressed_messages({row["message_id"]: row}):
+                # An erased person's event is dropped unseen, never kept as a rejection.
+                result.suppressed += 1
+                return False
             first = verdict.blocking
             assert first is not None  # a blocked verdict names what blocked it
             field = f"{prefix}{first.field}"

@@ -267,3 +267,22 @@ def test_erasure_empties_the_samples_of_a_person_and_keeps_the_counts(web_source
             },
         ),
     ]
+
+
+def test_an_erased_persons_blocked_event_is_dropped_not_kept_as_a_rejection(web_source):
+    from consent.suppression import suppress
+
+    source, _ = web_source
+    plan_for(source, unplanned_event="block")
+    suppress([("user_id", "u-erased")])
+    result = ingest_batch(
+        source,
+        [
+            {"type": "track", "event": "Nope", "userId": "u-erased", "messageId": "m1"},
+            {"type": "track", "event": "Nope", "userId": "u-1", "messageId": "m2"},
+        ],
+    )
+    assert (result.accepted, result.suppressed) == (0, 1)
+    assert [rejection.index for rejection in result.rejected] == [1]
+    assert list(RejectedEvent.objects.values_list("payload__messageId", flat=True)) == ["m2"]
+    assert counts() == [("Nope", "event", "unplanned_event", "blocked", 1)]
