@@ -67,6 +67,7 @@ class RuleError(OmnitrailError, ValueError):
     `definition.all[1].op: must be one of ...`."""
 
     code = "invalid_segment_rule"
+    field: str  # always named
 
     def __init__(self, field: str, message: str):
         super().__init__(message, field=field)
