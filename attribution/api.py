@@ -1,6 +1,8 @@
 """Attribution in the native API: credits per model, costs in, reports. (Segments:
 attribution/segments/api.py.)"""
 
+from typing import Any
+
 from django.db import transaction
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
@@ -98,6 +100,7 @@ def report(request, name):
     params = query.validated_data
     run = reported_run(params["goal"])
     summary = run.summary or {}
+    body: Any
     if name == "models":
         body = model_comparison(run, group_by=params["group_by"])
     elif name == "channel-pairs":

@@ -15,7 +15,8 @@ class ChannelRuleForm(forms.ModelForm):
         widgets = {"conditions": forms.Textarea(attrs={"rows": 4, "cols": 90})}
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         from attribution.engine.channels import InvalidRule, compile_rules
 
         try:

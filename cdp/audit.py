@@ -63,7 +63,7 @@ def record_access(
     *,
     action: str = AuditEntry.Action.VIEW,
     object_type: str,
-    object_id: str = "",
+    object_id: str | int = "",
     path: str | None = None,
 ) -> AuditEntry:
     """Record that the signed-in user viewed, exported or changed personal data outside

@@ -36,6 +36,7 @@ class InvalidField(OmnitrailError, ValueError):
     """A value its field does not take: a date that is not one, a status not in the list."""
 
     code = "invalid_field"
+    field: str  # always named
 
     def __init__(self, message: str, *, field: str, code: str | None = None):
         super().__init__(message, code=code, field=field)

@@ -36,7 +36,7 @@ class Table:
     name: str
     caption: str
     columns: Sequence[str]
-    rows: list[Sequence[Any]] = field(default_factory=list)
+    rows: Sequence[Sequence[Any]] = field(default_factory=list)
     # Columns holding numbers: right-aligned and sorted as numbers in the page.
     numeric: set[str] = field(default_factory=set)
 
@@ -113,26 +113,26 @@ def render_page(
     """The page, or one of its tables as CSV when the address asks `?download=<name>`.
     `invalid`: some filter could not be used (the page names it); the answer is then a
     400, unless it is a table that was asked for and sent."""
-    tables = {table.name: table for table in tables}
+    tables_by_name = {table.name: table for table in tables}
     wanted = request.GET.get("download")
     if wanted:
-        if wanted not in tables:
+        if wanted not in tables_by_name:
             return HttpResponse(
                 f"no table named {wanted!r} on this page",
                 status=400 if invalid else 404,
                 content_type="text/plain",
             )
-        return table_csv(tables[wanted], filename=f"{slugify(title)}-{wanted}.csv")
-    charts = {chart.name: chart for chart in charts}
+        return table_csv(tables_by_name[wanted], filename=f"{slugify(title)}-{wanted}.csv")
+    charts_by_name = {chart.name: chart for chart in charts}
     return render(
         request,
         template,
         {
             **context,
             "title": title,
-            "tables": tables,
-            "charts": charts,
-            "chart_json": {name: chart.as_json() for name, chart in charts.items()},
+            "tables": tables_by_name,
+            "charts": charts_by_name,
+            "chart_json": {name: chart.as_json() for name, chart in charts_by_name.items()},
             "can": {
                 "reports": request.user.has_perm(VIEW_REPORTS),
                 "customer_360": request.user.has_perm(VIEW_CUSTOMER_360),

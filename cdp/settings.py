@@ -122,9 +122,10 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 # The report pages draw with plotly.js as the plotly package ships it: served from our
 # own static files (/static/plotly/plotly.min.js), never from a CDN.
-STATICFILES_DIRS = [
-    ("plotly", Path(find_spec("plotly").submodule_search_locations[0]) / "package_data")
-]
+_PLOTLY = find_spec("plotly")
+if _PLOTLY is None or not _PLOTLY.submodule_search_locations:
+    raise ImproperlyConfigured("the plotly package is missing: pip install -e .")
+STATICFILES_DIRS = [("plotly", Path(_PLOTLY.submodule_search_locations[0]) / "package_data")]
 
 # The pages under /app/ sign in with Django's own login; the admin links to them.
 LOGIN_URL = "app-login"

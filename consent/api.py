@@ -1,5 +1,9 @@
 """Consent in the native API: record consent, read a profile's history."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
@@ -11,11 +15,24 @@ from consent.privacy import open_request
 from consent.selectors import consent_history, profile_by_identifier
 from consent.services import record_consent
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from cdp.models import Source
+
 
 class ConsentRecordSerializer(serializers.ModelSerializer):
-    purpose = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    source = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    purpose: serializers.SlugRelatedField[Purpose] = serializers.SlugRelatedField(
+        slug_field="key", read_only=True
+    )
+    # DRF's serializer metaclass takes declared fields off the class, so this field does
+    # not replace Field.source at run time; the stubs cannot know that.
+    source: serializers.SlugRelatedField[Source] = serializers.SlugRelatedField(  # type: ignore[assignment]
+        slug_field="name", read_only=True
+    )
+    recorded_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = ConsentRecord
@@ -73,13 +90,13 @@ class ConsentRecordViewSet(
         if self.action != "list":
             return self.queryset
         identifier = self.request.query_params.get("identifier")
-        profile = self.request.query_params.get("profile")
+        given = self.request.query_params.get("profile")
         if identifier:
             profile = profile_by_identifier(identifier).pk  # or 400 naming the identifier
-        elif profile is not None:
-            if not profile.isdigit():
+        elif given is not None:
+            if not given.isdigit():
                 raise serializers.ValidationError({"profile": "must be a profile id"})
-            profile = int(profile)
+            profile = int(given)
         else:
             return self.queryset
         return consent_history(profile).order_by("-id")

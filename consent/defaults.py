@@ -3,7 +3,9 @@ apps.py); staff change or add them in the admin."""
 
 from __future__ import annotations
 
-PURPOSES = [
+from typing import Any
+
+PURPOSES: list[dict[str, Any]] = [
     {
         "key": "analytics",
         "name": "Analytics",

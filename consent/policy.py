@@ -61,7 +61,7 @@ def decisions(
     purpose = purpose if isinstance(purpose, Purpose) else purpose_by_key(purpose)
     ids = set(profile_ids)
     current = states(purpose, ids, at=at)
-    countries = {}
+    countries: dict[int, str | None] = {}
     for in_ids in ids_in("pk", ids):
         countries.update(Profile.objects.filter(in_ids).values_list("pk", "traits__country"))
     return {

@@ -76,7 +76,7 @@ def record_touchpoint_consents(touchpoint_ids: list[int]) -> int:
         .filter(context__has_key="consent")
         .values_list("pk", "profile_id", "source_id", "timestamp", "context__consent")
     )
-    records = []
+    records: list[ConsentRecord] = []
     for pk, profile_id, source_id, at, consent in rows.iterator(chunk_size=2000):
         try:
             said = statements(consent, specs)

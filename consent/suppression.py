@@ -84,7 +84,8 @@ def suppressed_messages(rows: Mapping[str, dict[str, Any]]) -> set[str]:
     )
     if not listed:
         return set()
-    dropped, hits = set(), Counter()
+    dropped: set[str] = set()
+    hits: Counter[tuple[str, str]] = Counter()
     for message_id, keys in keys_of.items():
         found = [key for key in keys if key in listed]
         if found:

@@ -43,7 +43,8 @@ class MergeDecisionViewSet(viewsets.ReadOnlyModelViewSet):
         if profile:
             if not profile.isdigit():
                 raise serializers.ValidationError({"profile": "must be a profile id"})
-            decisions = decisions.filter(survivor_id=profile) | decisions.filter(merged_id=profile)
+            pk = int(profile)
+            decisions = decisions.filter(survivor_id=pk) | decisions.filter(merged_id=pk)
         return decisions
 
     @extend_schema(request=None, responses=MergeDecisionSerializer)

@@ -21,11 +21,11 @@ def active_profiles(profile_ids: Iterable[int]) -> dict[int, int]:
     while pending:
         into: dict[int, int] = {}
         for condition in ids_in("pk", pending):
-            into.update(
-                Profile.objects.filter(condition, merged_into__isnull=False).values_list(
-                    "pk", "merged_into"
-                )
-            )
+            for pk, parent in Profile.objects.filter(
+                condition, merged_into__isnull=False
+            ).values_list("pk", "merged_into"):
+                assert parent is not None  # merged_into__isnull=False
+                into[pk] = parent
         if not into:
             break
         for pk, now in current.items():
@@ -49,6 +49,7 @@ def merged_members(roots: set[int]) -> dict[int, int]:
         for condition in conditions:
             merged = Profile.objects.filter(condition).values_list("pk", "merged_into")
             for pk, into in merged:
+                assert into is not None  # merged into one of the frontier
                 root_of[pk] = root_of[into]
                 frontier.add(pk)
     return root_of
@@ -79,7 +80,7 @@ def merge_decision_summary(decision: MergeDecision) -> dict:
     }
 
 
-def merge_history(profile: Profile) -> QuerySet[MergeDecision]:
+def merge_history(profile: Profile | int) -> QuerySet[MergeDecision]:
     """Merges this profile took part in, newest first."""
     return MergeDecision.objects.filter(survivor=profile) | MergeDecision.objects.filter(
         merged=profile

@@ -1,6 +1,7 @@
 """Identity resolution in the background: thin tasks over identity.services."""
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from django.core.cache import cache
@@ -12,7 +13,7 @@ from identity.services.stitching import resolve_pending, resolve_touchpoints
 logger = logging.getLogger(__name__)
 
 # Two workers may create the same new identifier at once: the loser retries and finds it.
-RETRY = {
+RETRY: dict[str, Any] = {
     "acks_late": True,
     "autoretry_for": (IntegrityError, OperationalError),
     "retry_backoff": True,

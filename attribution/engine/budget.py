@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import statsmodels.api as sm
@@ -58,8 +59,8 @@ class BudgetAdvice:
 
     budget: float  # next period's paid budget (money)
     days: int  # the period's length: the history's
-    rows: list[dict]  # one per channel with spend, in input order (see `budget_advice`)
-    context: list[dict]  # one per channel without spend: never reallocated
+    rows: list[dict[str, Any]]  # one per channel with spend, in input order (see `budget_advice`)
+    context: list[dict[str, Any]]  # one per channel without spend: never reallocated
     expected_revenue_current: float  # over the paid channels, at the current split
     expected_revenue_proposed: float
     expected_effect: float  # proposed - current
@@ -288,7 +289,7 @@ def advise(
     *,
     budget: float | None = None,
     guardrail: float = DEFAULT_GUARDRAIL,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """The rows of `budget_advice`: one per channel with spend, in input order (channels
     without spend are left out: see `budget_advice(...).context`)."""
     return budget_advice(channels, spend, revenue, budget=budget, guardrail=guardrail).rows
@@ -317,6 +318,9 @@ def _proposed_shares(
         value = days * a * (s * daily) ** b
         return -value.sum() / scale, -(value * b / s) / scale
 
+    def spent_in_full(s: np.ndarray) -> float:  # the shares sum to 1
+        return float(s.sum() - 1.0)
+
     bounds = list(
         zip(np.maximum(current - guardrail, 0.0), np.minimum(current + guardrail, 1.0), strict=True)
     )
@@ -326,7 +330,7 @@ def _proposed_shares(
         jac=True,
         method="SLSQP",
         bounds=bounds,
-        constraints=[{"type": "eq", "fun": lambda s: s.sum() - 1.0, "jac": np.ones_like}],
+        constraints=[{"type": "eq", "fun": spent_in_full, "jac": np.ones_like}],
         options={"ftol": 1e-12, "maxiter": 500},
     )
     low, high = np.array(bounds).T

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 SEARCH = (
     "google", "bing", "yahoo", "duckduckgo", "baidu", "yandex", "ecosia", "ask", "naver",
@@ -62,11 +62,11 @@ FIELDS = (
 OPERATORS = ("equals", "in", "matches", "present", "absent")
 
 
-def _is(field: str, value: str) -> dict:
+def _is(field: str, value: str) -> dict[str, str]:
     return {"field": field, "op": "equals", "value": value}
 
 
-def _matches(field: str, pattern: str) -> dict:
+def _matches(field: str, pattern: str) -> dict[str, str]:
     return {"field": field, "op": "matches", "value": pattern}
 
 
@@ -177,7 +177,7 @@ def compile_rules(rules: Sequence[Mapping[str, Any]]) -> tuple[Rule, ...]:
     return tuple(compiled)
 
 
-def _split(url: str):
+def _split(url: str) -> SplitResult | None:
     """The URL's parts, or None when it cannot be parsed (e.g. `http://[abc/`, a broken
     IPv6 host): a browser's malformed referrer must not stop a refresh."""
     try:
@@ -251,7 +251,7 @@ def _holds(condition: tuple[str, str, Any], fields: Mapping[str, str]) -> bool:
     if op == "absent":
         return not actual
     if op == "equals":
-        return actual.lower() == value
+        return bool(actual.lower() == value)
     if op == "in":
         return actual.lower() in value
     return bool(actual) and value.search(actual) is not None

@@ -6,6 +6,7 @@ Pure: NumPy and SciPy (sparse matrices), vectorised over all journeys or profile
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -15,7 +16,7 @@ from attribution.engine.journeys import Journeys
 
 def channel_pairs(
     journeys: Journeys, shares: np.ndarray, cost_by_channel: Mapping[str, float]
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Every unordered pair of distinct channels seen together in at least one journey,
     the pair's own figures over the journeys that contain both, largest revenue first.
 
@@ -53,18 +54,17 @@ def channel_pairs(
     converted = journeys.converted.astype(np.float64)
     value = journeys.value * converted
     # [i, j] = the sum over journeys containing both i and j of a per-journey weight.
-    both = present.T @ present
-    conversions = present.T @ sparse.diags(converted) @ present
-    revenue = present.T @ sparse.diags(value) @ present
+    both = (present.T @ present).toarray()
+    conversions = (present.T @ sparse.diags(converted) @ present).toarray()
+    revenue = (present.T @ sparse.diags(value) @ present).toarray()
     # [i, j] = channel i's touches (credit) in the journeys that also contain j.
     touches_with = (touches.T @ present).toarray()
     credited_with = (credited.T @ present).toarray()
-    both, conversions, revenue = both.toarray(), conversions.toarray(), revenue.toarray()
 
     touch_totals = np.asarray(touches.sum(axis=0)).ravel()
     per_touch = np.divide(cost, touch_totals, out=np.zeros(k), where=touch_totals > 0)
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, j in zip(*np.nonzero(np.triu(both, k=1)), strict=True):
         pair_cost = per_touch[i] * touches_with[i, j] + per_touch[j] * touches_with[j, i]
         pair_credit = credited_with[i, j] + credited_with[j, i]
@@ -84,7 +84,7 @@ def channel_pairs(
     return rows
 
 
-def funnel(highest_stage: np.ndarray, stages: Sequence[str]) -> list[dict]:
+def funnel(highest_stage: np.ndarray, stages: Sequence[str]) -> list[dict[str, Any]]:
     """How many profiles reached each stage (ordered awareness to decision).
 
     `highest_stage[i]` is the index of the furthest stage profile i reached, -1 for
@@ -124,7 +124,7 @@ def funnel(highest_stage: np.ndarray, stages: Sequence[str]) -> list[dict]:
 
 def clv_by_first_touch(
     first_channel: Sequence[str] | np.ndarray, revenue: np.ndarray, orders: np.ndarray
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Customer lifetime value by the channel of each customer's first touch, highest
     first. One entry per customer in each argument. Definitions: customers; buyers
     (orders > 0); revenue (total); clv = revenue / customers; clv_per_buyer = revenue /
@@ -148,7 +148,7 @@ def clv_by_first_touch(
     buyers = np.bincount(group, weights=orders > 0, minlength=n)
     total = np.bincount(group, weights=revenue, minlength=n)
     order_total = np.bincount(group, weights=orders, minlength=n)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "channel": str(channels[c]),
             "customers": int(customers[c]),

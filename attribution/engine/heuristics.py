@@ -32,7 +32,8 @@ def _per_journey(journeys: Journeys, weights: np.ndarray) -> np.ndarray:
     journey = journeys.journey_of_touch()
     total = totals[journey]
     shares = np.divide(weights, total, out=np.zeros_like(weights), where=total > 0)
-    return shares * journeys.converted[journey]
+    credit: np.ndarray = shares * journeys.converted[journey]
+    return credit
 
 
 def first_touch(journeys: Journeys) -> np.ndarray:

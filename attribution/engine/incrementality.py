@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
@@ -26,7 +27,8 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     x = x + _GOLDEN
     x = (x ^ (x >> np.uint64(30))) * _MIX1
     x = (x ^ (x >> np.uint64(27))) * _MIX2
-    return x ^ (x >> np.uint64(31))
+    mixed: np.ndarray = x ^ (x >> np.uint64(31))
+    return mixed
 
 
 def holdout_mask(profile_ids: np.ndarray, key: str, percent: float) -> np.ndarray:
@@ -73,7 +75,7 @@ def lift(
     holdout_total: int,
     *,
     confidence: float = 0.95,
-) -> dict:
+) -> dict[str, Any]:
     """How much more the exposed group converted than the holdout, with intervals.
 
     Definitions (p_e, p_h: the conversion rates of the exposed group and the holdout):

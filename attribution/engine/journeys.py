@@ -205,8 +205,9 @@ def _continues_visit(rows: _Rows) -> np.ndarray:
     continues[touch_rows[1:]] = (rows.profile[touch_rows[1:]] == rows.profile[touch_rows[:-1]]) & (
         rows.at[touch_rows[1:]] - rows.at[touch_rows[:-1]] < _nanoseconds(SESSION_TIMEOUT)
     )
-    direct = rows.channel_names.get_indexer([DIRECT])[0]  # -1: no Direct row at all
-    return continues & ~rows.conversion & (rows.channel == direct)
+    direct = rows.channel_names.get_indexer(pd.Index([DIRECT]))[0]  # -1: no Direct row at all
+    quiet: np.ndarray = continues & ~rows.conversion & (rows.channel == direct)
+    return quiet
 
 
 def _numbered_channels(rows: _Rows, continuation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -329,4 +330,7 @@ def conversions_before(profile: np.ndarray, conversion: np.ndarray) -> np.ndarra
     """Per row (sorted by profile), how many of its profile's conversions came before it."""
     running = np.cumsum(conversion) - conversion
     starts = np.flatnonzero(np.diff(profile, prepend=profile[:1] - 1) != 0)
-    return running - np.repeat(running[starts], np.diff(np.append(starts, len(profile))))
+    before: np.ndarray = running - np.repeat(
+        running[starts], np.diff(np.append(starts, len(profile)))
+    )
+    return before

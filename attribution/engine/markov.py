@@ -78,9 +78,13 @@ splits value by the conversion removal effects, as the conversions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import minimize
+
+if TYPE_CHECKING:  # scipy-stubs' name for what `constraints=` takes (no runtime module)
+    from scipy.optimize._typing import Constraint
 
 from attribution.engine.journeys import Journeys
 
@@ -239,9 +243,10 @@ def _check_order(order: int) -> None:
 def _touch_positions(journeys: Journeys) -> np.ndarray:
     """Each touch's 0-based position within its journey."""
     lengths = journeys.lengths
-    return np.arange(len(journeys.touches), dtype=np.int64) - np.repeat(
+    positions: np.ndarray = np.arange(len(journeys.touches), dtype=np.int64) - np.repeat(
         journeys.offsets[:-1], lengths
     )
+    return positions
 
 
 def _state_codes(journeys: Journeys, order: int) -> np.ndarray:
@@ -479,7 +484,8 @@ def _place_on_touches(
     factors = _exact_factors(count, count_value, conversions, value)
     if factors is None:
         factors = _closest_factors(count, count_value, conversions, value)
-    return journey_shares * factors[keys]
+    shares: np.ndarray = journey_shares * factors[keys]
+    return shares
 
 
 def _exact_factors(
@@ -528,20 +534,26 @@ def _closest_factors(
         gradient = 2 * (gap[channel] * a / scale + gap_value[channel] * av / scale_value)
         return float(gap @ gap + gap_value @ gap_value), gradient
 
+    def count_gap(f: np.ndarray) -> float:
+        return float((f @ a - total) / scale)
+
+    def count_slope(f: np.ndarray) -> np.ndarray:
+        slope: np.ndarray = a / scale
+        return slope
+
+    def value_gap(f: np.ndarray) -> float:
+        return float((f @ av - total_value) / scale_value)
+
+    def value_slope(f: np.ndarray) -> np.ndarray:
+        slope: np.ndarray = av / scale_value
+        return slope
+
     high = groups >= n
-    constraints = [
-        {"type": "eq", "fun": lambda f: (f @ a - total) / scale, "jac": lambda f: a / scale}
-    ]
+    constraints: list[Constraint] = [{"type": "eq", "fun": count_gap, "jac": count_slope}]
     # With no touch worth more than the mean every touch is worth the mean, and the value
     # total follows from the count.
     if high.any():
-        constraints.append(
-            {
-                "type": "eq",
-                "fun": lambda f: (f @ av - total_value) / scale_value,
-                "jac": lambda f: av / scale_value,
-            }
-        )
+        constraints.append({"type": "eq", "fun": value_gap, "jac": value_slope})
     # Factors of 1 are the journey split itself: exact totals, the start of the search,
     # and what is kept should the search fail.
     result = minimize(

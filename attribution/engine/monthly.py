@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def touch_figures(
     identified: np.ndarray,
     channels: Sequence[str],
     months: Sequence[str],
-) -> dict:
+) -> dict[str, Any]:
     """Per channel and month, touchpoints and profiles touched, and the previous-month
     counts that give distinct profiles over any range (per channel, and for identified
     and anonymous profiles over all channels).
@@ -73,7 +74,7 @@ def touch_figures(
     by_channel = _previous_months(channel, profile, month, len(channels), size)
     by_kind = _previous_months(identified.astype(np.int64), profile, month, 2, size)
     profiles = by_channel.sum(axis=2)
-    touches: dict[str, dict] = {}
+    touches: dict[str, dict[str, Any]] = {}
     for c, m in zip(*np.nonzero(touchpoints), strict=True):
         touches.setdefault(channels[c], {})[months[m]] = {
             "touchpoints": int(touchpoints[c, m]),
@@ -129,7 +130,7 @@ def _reach_rows(counts: np.ndarray, months: Sequence[str]) -> dict[str, dict[str
 
 def credited_by_month(
     journeys: Journeys, shares: np.ndarray, journey_month: np.ndarray, months: Sequence[str]
-) -> dict[str, dict[str, dict]]:
+) -> dict[str, dict[str, dict[str, Any]]]:
     """Per channel and conversion month: the conversions and revenue a model's `shares`
     credit (`journey_month`: each journey's month, an index into `months`)."""
     size = len(months)
@@ -138,7 +139,7 @@ def credited_by_month(
     conversions, value = channel_totals(
         journeys, shares, groups=keys, size=len(journeys.channels) * size
     )
-    table: dict[str, dict] = {}
+    table: dict[str, dict[str, Any]] = {}
     for key in np.flatnonzero(conversions):
         c, m = divmod(int(key), size)
         table.setdefault(journeys.channels[c], {})[months[m]] = {
@@ -176,14 +177,14 @@ def profiles_in(reach: Mapping[str, Mapping[str, int]], start: str, end: str) ->
 
 
 def range_report(
-    monthly: Mapping,
+    monthly: Mapping[str, Any],
     *,
     model: str,
     start: str | None,
     end: str | None,
     costs: Mapping[tuple[str, str], float],
     movers: int = MOVERS,
-) -> dict:
+) -> dict[str, Any]:
     """The figures of months start..end (YYYY-MM; None: no months) for `model`, from a
     run's kept monthly figures and the costs per (channel, month):
 
@@ -197,6 +198,7 @@ def range_report(
       range's second-to-last month to its last (at most `movers` each way).
     """
     months = months_between(start, end) if start and end else []
+    first, last = (months[0], months[-1]) if months else ("", "")  # start, end when given
     kept = _Kept(monthly, model=model, costs=costs, months=months)
     by_channel_month = _by_channel_month(kept, months)
     return {
@@ -204,9 +206,9 @@ def range_report(
         "start": start,
         "end": end,
         "months": months,
-        "totals": _totals(kept, months, start, end),
+        "totals": _totals(kept, months, first, last),
         "by_month": _by_month(kept, months),
-        "by_channel": _by_channel(kept, months, start, end),
+        "by_channel": _by_channel(kept, months, first, last),
         "by_channel_month": by_channel_month,
         "top_movers": _top_movers(by_channel_month, months, movers),
     }
@@ -216,7 +218,14 @@ class _Kept:
     """What the run kept for one model, read per channel and month: the channels with
     anything in the months shown (the range and the month before it)."""
 
-    def __init__(self, monthly: Mapping, *, model: str, costs: Mapping, months: list[str]):
+    def __init__(
+        self,
+        monthly: Mapping[str, Any],
+        *,
+        model: str,
+        costs: Mapping[tuple[str, str], float],
+        months: list[str],
+    ) -> None:
         self.touches = monthly.get("touches", {})
         self.credited = monthly.get("credited", {}).get(model, {})
         self.reach = monthly.get("reach", {})
@@ -229,7 +238,7 @@ class _Kept:
             | {c for c, m in costs if m in shown}
         )
 
-    def stored(self, channel: str, month: str) -> dict:
+    def stored(self, channel: str, month: str) -> dict[str, Any]:
         """The figures kept for one channel and month (rounded only when shown, so
         that sums do not add up rounding)."""
         touched = self.touches.get(channel, {}).get(month, {})
@@ -242,7 +251,7 @@ class _Kept:
             "cost": self.costs.get((channel, month), 0.0),
         }
 
-    def month_total(self, month: str) -> dict:
+    def month_total(self, month: str) -> dict[str, Any]:
         identified = sum(self.reach.get("identified", {}).get(month, {}).values())
         anonymous = sum(self.reach.get("anonymous", {}).get(month, {}).values())
         return {
@@ -252,7 +261,7 @@ class _Kept:
         }
 
 
-def _summed(cells: list[dict], profiles: int) -> dict:
+def _summed(cells: list[dict[str, Any]], profiles: int) -> dict[str, Any]:
     return _figures(
         sum(c["touchpoints"] for c in cells),
         profiles,
@@ -262,11 +271,11 @@ def _summed(cells: list[dict], profiles: int) -> dict:
     )
 
 
-def _anything(row: dict) -> bool:
+def _anything(row: dict[str, Any]) -> bool:
     return any(row[k] for k in ("touchpoints", "conversions", "revenue", "cost"))
 
 
-def _by_month(kept: _Kept, months: list[str]) -> list[dict]:
+def _by_month(kept: _Kept, months: list[str]) -> list[dict[str, Any]]:
     """Per month, all channels, with the change from the month before."""
     rows = []
     for month in months:
@@ -278,7 +287,7 @@ def _by_month(kept: _Kept, months: list[str]) -> list[dict]:
     return rows
 
 
-def _by_channel_month(kept: _Kept, months: list[str]) -> list[dict]:
+def _by_channel_month(kept: _Kept, months: list[str]) -> list[dict[str, Any]]:
     """Per month and channel, with the change from the month before; a channel with
     nothing in either month is left out."""
     rows = []
@@ -296,7 +305,7 @@ def _by_channel_month(kept: _Kept, months: list[str]) -> list[dict]:
     return rows
 
 
-def _by_channel(kept: _Kept, months: list[str], start, end) -> list[dict]:
+def _by_channel(kept: _Kept, months: list[str], start: str, end: str) -> list[dict[str, Any]]:
     """Per channel over the range, profiles distinct over it; most revenue first."""
     rows = []
     for channel in kept.channels:
@@ -307,7 +316,7 @@ def _by_channel(kept: _Kept, months: list[str], start, end) -> list[dict]:
     return sorted(rows, key=lambda r: (-r["revenue"], r["channel"]))
 
 
-def _totals(kept: _Kept, months: list[str], start, end) -> dict:
+def _totals(kept: _Kept, months: list[str], start: str, end: str) -> dict[str, Any]:
     identified = profiles_in(kept.reach.get("identified", {}), start, end) if months else 0
     anonymous = profiles_in(kept.reach.get("anonymous", {}), start, end) if months else 0
     cells = [kept.stored(c, m) for c in kept.channels for m in months]
@@ -321,7 +330,9 @@ def _totals(kept: _Kept, months: list[str], start, end) -> dict:
     }
 
 
-def _figures(touchpoints, profiles, conversions, revenue, cost) -> dict:
+def _figures(
+    touchpoints: float, profiles: float, conversions: float, revenue: float, cost: float
+) -> dict[str, Any]:
     return {
         "touchpoints": int(touchpoints),
         "profiles": int(profiles),
@@ -332,9 +343,9 @@ def _figures(touchpoints, profiles, conversions, revenue, cost) -> dict:
     }
 
 
-def _change(now: dict, then: dict, known: bool) -> dict:
+def _change(now: dict[str, Any], then: dict[str, Any], known: bool) -> dict[str, Any]:
     """Each figure minus the month before's (None where either is unknown)."""
-    change = {}
+    change: dict[str, float | None] = {}
     for name in ("touchpoints", "profiles", "conversions", "revenue", "cost", "roas"):
         if not known or now[name] is None or then[name] is None:
             change[name] = None
@@ -347,12 +358,14 @@ def _change(now: dict, then: dict, known: bool) -> dict:
     return change
 
 
-def _top_movers(by_channel_month: list[dict], months: list[str], shown: int) -> dict:
+def _top_movers(
+    by_channel_month: list[dict[str, Any]], months: list[str], shown: int
+) -> dict[str, Any]:
     """The channels whose revenue changed most between the range's last two months."""
     if len(months) < 2:
         return {"from": None, "to": months[-1] if months else None, "up": [], "down": []}
     before, after = months[-2], months[-1]
-    rows: dict[str, dict] = {}
+    rows: dict[str, dict[str, Any]] = {}
     for row in by_channel_month:
         if row["month"] in (before, after):
             entry = rows.setdefault(

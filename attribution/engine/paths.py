@@ -3,8 +3,9 @@ assisted versus last-touch conversions, and the Pareto view. Pure: NumPy only.""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,12 +18,12 @@ def _converting(journeys: Journeys) -> np.ndarray:
     return np.flatnonzero(journeys.converted & (journeys.lengths > 0))
 
 
-def top_paths(journeys: Journeys, *, limit: int = 10) -> list[dict]:
+def top_paths(journeys: Journeys, *, limit: int = 10) -> list[dict[str, Any]]:
     """The most common paths to conversion, with how many conversions and how much
     value each brought; repeated touches of one channel in a row count once
     ("Email > Email > Direct" is "Email > Direct")."""
-    counts: Counter = Counter()
-    values: Counter = Counter()
+    counts: Counter[str] = Counter()
+    values: defaultdict[str, float] = defaultdict(float)
     names = journeys.channels
     for i in _converting(journeys):
         touches = journeys.touches[journeys.offsets[i] : journeys.offsets[i + 1]]
@@ -36,7 +37,7 @@ def top_paths(journeys: Journeys, *, limit: int = 10) -> list[dict]:
     ]
 
 
-def path_lengths(journeys: Journeys) -> dict:
+def path_lengths(journeys: Journeys) -> dict[str, Any]:
     """How many touches converting journeys had: the distribution and the mean."""
     lengths = journeys.lengths[_converting(journeys)]
     if not len(lengths):
@@ -48,7 +49,7 @@ def path_lengths(journeys: Journeys) -> dict:
     }
 
 
-def time_to_convert(journeys: Journeys) -> dict:
+def time_to_convert(journeys: Journeys) -> dict[str, Any]:
     """Days from a converting journey's first touch to its conversion: summary figures
     and how many conversions took each whole number of days."""
     converting = _converting(journeys)
@@ -65,7 +66,7 @@ def time_to_convert(journeys: Journeys) -> dict:
     }
 
 
-def assisted_conversions(journeys: Journeys) -> list[dict]:
+def assisted_conversions(journeys: Journeys) -> list[dict[str, Any]]:
     """Per channel: conversions it closed (the last touch) and conversions it assisted
     (present earlier in the journey but not last), and the ratio of the two."""
     n = len(journeys.channels)
@@ -88,7 +89,9 @@ def assisted_conversions(journeys: Journeys) -> list[dict]:
     ]
 
 
-def pareto(rows: Sequence[Mapping], *, key: str = "revenue", share: float = 0.8) -> dict:
+def pareto(
+    rows: Sequence[Mapping[str, Any]], *, key: str = "revenue", share: float = 0.8
+) -> dict[str, Any]:
     """Which rows (channels or campaigns, largest first) bring `share` of the total:
     each row's share and cumulative share, and how many rows make up that share."""
     ordered = sorted(rows, key=lambda row: -float(row[key]))

@@ -97,7 +97,8 @@ def shapley_shares(journeys: Journeys) -> np.ndarray:
     _, inverse, counts = np.unique(journey * n + touches, return_inverse=True, return_counts=True)
     repeats = counts[inverse]
     distinct = np.bincount(journey, weights=1.0 / repeats, minlength=journeys.count)
-    return journeys.converted[journey] / (repeats * distinct[journey])
+    credit: np.ndarray = journeys.converted[journey] / (repeats * distinct[journey])
+    return credit
 
 
 def _check(journeys: Journeys) -> None:

@@ -110,7 +110,7 @@ def channel_codes(columns: dict[str, Codes], own: Sequence[str], rules: Sequence
     fields = {}
     for argument, (codes, names) in columns.items():
 
-        def field(value, argument=argument):
+        def field(value: str, argument: str = argument) -> str:
             return touch_fields(**{argument: value}, own_domains=own)[_FIELDS[argument]]
 
         fields[argument] = field_codes(codes, names, field)

@@ -11,9 +11,10 @@ import hmac
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -67,7 +68,8 @@ def member_rows(profile_ids: list[int], entered: dict[int, datetime] | None = No
         for kind, value, pk in identifiers_by_profile(chunk):
             ids[pk].setdefault(kind, value)
         for pk in chunk:
-            t, f = traits.get(pk) or {}, facts.get(pk, {})
+            t = traits.get(pk) or {}
+            f: Mapping[str, Any] = facts.get(pk, {})
             rows.append(
                 {
                     "profile_id": pk,

@@ -27,6 +27,7 @@ Definitions (docs/segments.md quotes them):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,8 +45,8 @@ class FactsModel:
     refreshed one by one afterwards)."""
 
     rfm_edges: dict[str, list[float]] = field(default_factory=dict)
-    personas: list[dict] = field(default_factory=list)  # label, description, centre, size
-    features: dict = field(default_factory=dict)  # channels, mean, scale
+    personas: list[dict[str, Any]] = field(default_factory=list)  # label, description, centre, size
+    features: dict[str, Any] = field(default_factory=dict)  # channels, mean, scale
 
 
 def compute(
@@ -138,7 +139,10 @@ def compute(
 
 def _above(values: np.ndarray, edges: list[float]) -> np.ndarray:
     """How many of the edges each value is strictly above (0-4)."""
-    return np.searchsorted(np.asarray(edges, dtype=float), np.nan_to_num(values), side="left")
+    above: np.ndarray = np.searchsorted(
+        np.asarray(edges, dtype=float), np.nan_to_num(values), side="left"
+    )
+    return above
 
 
 def _best_time(touches: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -222,10 +226,11 @@ def _personas(
     )
     z = (x - model.features["mean"]) / np.asarray(model.features["scale"])
     nearest = ((z[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
-    return np.array([p["label"] for p in model.personas], dtype=object)[nearest]
+    persona: np.ndarray = np.array([p["label"] for p in model.personas], dtype=object)[nearest]
+    return persona
 
 
-def _describe(centres: np.ndarray, labels: np.ndarray, model: FactsModel) -> list[dict]:
+def _describe(centres: np.ndarray, labels: np.ndarray, model: FactsModel) -> list[dict[str, Any]]:
     names = model.features["channels"]
     personas, used = [], set()
     for i, centre in enumerate(centres):

@@ -66,7 +66,7 @@ def _number(text: str):
 def _value(text: str, op: str, data: dict):
     text = text.strip()
     numeric = op in ("gt", "gte", "lt", "lte", "between") or (
-        data.get("kind") == "fact" and segment_rules.FACTS.get(data.get("name")) == "number"
+        data.get("kind") == "fact" and segment_rules.FACTS.get(data.get("name", "")) == "number"
     )
     if op in ("in", "between"):
         parts = [p.strip() for p in text.split(",") if p.strip()]
@@ -124,7 +124,8 @@ class SegmentAdminForm(forms.ModelForm):
         self.estimated: dict | None = None
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not self.rules.is_valid():
             raise forms.ValidationError("Some rule rows are incomplete: see the rules below.")
         try:

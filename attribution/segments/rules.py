@@ -21,7 +21,7 @@ its rules: only profiles that consented to it are members.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from cdp.errors import OmnitrailError
@@ -67,6 +67,7 @@ class RuleError(OmnitrailError, ValueError):
     `definition.all[1].op: must be one of ...`."""
 
     code = "invalid_segment_rule"
+    field: str  # always named
 
     def __init__(self, field: str, message: str):
         super().__init__(message, field=field)
@@ -87,60 +88,87 @@ def _check(node: Any, where: str, depth: int) -> None:
         raise RuleError(where, "must be an object: a group (all, any, not) or a rule")
     for group in ("all", "any"):
         if group in node:
-            _only(node, {group}, where)
-            children = node[group]
-            if not isinstance(children, list) or not children:
-                raise RuleError(f"{where}.{group}", "must be a non-empty list of rules")
-            for i, child in enumerate(children):
-                _check(child, f"{where}.{group}[{i}]", depth + 1)
+            _check_group(node, group, where, depth)
             return
     if "not" in node:
         _only(node, {"not"}, where)
         _check(node["not"], f"{where}.not", depth + 1)
         return
-    if "trait" in node:
-        _only(node, {"trait", "op", "value"}, where)
-        _name(node["trait"], f"{where}.trait")
-        _operator(node, TRAIT_OPS, "any", where)
-    elif "fact" in node:
-        _only(node, {"fact", "op", "value"}, where)
-        fact = node["fact"]
-        if fact not in FACTS:
-            raise RuleError(f"{where}.fact", f"unknown fact {fact!r} (known: {', '.join(FACTS)})")
-        kind = FACTS[fact]
-        _operator(node, TEXT_OPS if kind == "text" else NUMBER_OPS, kind, where)
-    elif "event" in node:
-        _only(node, {"event", "did", "at_least", "within_days", "where"}, where)
-        _name(node["event"], f"{where}.event")
-        if not isinstance(node.get("did", True), bool):
-            raise RuleError(f"{where}.did", "must be true or false")
-        for key in ("at_least", "within_days"):
-            if key in node and (type(node[key]) is not int or node[key] < 1):
-                raise RuleError(f"{where}.{key}", "must be a whole number of at least 1")
-        conditions = node.get("where", {})
-        if not isinstance(conditions, Mapping) or any(
-            not isinstance(k, str) or not k or isinstance(v, (dict, list))
-            for k, v in conditions.items()
-        ):
-            raise RuleError(f"{where}.where", "must map property names to plain values")
-    elif "channel" in node:
-        _only(node, {"channel"}, where)
-        _name(node["channel"], f"{where}.channel")
-    elif "segment" in node:
-        _only(node, {"segment", "member"}, where)
-        if type(node["segment"]) is not int:
-            raise RuleError(f"{where}.segment", "must be the id of another segment")
-        if not isinstance(node.get("member", True), bool):
-            raise RuleError(f"{where}.member", "must be true or false")
-    else:
-        raise RuleError(
-            where,
-            "not a group or a rule (expected one of all, any, not, trait, fact, "
-            "event, channel, segment)",
-        )
+    for kind, check_rule in _RULE_CHECKS.items():
+        if kind in node:
+            check_rule(node, where)
+            return
+    raise RuleError(
+        where,
+        "not a group or a rule (expected one of all, any, not, trait, fact, "
+        "event, channel, segment)",
+    )
 
 
-def _only(node: Mapping, allowed: set[str], where: str) -> None:
+def _check_group(node: Mapping[str, Any], group: str, where: str, depth: int) -> None:
+    _only(node, {group}, where)
+    children = node[group]
+    if not isinstance(children, list) or not children:
+        raise RuleError(f"{where}.{group}", "must be a non-empty list of rules")
+    for i, child in enumerate(children):
+        _check(child, f"{where}.{group}[{i}]", depth + 1)
+
+
+def _check_trait(node: Mapping[str, Any], where: str) -> None:
+    _only(node, {"trait", "op", "value"}, where)
+    _name(node["trait"], f"{where}.trait")
+    _operator(node, TRAIT_OPS, "any", where)
+
+
+def _check_fact(node: Mapping[str, Any], where: str) -> None:
+    _only(node, {"fact", "op", "value"}, where)
+    fact = node["fact"]
+    if fact not in FACTS:
+        raise RuleError(f"{where}.fact", f"unknown fact {fact!r} (known: {', '.join(FACTS)})")
+    kind = FACTS[fact]
+    _operator(node, TEXT_OPS if kind == "text" else NUMBER_OPS, kind, where)
+
+
+def _check_event(node: Mapping[str, Any], where: str) -> None:
+    _only(node, {"event", "did", "at_least", "within_days", "where"}, where)
+    _name(node["event"], f"{where}.event")
+    if not isinstance(node.get("did", True), bool):
+        raise RuleError(f"{where}.did", "must be true or false")
+    for key in ("at_least", "within_days"):
+        if key in node and (type(node[key]) is not int or node[key] < 1):
+            raise RuleError(f"{where}.{key}", "must be a whole number of at least 1")
+    conditions = node.get("where", {})
+    if not isinstance(conditions, Mapping) or any(
+        not isinstance(k, str) or not k or isinstance(v, (dict, list))
+        for k, v in conditions.items()
+    ):
+        raise RuleError(f"{where}.where", "must map property names to plain values")
+
+
+def _check_channel(node: Mapping[str, Any], where: str) -> None:
+    _only(node, {"channel"}, where)
+    _name(node["channel"], f"{where}.channel")
+
+
+def _check_segment(node: Mapping[str, Any], where: str) -> None:
+    _only(node, {"segment", "member"}, where)
+    if type(node["segment"]) is not int:
+        raise RuleError(f"{where}.segment", "must be the id of another segment")
+    if not isinstance(node.get("member", True), bool):
+        raise RuleError(f"{where}.member", "must be true or false")
+
+
+# A rule's kind is the first of these keys it has; each checks its own keys.
+_RULE_CHECKS: dict[str, Callable[[Mapping[str, Any], str], None]] = {
+    "trait": _check_trait,
+    "fact": _check_fact,
+    "event": _check_event,
+    "channel": _check_channel,
+    "segment": _check_segment,
+}
+
+
+def _only(node: Mapping[str, Any], allowed: set[str], where: str) -> None:
     extra = sorted(set(node) - allowed)
     if extra:
         raise RuleError(f"{where}.{extra[0]}", f"not allowed here (allowed: {', '.join(allowed)})")
@@ -151,7 +179,7 @@ def _name(value: Any, where: str) -> None:
         raise RuleError(where, "must be a non-empty name")
 
 
-def _operator(node: Mapping, ops: tuple[str, ...], kind: str, where: str) -> None:
+def _operator(node: Mapping[str, Any], ops: tuple[str, ...], kind: str, where: str) -> None:
     op = node.get("op")
     if op not in ops:
         raise RuleError(f"{where}.op", f"must be one of {', '.join(ops)} (got {op!r})")
@@ -182,7 +210,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def segments_referenced(definition: Mapping) -> set[int]:
+def segments_referenced(definition: Mapping[str, Any]) -> set[int]:
     """The ids of the segments a definition's membership rules name."""
     found: set[int] = set()
     for node in walk(definition):
@@ -191,7 +219,7 @@ def segments_referenced(definition: Mapping) -> set[int]:
     return found
 
 
-def walk(node: Mapping) -> Iterable[Mapping]:
+def walk(node: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
     yield node
     for group in ("all", "any"):
         for child in node.get(group, ()):
@@ -200,7 +228,7 @@ def walk(node: Mapping) -> Iterable[Mapping]:
         yield from walk(node["not"])
 
 
-def describe(node: Mapping, names: Mapping[int, str] | None = None) -> str:
+def describe(node: Mapping[str, Any], names: Mapping[int, str] | None = None) -> str:
     """The definition in words, e.g. `first-touch channel is Paid Social and did not do
     "Order Completed" in the last 60 days`."""
     names = names or {}
@@ -246,10 +274,10 @@ def describe(node: Mapping, names: Mapping[int, str] | None = None) -> str:
 # Every definition in that shape round-trips; deeper trees are edited as JSON.
 
 
-def rows_to_definition(rows: Iterable[Mapping[str, Any]]) -> dict:
+def rows_to_definition(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Rows of {group, negate, kind, name, op, value, at_least, within_days, where}
     to a definition: any of the groups, each all of its rules."""
-    groups: dict[int, list[dict]] = {}
+    groups: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         rule = _row_rule(row)
         groups.setdefault(int(row.get("group") or 1), []).append(
@@ -261,8 +289,10 @@ def rows_to_definition(rows: Iterable[Mapping[str, Any]]) -> dict:
     return alls[0] if len(alls) == 1 else {"any": alls}
 
 
-def _row_rule(row: Mapping[str, Any]) -> dict:
-    kind, name = row.get("kind"), row.get("name")
+def _row_rule(row: Mapping[str, Any]) -> dict[str, Any]:
+    # Form data: whatever the editor posted, checked by validate() afterwards.
+    kind: Any = row.get("kind")
+    name: Any = row.get("name")
     if kind == "event":
         rule: dict[str, Any] = {"event": name, "did": True}
         for key in ("at_least", "within_days"):
@@ -281,10 +311,10 @@ def _row_rule(row: Mapping[str, Any]) -> dict:
     return rule
 
 
-def definition_to_rows(definition: Mapping) -> list[dict] | None:
+def definition_to_rows(definition: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     """The rows of a definition in "any of all" shape, or None when it is deeper."""
     groups = definition["any"] if "any" in definition else [definition]
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for number, group in enumerate(groups, start=1):
         rules = group["all"] if "all" in group else [group]
         for rule in rules:
@@ -297,7 +327,7 @@ def definition_to_rows(definition: Mapping) -> list[dict] | None:
     return rows
 
 
-def _rule_row(rule: Mapping) -> dict | None:
+def _rule_row(rule: Mapping[str, Any]) -> dict[str, Any] | None:
     if any(k in rule for k in ("all", "any", "not")):
         return None
     if "event" in rule:

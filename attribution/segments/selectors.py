@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import reduce
+from typing import Any
 
 from django.db.models import (
     Count,
@@ -81,36 +82,41 @@ def _q(node: Mapping, now: datetime, scope: list[int] | None = None) -> Q:
             return _days_since(node, now)
         return _compare(f"facts__{node['fact']}", node)
     if "event" in node:
-        touches = Touchpoint.objects.filter(event=node["event"], profile__isnull=False)
-        if node.get("within_days"):
-            touches = touches.filter(timestamp__gte=now - timedelta(days=node["within_days"]))
-        for key, value in (node.get("where") or {}).items():
-            touches = touches.filter(**{f"properties__{key}": value})
-        if scope is not None:
-            touches = touches.filter(one_of("profile_id", scope))
-        at_least = node.get("at_least", 1)
-        if at_least > 1:
-            # Count("*"), not Count("id"): the covering index (event, timestamp) INCLUDE
-            # (profile_id) then answers without reading the table.
-            people = (
-                touches.values("profile_id")
-                .annotate(times=Count("*"))
-                .filter(times__gte=at_least)
-                .values("profile_id")
-            )
-            found = Q(pk__in=people)
-        elif scope is not None:
-            # An incremental run: the changed profiles' own rows, then a hashed IN. As a
-            # correlated EXISTS the planner probes the event's whole index per profile.
-            found = Q(pk__in=touches.values("profile_id"))
-        else:
-            found = _exists(touches)
-        return found if node.get("did", True) else ~found
+        return _event_q(node, now, scope)
     if "channel" in node:
         return _exists(ProfileChannel.objects.filter(channel=node["channel"]))
     members = SegmentMembership.objects.filter(segment_id=node["segment"], exited_at__isnull=True)
     found = _exists(members)
     return found if node.get("member", True) else ~found
+
+
+def _event_q(node: Mapping, now: datetime, scope: list[int] | None) -> Q:
+    """Did (or did not do) the event, at least so many times, lately, with these properties."""
+    touches = Touchpoint.objects.filter(event=node["event"], profile__isnull=False)
+    if node.get("within_days"):
+        touches = touches.filter(timestamp__gte=now - timedelta(days=node["within_days"]))
+    for key, value in (node.get("where") or {}).items():
+        touches = touches.filter(**{f"properties__{key}": value})
+    if scope is not None:
+        touches = touches.filter(one_of("profile_id", scope))
+    at_least = node.get("at_least", 1)
+    if at_least > 1:
+        # Count("*"), not Count("id"): the covering index (event, timestamp) INCLUDE
+        # (profile_id) then answers without reading the table.
+        people = (
+            touches.values("profile_id")
+            .annotate(times=Count("*"))
+            .filter(times__gte=at_least)
+            .values("profile_id")
+        )
+        found = Q(pk__in=people)
+    elif scope is not None:
+        # An incremental run: the changed profiles' own rows, then a hashed IN. As a
+        # correlated EXISTS the planner probes the event's whole index per profile.
+        found = Q(pk__in=touches.values("profile_id"))
+    else:
+        found = _exists(touches)
+    return found if node.get("did", True) else ~found
 
 
 def _exists(rows: QuerySet) -> Q:
@@ -120,7 +126,8 @@ def _exists(rows: QuerySet) -> Q:
 
 
 def _compare(path: str, node: Mapping, has_key: tuple[str, str] | None = None) -> Q:
-    op, value = node["op"], node.get("value")
+    op: str = node["op"]
+    value: Any = node.get("value")
     if op in ("is_set", "not_set"):
         if has_key:
             present = Q(**{f"{has_key[0]}__has_key": has_key[1]}) & ~Q(**{path: None})
@@ -221,7 +228,7 @@ def segments_of_profile(profile_id: int, *, history: bool = False) -> QuerySet:
     return rows.order_by("-entered_at")
 
 
-def memberships_of_profiles(profile_ids: Iterable[int]) -> list[dict]:
+def memberships_of_profiles(profile_ids: Iterable[int]) -> list[Mapping[str, Any]]:
     """Every membership (with its history) of these profiles, for an access bundle."""
     return list(
         SegmentMembership.objects.filter(profile_id__in=list(profile_ids))
@@ -371,7 +378,7 @@ def personas() -> list[dict]:
     return [{k: p[k] for k in ("label", "description", "size")} for p in stored.personas]
 
 
-def facts_of_profiles(profile_ids) -> list[dict]:
+def facts_of_profiles(profile_ids: Iterable[int]) -> list[Mapping[str, Any]]:
     return list(ProfileFacts.objects.filter(profile_id__in=list(profile_ids)).values())
 
 

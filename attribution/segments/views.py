@@ -113,7 +113,7 @@ class SegmentFilters(forms.Form):
 
 
 @page_permission(VIEW_REPORTS)
-def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def segment_detail(request: HttpRequest, pk: int) -> HttpResponse | StreamingHttpResponse:
     segment = get_object_or_404(Segment.objects.select_related("purpose"), pk=pk)
     personal_data = request.user.has_perm(VIEW_PERSONAL_DATA)
     if request.GET.get("download") == "members":

@@ -23,6 +23,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,7 @@ from attribution.engine.touches import (
 )
 from attribution.selectors.channels import channel_rules
 from cdp.models import Profile, Source, Touchpoint
+from cdp.services.bulk import column_of
 from consent.policy import allowed_profiles
 
 # Up to this many profiles are picked out by the database (one array parameter, the
@@ -96,10 +98,9 @@ def _select(
 ) -> tuple[str, list]:
     """The SELECT of the touch rows (the columns of _COLUMNS) and its parameters."""
     postgres = connection.vendor == "postgresql"
-    meta = Touchpoint._meta
 
     def column(name: str) -> str:
-        return connection.ops.quote_name(meta.get_field(name).column)
+        return connection.ops.quote_name(column_of(Touchpoint, name))
 
     at, url, event = column("timestamp"), column("page_url"), column("event")
 
@@ -154,7 +155,7 @@ def _select(
         column("revenue"),
         f"COALESCE({raw_value}, '')",
     ]
-    table = connection.ops.quote_name(meta.db_table)
+    table = connection.ops.quote_name(Touchpoint._meta.db_table)
     return f"SELECT {', '.join(selected)} FROM {table} WHERE {' AND '.join(where)}", params
 
 
@@ -194,7 +195,7 @@ def _read_sqlite(sql: str, params: list) -> pa.Table:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     values = dict(zip(_COLUMNS, zip(*rows, strict=True), strict=True)) if rows else {}
-    columns = {name: list(values.get(name, ())) for name in _COLUMNS}
+    columns: dict[str, Any] = {name: list(values.get(name, ())) for name in _COLUMNS}
     at = pd.to_datetime(pd.Series(columns["at"], dtype=object), format="ISO8601", utc=True)
     columns["at"] = pd.DatetimeIndex(at).as_unit("us").asi8
     columns["revenue"] = [None if v is None else float(v) for v in columns["revenue"]]
@@ -300,7 +301,7 @@ def touch_frame(
         value = np.zeros(len(order))
         value[named] = [_number(json.loads(found) if found else None) for found in raw]
 
-    def categorical(codes: np.ndarray, names: list[str]) -> pd.Categorical:
+    def categorical(codes: np.ndarray, names: list[str]) -> pd.Categorical[Any]:
         return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(names))
 
     return pd.DataFrame(

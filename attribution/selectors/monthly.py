@@ -89,7 +89,7 @@ def monthly_report(
         "covers": covers,
         "profiles_left_out_for_consent": run.profiles_left_out_for_consent,
     }
-    if start is None:  # the run saw no touch at all
+    if start is None or end is None:  # the run saw no touch at all (end is None only then)
         return {**about, **range_report({}, model=model, start=None, end=None, costs={})}
     if end < start:
         raise InvalidField(f"{end} is before start {start}", field="end")

@@ -154,9 +154,9 @@ def held_out(profile_ids, *, channel: str = "", campaign: str = "", at=None) -> 
     running = Holdout.objects.filter(started_at__lte=at).filter(
         Q(ended_at__isnull=True) | Q(ended_at__gt=at)
     )
-    lines = reduce(operator.or_, lines)
+    any_line = reduce(operator.or_, lines)
     out = np.zeros(len(ids), dtype=bool)
-    for holdout in running.filter(lines):
+    for holdout in running.filter(any_line):
         out |= holdout_mask(ids, holdout.key, holdout.percent)
     return set(ids[out].tolist())
 

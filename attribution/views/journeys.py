@@ -8,6 +8,9 @@ summary and credits), the figures `/api/v1/attribution/reports/...` returns.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, cast
+
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from plotly import colors
@@ -32,8 +35,10 @@ class JourneyFilters(forms.Form):
 
     def __init__(self, data, *, goals: list[tuple[str, str]]):
         super().__init__(data)
-        self.fields["goal"].choices = goals
-        self.fields["model"].choices = [(key, model_label(key)) for key in MODELS]
+        cast(forms.ChoiceField, self.fields["goal"]).choices = goals
+        cast(forms.ChoiceField, self.fields["model"]).choices = [
+            (key, model_label(key)) for key in MODELS
+        ]
 
 
 @page_permission(VIEW_REPORTS)
@@ -55,7 +60,7 @@ def journeys_page(request: HttpRequest) -> HttpResponse:
         )
     chosen = form.cleaned_data
     run = latest_run(chosen["goal"])
-    context = {"form": form, "run": run, "goal": dict(goals)[chosen["goal"]]}
+    context: dict[str, Any] = {"form": form, "run": run, "goal": dict(goals)[chosen["goal"]]}
     if run is None:
         return render_page(request, "app/journeys.html", context, title="Journeys")
 
@@ -91,7 +96,7 @@ def journeys_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _cells(rows: list[list]) -> list[list]:
+def _cells(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
     """Rows for a table: a figure that does not exist (None) is an empty cell."""
     return [["" if cell is None else cell for cell in row] for row in rows]
 
@@ -241,7 +246,7 @@ def _sankey_chart(top_paths: list[dict]) -> Chart:
             links[(source, target)] = links.get((source, target), 0) + row["conversions"]
 
     labels = [label for _, label in nodes]
-    channel_colour = {}
+    channel_colour: dict[str, str] = {}
     for label in labels:
         if label not in channel_colour:
             channel_colour[label] = PALETTE[len(channel_colour) % len(PALETTE)]

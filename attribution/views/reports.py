@@ -127,7 +127,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     report, notice = None, ""
     if choice.run is None:
         notice = "No attribution run has completed yet: run refresh_attribution."
-    elif not errors:
+    elif not errors and choice.model:  # a run always has a model
         try:
             report = monthly_report(
                 choice.run, model=choice.model, start=start or None, end=end or None

@@ -10,7 +10,7 @@ import base64
 import binascii
 import logging
 import zlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -98,7 +98,7 @@ def _sent_at(payload: dict[str, Any]) -> datetime | None:
         raise OmnitrailError(
             f"not a valid timestamp: {value!r}", code="invalid_field", field="sentAt"
         ) from None
-    return parsed if parsed.tzinfo else timezone.make_aware(parsed, timezone.UTC)
+    return parsed if parsed.tzinfo else timezone.make_aware(parsed, UTC)
 
 
 def _events_of(payload: Any, endpoint: str) -> tuple[list[Any], dict[str, Any]]:
@@ -178,14 +178,14 @@ def segment_endpoint(request: HttpRequest, endpoint: str) -> JsonResponse:
             },
             status=status,
         )
-    body = {
+    answer: dict[str, Any] = {
         "success": True,
         "accepted": result.accepted,
         "duplicates": result.duplicates,
         "rejected": rejected,
     }
     if result.warnings:
-        body["warnings"] = [warning.as_dict() for warning in result.warnings]
+        answer["warnings"] = [warning.as_dict() for warning in result.warnings]
     if result.suppressed:
-        body["suppressed"] = result.suppressed  # events of erased people, not stored
-    return JsonResponse(body)
+        answer["suppressed"] = result.suppressed  # events of erased people, not stored
+    return JsonResponse(answer)

@@ -4,11 +4,17 @@ statement, and shorter lists plan better. Pure: no Django."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
+
+Id = TypeVar("Id", bound="SupportsRichComparison")
 
 BATCH = 10_000
 
 
-def id_batches(ids: Iterable, size: int = BATCH) -> Iterator[list]:
+def id_batches(ids: Iterable[Id], size: int = BATCH) -> Iterator[list[Id]]:
     """`ids` sorted, in lists of at most `size`."""
     ordered = sorted(ids)
     for start in range(0, len(ordered), size):

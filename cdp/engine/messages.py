@@ -233,14 +233,14 @@ def normalize_message(
     context = dict(batch_context or {})
     context.update(message.context or {})
     properties = message.properties or {}
-    page = context.get("page") if isinstance(context.get("page"), dict) else {}
+    page = given if isinstance(given := context.get("page"), dict) else {}
     page_url = _text(page.get("url")) or (
         _text(properties.get("url")) if message.type == "page" else ""
     )
     referrer = _text(page.get("referrer")) or (
         _text(properties.get("referrer")) if message.type == "page" else ""
     )
-    device = context.get("device") if isinstance(context.get("device"), dict) else {}
+    device = given if isinstance(given := context.get("device"), dict) else {}
     campaign = _campaign(context, page_url)
     revenue, currency = _revenue(properties, field_prefix)
     event_time = _utc(message.originalTimestamp or message.timestamp)

@@ -7,7 +7,27 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models.options import Options
 from psycopg.types.json import Jsonb
+
+
+def _column(field: models.Field[Any, Any]) -> str:
+    """The column of a concrete field (Django leaves it None only on fields without one)."""
+    if field.column is None:
+        raise ValueError(f"{field.name}: has no column")
+    return field.column
+
+
+def _concrete_field(meta: Options[Any], name: str) -> models.Field[Any, Any]:
+    field = meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.concrete:
+        raise ValueError(f"{name}: not a column of {meta.db_table}")
+    return field
+
+
+def column_of(model: type[models.Model], name: str) -> str:
+    """The column of one of `model`'s concrete fields, by field name."""
+    return _column(_concrete_field(model._meta, name))
 
 
 def copy_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -23,13 +43,13 @@ def copy_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> N
     names = [field.attname for field in fields]
     defaults = {field.attname: field.get_default() for field in fields}
     json = {field.attname for field in fields if isinstance(field, models.JSONField)}
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    columns = ", ".join(connection.ops.quote_name(_column(field)) for field in fields)
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in rows:
-                values = defaults | row
+                values = {**defaults, **row}
                 copy.write_row(
                     [Jsonb(values[name]) if name in json else values[name] for name in names]
                 )
@@ -66,34 +86,36 @@ def bulk_set(
             model(pk=pk, **{name: column[i] for name, column in values.items()}, **constants)
             for i, pk in enumerate(ids)
         ]
-        model.objects.bulk_update(objects, [*values, *constants], batch_size=1000)
+        model._default_manager.bulk_update(objects, [*values, *constants], batch_size=1000)
         return
     meta = model._meta
     quote = connection.ops.quote_name
-    fields = {name: meta.get_field(name) for name in [*values, *constants]}
-    arrays, params, assignments = [], [list(ids)], []
+    fields = {name: _concrete_field(meta, name) for name in [*values, *constants]}
+    arrays: list[str] = []
+    params: list[Any] = [list(ids)]
+    assignments: list[str] = []
     pk_type = meta.pk.db_type(connection)
     for index, (name, column) in enumerate(values.items(), start=1):
         field = fields[name]
         if isinstance(field, models.JSONField):
             arrays.append("%s::text[]")
             params.append([None if v is None else json.dumps(v) for v in column])
-            assignments.append(f"{quote(field.column)} = v.c{index}::jsonb")
+            assignments.append(f"{quote(_column(field))} = v.c{index}::jsonb")
         else:
             arrays.append(f"%s::{field.db_type(connection)}[]")
             params.append(list(column))
-            assignments.append(f"{quote(field.column)} = v.c{index}")
-    set_params = []
+            assignments.append(f"{quote(_column(field))} = v.c{index}")
+    set_params: list[Any] = []
     for name, value in constants.items():
         field = fields[name]
-        assignments.append(f"{quote(field.column)} = %s")
+        assignments.append(f"{quote(_column(field))} = %s")
         set_params.append(field.get_db_prep_save(value, connection))
     params = set_params + params  # the SET clause comes before FROM
     names = ", ".join(f"c{index}" for index in range(1, len(values) + 1))
     sql = (
         f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(assignments)} "
         f"FROM unnest(%s::{pk_type}[], {', '.join(arrays)}) AS v(id, {names}) "
-        f"WHERE t.{quote(meta.pk.column)} = v.id"
+        f"WHERE t.{quote(_column(meta.pk))} = v.id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+Item = TypeVar("Item", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ def _pairs(n: int) -> int:
 
 
 def pairwise_scores(
-    predicted: Mapping[Hashable, Hashable], truth: Mapping[Hashable, Hashable]
+    predicted: Mapping[Item, Hashable], truth: Mapping[Item, Hashable]
 ) -> PairwiseScores:
     """Over the items both know: of the pairs put together, how many belong together
     (precision), and of the pairs that belong together, how many were put together (recall).

@@ -5,21 +5,24 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item", bound=Hashable)
 
 
-class UnionFind:
+class UnionFind(Generic[Item]):
     """Disjoint sets with path halving and union by size."""
 
     def __init__(self) -> None:
-        self.parent: dict[Hashable, Hashable] = {}
-        self.size: dict[Hashable, int] = {}
+        self.parent: dict[Item, Item] = {}
+        self.size: dict[Item, int] = {}
 
-    def add(self, item: Hashable) -> None:
+    def add(self, item: Item) -> None:
         if item not in self.parent:
             self.parent[item] = item
             self.size[item] = 1
 
-    def find(self, item: Hashable) -> Hashable:
+    def find(self, item: Item) -> Item:
         self.add(item)
         parent = self.parent
         while parent[item] != item:
@@ -27,7 +30,7 @@ class UnionFind:
             item = parent[item]
         return item
 
-    def union(self, a: Hashable, b: Hashable) -> Hashable:
+    def union(self, a: Item, b: Item) -> Item:
         root_a, root_b = self.find(a), self.find(b)
         if root_a == root_b:
             return root_a
@@ -37,8 +40,8 @@ class UnionFind:
         self.size[root_a] += self.size[root_b]
         return root_a
 
-    def groups(self) -> list[list[Hashable]]:
-        members: dict[Hashable, list[Hashable]] = {}
+    def groups(self) -> list[list[Item]]:
+        members: dict[Item, list[Item]] = {}
         for item in self.parent:
             members.setdefault(self.find(item), []).append(item)
         return list(members.values())
@@ -54,7 +57,7 @@ def merge_refusal(
     *,
     left_counts: Mapping[str, int],
     right_counts: Mapping[str, int],
-    blocked: Collection[frozenset],
+    blocked: Collection[frozenset[ProfileId]],
     limits: Mapping[str, int],
 ) -> tuple[str, str] | None:
     """Why the profiles `left` and `right` (each with the profiles merged into it) may not
@@ -133,7 +136,7 @@ class IdentityGraph:
         self.rules = guardrails
         self.rank = {kind: index for index, kind in enumerate(guardrails.priority)}
         self.profile_of: dict[Key, ProfileId] = dict(profile_of)
-        self.counts: dict[ProfileId, Counter] = {
+        self.counts: dict[ProfileId, Counter[str]] = {
             profile: Counter(counts) for profile, counts in kind_counts.items()
         }
         self.members: dict[ProfileId, set[ProfileId]] = {}
@@ -185,7 +188,14 @@ class IdentityGraph:
         self.result.merges.append(Merge(survivor, merged, via))
         return survivor
 
-    def _refuse(self, reason: str, key: Key, profiles: tuple, detail: str, event) -> None:
+    def _refuse(
+        self,
+        reason: str,
+        key: Key,
+        profiles: tuple[ProfileId, ...],
+        detail: str,
+        event: Hashable | None,
+    ) -> None:
         self.result.refusals.append(Refusal(reason, key, profiles, detail, event))
         seen = self.conflicts.setdefault(key, set())
         seen.update(profiles)
@@ -211,16 +221,18 @@ class IdentityGraph:
             return None
         joining = [key for key in keys if key not in self.quarantined]
         known = [key for key in joining if key in self.profile_of]
-        anchor = self._current(self.profile_of[known[0]]) if known else None
-        for key in known[1:]:
-            other = self._current(self.profile_of[key])
-            if other == anchor:
-                continue
-            refused = self._why_not_merge(anchor, other)
-            if refused:
-                self._refuse(refused[0], key, (anchor, other), refused[1], event)
-            else:
-                anchor = self._merge(anchor, other, key)
+        anchor: ProfileId | None = None
+        if known:
+            anchor = self._current(self.profile_of[known[0]])
+            for key in known[1:]:
+                other = self._current(self.profile_of[key])
+                if other == anchor:
+                    continue
+                refused = self._why_not_merge(anchor, other)
+                if refused:
+                    self._refuse(refused[0], key, (anchor, other), refused[1], event)
+                else:
+                    anchor = self._merge(anchor, other, key)
         homeless = [key for key in joining if key not in self.profile_of]
         for key in homeless:
             if anchor is None:

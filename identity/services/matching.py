@@ -329,7 +329,7 @@ def _merge(run: MatchRun, pair: engine.ScoredPair, left: int, right: int) -> Non
             "levels": pair.levels,
             "records": [pair.left_id, pair.right_id],  # the touchpoints that said them
         },
-        decided_by=f"splink model v{run.model.version}",
+        decided_by=f"splink model v{run.model.version}" if run.model else "splink",
         rebuild=False,
     )
 

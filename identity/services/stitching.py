@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -175,8 +176,11 @@ def _write(
     created = Profile.objects.bulk_create([Profile() for _ in placement.new_profiles])
     real = dict(zip(placement.new_profiles, (p.pk for p in created), strict=True))
 
-    def real_id(profile: int | None) -> int | None:
-        return real.get(profile, profile) if profile is not None else None
+    def real_id(profile: int) -> int:
+        return real.get(profile, profile)
+
+    def real_or_none(profile: int | None) -> int | None:
+        return real_id(profile) if profile is not None else None
 
     seen = _seen(events, keys_of)
     Identifier.objects.bulk_create(
@@ -200,7 +204,11 @@ def _write(
     bulk_set(
         Touchpoint,
         [event["id"] for event in events],
-        {"profile_id": [real_id(placement.event_profile.get(event["id"])) for event in events]},
+        {
+            "profile_id": [
+                real_or_none(placement.event_profile.get(event["id"])) for event in events
+            ]
+        },
         resolved_at=now,
     )
 
@@ -224,7 +232,7 @@ def _write(
             value=refusal.key[1],
             profiles=[real_id(p) for p in refusal.profiles],
             detail=refusal.detail,
-            touchpoint_id=refusal.event,
+            touchpoint_id=cast(int | None, refusal.event),  # the events placed are touchpoints
         )
         for refusal in placement.refusals
     )

@@ -11,11 +11,12 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from attribution.engine.models import MODEL_LABELS
-from attribution.models import AttributionRun, Goal, Holdout
+from attribution.models import AttributionRun
 from attribution.selectors import model_comparison
 from attribution.selectors.monthly import monthly_report
 from attribution.services import refresh_attribution
 from tests.attribution.test_monthly_report import three_months  # noqa: F401
+from tests.factories import HoldoutFactory
 
 pytestmark = pytest.mark.django_db
 PAGES = ["/app/", "/app/attribution/"]
@@ -24,13 +25,7 @@ PAGES = ["/app/", "/app/attribution/"]
 @pytest.fixture
 def run(three_months):  # noqa: F811
     """The three months' run, with every model and a holdout on email."""
-    Holdout.objects.create(
-        scope="channel",
-        value="Email",
-        percent=50.0,
-        goal=Goal.objects.get(key="purchase"),
-        started_at=datetime(2026, 8, 1, tzinfo=UTC),
-    )
+    HoldoutFactory(percent=50.0, started_at=datetime(2026, 8, 1, tzinfo=UTC))
     return refresh_attribution("purchase")
 
 

@@ -6,9 +6,10 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from cdp.models import Touchpoint
+from cdp.models import Profile, Touchpoint
 from cdp.services.bulk import copy_if_all_new
 from cdp.services.sources import create_source
+from tests.factories import ProfileFactory
 
 pytestmark = [
     pytest.mark.django_db,
@@ -60,13 +61,12 @@ def test_a_duplicate_writes_nothing_and_leaves_the_transaction_usable():
 
 
 def test_bulk_set_writes_per_row_values_json_nulls_and_constants():
-    from cdp.models import Profile
     from cdp.services.bulk import bulk_set
 
     source = create_source("pos", kind="pos")[0]
     assert copy_if_all_new(Touchpoint, [row(source, "m-1"), row(source, "m-2")])
     one, two = Touchpoint.objects.order_by("message_id")
-    ann, bob = Profile.objects.create(), Profile.objects.create()
+    ann, bob = ProfileFactory(), ProfileFactory()
     one.profile, two.profile = ann, bob
     Touchpoint.objects.bulk_update([one, two], ["profile"])
 

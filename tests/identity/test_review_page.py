@@ -11,7 +11,8 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from cdp.models import AuditEntry, Profile
-from identity.models import MatchReview, MergeBlock, MergeDecision
+from identity.models import MergeBlock, MergeDecision
+from tests.factories import MatchReviewFactory
 
 pytestmark = pytest.mark.django_db
 QUEUE = "/app/identity/review/"
@@ -57,7 +58,7 @@ def review(person):
         birthday="1980-02-03",
         postal_code="LS1 4AP",
     )
-    return MatchReview.objects.create(left=left, right=right, match_probability=0.9, levels=LEVELS)
+    return MatchReviewFactory(left=left, right=right, levels=LEVELS)
 
 
 def test_the_queue_is_for_identity_stewards_only(client, user_in, review):
@@ -106,7 +107,7 @@ def test_a_pair_is_shown_side_by_side_field_by_field(user_in, review):
 
 
 def test_accept_merges_the_pair_and_the_queue_moves_on(user_in, review, person):
-    other = MatchReview.objects.create(
+    other = MatchReviewFactory(
         left=person("crm-3", first_name="Ann"),
         right=person("crm-4", first_name="Anne"),
         match_probability=0.85,
@@ -177,7 +178,7 @@ def test_a_pair_already_one_profile_is_refused_with_the_reason(user_in, review):
 def test_the_queue_is_paged_likeliest_first_and_views_are_audited(user_in, person):
     people = [person(f"crm-{i}", first_name=f"P{i}") for i in range(24)]
     reviews = [
-        MatchReview.objects.create(
+        MatchReviewFactory(
             left=people[2 * i],
             right=people[2 * i + 1],
             match_probability=0.80 + i / 100,
@@ -233,9 +234,7 @@ def test_the_page_downloads_as_csv(user_in, review):
 def test_the_queue_reads_a_fixed_number_of_queries(user_in, person, django_assert_max_num_queries):
     people = [person(f"crm-{i}", first_name=f"P{i}") for i in range(20)]
     for i in range(10):
-        MatchReview.objects.create(
-            left=people[2 * i], right=people[2 * i + 1], match_probability=0.9, levels={}
-        )
+        MatchReviewFactory(left=people[2 * i], right=people[2 * i + 1])
     steward = user_in("Identity stewards")
     steward.get(QUEUE)
     with django_assert_max_num_queries(12):

@@ -13,6 +13,7 @@ import itertools
 import random
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from typing import Any
 
 import pyarrow as pa
 
@@ -206,40 +207,13 @@ def _first_record(rng: random.Random, unique_id: int, person: Person, taken: set
 
 
 def _noisy_record(rng: random.Random, unique_id: int, person: Person, taken: set[str]) -> Record:
-    """Another profile of `person`, as a different channel or a later sign-up saw them."""
-    first, last = person.first_name, person.last_name
-    roll = rng.random()
-    if roll < 0.2 and first in NICKNAMES:
-        first = rng.choice(NICKNAMES[first])
-    elif roll < 0.3:
-        first = _typo(rng, first)
-    if rng.random() < 0.1:
-        last = _typo(rng, last)
-    email = person.email
-    if rng.random() < 0.15:
-        email = _email(rng, first, last, taken)
-    if rng.random() < 0.2:
-        email = email.upper() if rng.random() < 0.5 else email.title()
+    """Another profile of `person`, as a different channel or a later sign-up saw them.
+    The steps draw from `rng` in this order, so a seed gives the same records."""
+    first, last = _noisy_name(rng, person)
+    email = _noisy_email(rng, person, first, last, taken)
     phone = person.phone if rng.random() < 0.8 else (_phone(rng) if rng.random() < 0.5 else None)
-    birthday = person.birthday
-    roll = rng.random()
-    if roll < 0.05:
-        birthday = birthday[:-1] + str((int(birthday[-1]) + 1) % 10)
-    elif roll < 0.08:
-        birthday = f"{birthday[:4]}-{birthday[8:]}-{birthday[5:7]}"
-    elif roll < 0.1:
-        birthday = rng.choice(["1900-01-01", f"{rng.randint(1940, 2005)}-01-01"])
-    street, city, postal_code = person.street, person.city, person.postal_code
-    if rng.random() < 0.2:
-        street, city, postal_code = _address(rng)  # moved house
-    else:
-        for long, short in STREET_TYPES:
-            if rng.random() < 0.5:
-                street = street.replace(
-                    long.title(), short.upper() if rng.random() < 0.3 else short
-                )
-        if rng.random() < 0.2:
-            postal_code = f"{postal_code}-{rng.randint(0, 9999):04d}"
+    birthday = _noisy_birthday(rng, person.birthday)
+    street, city, postal_code = _noisy_address(rng, person)
     first, last = first.title() if rng.random() < 0.7 else first.upper(), last.title()
     if rng.random() < 0.04:
         first, last = last, first
@@ -248,8 +222,58 @@ def _noisy_record(rng: random.Random, unique_id: int, person: Person, taken: set
     )
     for column in ("email", "phone", "birthday", "street", "postal_code"):
         if rng.random() < 0.08:
-            record = replace(record, **{column: None})
+            blank: dict[str, Any] = {column: None}
+            record = replace(record, **blank)
     return record
+
+
+def _noisy_name(rng: random.Random, person: Person) -> tuple[str, str]:
+    """A nickname or a typo in the first name, sometimes a typo in the last."""
+    first, last = person.first_name, person.last_name
+    roll = rng.random()
+    if roll < 0.2 and first in NICKNAMES:
+        first = rng.choice(NICKNAMES[first])
+    elif roll < 0.3:
+        first = _typo(rng, first)
+    if rng.random() < 0.1:
+        last = _typo(rng, last)
+    return first, last
+
+
+def _noisy_email(rng: random.Random, person: Person, first: str, last: str, taken: set[str]) -> str:
+    """Sometimes another address, sometimes the same one in other letter case."""
+    email = person.email
+    if rng.random() < 0.15:
+        email = _email(rng, first, last, taken)
+    if rng.random() < 0.2:
+        email = email.upper() if rng.random() < 0.5 else email.title()
+    return email
+
+
+def _noisy_birthday(rng: random.Random, birthday: str) -> str:
+    """A wrong last digit, day and month swapped, or a placeholder date."""
+    roll = rng.random()
+    if roll < 0.05:
+        return birthday[:-1] + str((int(birthday[-1]) + 1) % 10)
+    if roll < 0.08:
+        return f"{birthday[:4]}-{birthday[8:]}-{birthday[5:7]}"
+    if roll < 0.1:
+        return rng.choice(["1900-01-01", f"{rng.randint(1940, 2005)}-01-01"])
+    return birthday
+
+
+def _noisy_address(rng: random.Random, person: Person) -> tuple[str, str, str]:
+    """A new address (moved house), or the same one with street types abbreviated and
+    sometimes a ZIP+4 postal code."""
+    if rng.random() < 0.2:
+        return _address(rng)
+    street, city, postal_code = person.street, person.city, person.postal_code
+    for long, short in STREET_TYPES:
+        if rng.random() < 0.5:
+            street = street.replace(long.title(), short.upper() if rng.random() < 0.3 else short)
+    if rng.random() < 0.2:
+        postal_code = f"{postal_code}-{rng.randint(0, 9999):04d}"
+    return street, city, postal_code
 
 
 def make_population(people: int, *, seed: int = 7) -> tuple[list[Record], dict[int, int]]:

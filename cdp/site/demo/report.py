@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.db.models import Count, Sum
 
 from attribution.engine.paths import pareto
+from attribution.models import AttributionRun
 from cdp.models import RejectedEvent, Touchpoint
 from cdp.site.demo.run import DemoReport
 from cdp.site.demo.tracking_plan import say_tracking_plan
@@ -24,7 +26,7 @@ def print_report(report: DemoReport, *, say: Say) -> None:
     say_consent(report, say)
     if report.attribution_run is None:
         return
-    say_attribution(report, say)
+    say_attribution(report, report.attribution_run, say)
     say_segments(report, say)
     say_pages(report, say)
 
@@ -100,7 +102,7 @@ def say_splink_run(report: DemoReport, say: Say) -> None:
     if run.note:
         say(f"splink matched nothing     {run.note}")
     else:
-        say(f"splink model               v{run.model.version}")
+        say(f"splink model               v{run.model.version if run.model else '?'}")
         say(f"splink pairs scored        {run.pairs_scored}")
         say(f"splink merges              {run.merges}")
         say(f"splink pairs to review     {run.reviews}")
@@ -121,8 +123,7 @@ def say_consent(report: DemoReport, say: Say) -> None:
 # --- attribution ------------------------------------------------------------------------
 
 
-def say_attribution(report: DemoReport, say: Say) -> None:
-    run = report.attribution_run
+def say_attribution(report: DemoReport, run: AttributionRun, say: Say) -> None:
     say("")
     say(f"== Attribution (goal: {run.goal.event}, {run.goal.lookback_days}-day lookback) ==")
     say(f"ad_costs.csv               {report.costs}")
@@ -133,7 +134,7 @@ def say_attribution(report: DemoReport, say: Say) -> None:
     channels = channels_by_revenue(report)
     say_credits(report, channels, say)
     say_costs(report, channels, say)
-    say_paths(report, say)
+    say_paths(report, run.summary, say)
     say_funnel_and_clv(run.summary, say)
     say_holdouts(run.summary, say)
     say_budget(report, say)
@@ -174,8 +175,7 @@ def say_costs(report: DemoReport, channels: list[str], say: Say) -> None:
             )
 
 
-def say_paths(report: DemoReport, say: Say) -> None:
-    summary = report.attribution_run.summary
+def say_paths(report: DemoReport, summary: dict[str, Any], say: Say) -> None:
     say("top conversion paths:")
     for row in summary["top_paths"][:3]:
         say(f"  {row['conversions']:>4} conversions, {row['value']:>10.2f}  {row['path']}")
@@ -265,7 +265,7 @@ def say_segments(report: DemoReport, say: Say) -> None:
 
 
 def say_pages(report: DemoReport, say: Say) -> None:
-    if not report.pages:
+    if not report.pages or report.page_login is None:
         return
     say("")
     say("== Pages (as a member of Identity stewards) ==")

@@ -177,6 +177,8 @@ def _run_demo(data_dir: Path, *, say: Callable[[str], None]) -> DemoReport:
     say("  imported ad_costs.csv; attributing purchases with every model")
     # A holdout on email from the start of the data: its lift is measured in every run.
     first = Touchpoint.objects.order_by("timestamp").values_list("timestamp", flat=True).first()
+    if first is None:
+        raise ValueError("the demo data holds no touchpoints: nothing to hold out from")
     Holdout.objects.get_or_create(
         scope="channel",
         value="Email",
@@ -313,7 +315,7 @@ def _webhook_to_local_receiver(segment: Segment) -> dict:
 
 def score_against_truth(path: Path) -> PairwiseScores:
     """How well the profiles group the generated ids, by the generator's ground truth."""
-    truth = {}
+    truth: dict[tuple[str, str], str] = {}
     with path.open(newline="") as rows:
         for row in csv.DictReader(rows):
             value = normalize_identifier(row["kind"], row["value"])

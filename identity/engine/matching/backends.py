@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
+from splink.internals.database_api import DatabaseAPISubClass
+from splink.internals.splink_dataframe import SplinkDataFrame
 
 BACKENDS = ("duckdb", "spark")
 _MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
@@ -26,7 +28,7 @@ def _quiet_splink() -> None:
 
 
 @contextmanager
-def database(backend: str, memory_limit: str | None) -> Iterator[Any]:
+def database(backend: str, memory_limit: str | None) -> Iterator[DatabaseAPISubClass]:
     """A fresh Splink database API for one call, closed (and its spill files removed)
     at the end."""
     _quiet_splink()
@@ -84,6 +86,6 @@ def check_model(model: dict[str, Any], backend: str) -> None:
         )
 
 
-def register(db_api, table: pa.Table, name: str):
+def register(db_api: DatabaseAPISubClass, table: pa.Table, name: str) -> SplinkDataFrame:
     # A Spark session outlives one call and keeps its tables: names must not repeat.
     return db_api.register(table, dataset_display_name=f"{name}_{uuid.uuid4().hex[:8]}")

@@ -9,11 +9,14 @@ from typing import Any
 from splink import ColumnExpression, SettingsCreator, block_on
 from splink import comparison_level_library as cll
 from splink import comparison_library as cl
+from splink.blocking_rule_library import CustomRule
+from splink.internals.blocking_rule_creator import BlockingRuleCreator
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 from identity.engine.matching.columns import DIFFERENT, MISSING
 
 
-def _labelled(level, label: str):
+def _labelled(level: ComparisonLevelCreator, label: str) -> ComparisonLevelCreator:
     return level.configure(label_for_charts=label)
 
 
@@ -166,7 +169,7 @@ def _address_comparison() -> cl.CustomComparison:
     )
 
 
-def prediction_blocking_rules() -> list:
+def prediction_blocking_rules() -> list[BlockingRuleCreator]:
     # Equi-joins on values few profiles share, so the pairs to score grow about linearly
     # with the profiles. Surname and first initial alone was 139M pairs on 1M synthetic
     # profiles (everyone called J. Smith meets); surname and full first name is 19M and
@@ -180,7 +183,7 @@ def prediction_blocking_rules() -> list:
         block_on("last_name", "first_name_canonical"),
         block_on("birthday", last_initial),
         block_on("birthday", first_initial),
-        "l.first_name = r.last_name AND l.last_name = r.first_name",
+        CustomRule("l.first_name = r.last_name AND l.last_name = r.first_name"),
     ]
 
 
@@ -197,7 +200,7 @@ def build_settings(*, sql_dialect: str = "duckdb") -> dict[str, Any]:
             _birthday_comparison(),
             _address_comparison(),
         ],
-        blocking_rules_to_generate_predictions=prediction_blocking_rules(),
+        blocking_rules_to_generate_predictions=[*prediction_blocking_rules()],
         retain_matching_columns=True,  # Splink only outputs the gamma_* levels with them
         retain_intermediate_calculation_columns=False,
         max_iterations=25,

@@ -29,7 +29,7 @@ def cluster_pairs(
     mistake and raises ValueError.
     """
     known = set(ids)
-    forest = UnionFind()
+    forest: UnionFind[int] = UnionFind()
     for pair in pairs:
         if pair.match_probability < threshold:
             continue

@@ -7,6 +7,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from splink import Linker
+from splink.internals.splink_dataframe import SplinkDataFrame
 
 from identity.engine.matching.backends import check_model, database, register
 from identity.engine.matching.cleaning import prepare_records, without_placeholders
@@ -32,7 +33,7 @@ def _level_labels(model: dict[str, Any]) -> dict[str, dict[int, str]]:
     return labels
 
 
-def _scored_pairs(predictions, model: dict[str, Any]) -> list[ScoredPair]:
+def _scored_pairs(predictions: SplinkDataFrame, model: dict[str, Any]) -> list[ScoredPair]:
     labels = _level_labels(model)
     columns = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
     columns += [f"gamma_{name}" for name in labels]

@@ -6,6 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 from splink import Linker, block_on
+from splink.internals.splink_dataframe import SplinkDataFrame
 
 from identity.engine.matching.backends import check_backend, database, register
 from identity.engine.matching.cleaning import prepare_records, without_placeholders
@@ -77,7 +78,9 @@ def train_model(
         return linker.misc.save_model_to_json()
 
 
-def _expectation_maximisation(linker: Linker, profiles, records: int, max_pairs: float) -> Linker:
+def _expectation_maximisation(
+    linker: Linker, profiles: SplinkDataFrame, records: int, max_pairs: float
+) -> Linker:
     """Estimate m by EM, blocking on the rules in turn until `EM_PASSES` passes worked;
     returns the linker holding the trained model.
 

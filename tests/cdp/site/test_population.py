@@ -335,8 +335,9 @@ def test_paid_search_and_email_convert_better_than_display(large_web_events):
 # -- identity and ground truth
 
 
-def test_every_identifier_in_the_files_belongs_to_exactly_one_person(population):
-    seen = []  # (source, kind, value)
+def _identifiers_in_files(population) -> list[tuple[str, str, str]]:
+    """Every (source, kind, value) the files carry, as ingestion and imports read them."""
+    seen = []
     for source, events in (("web", population.web), ("app", population.app)):
         for message in events:
             seen.append((source, "anonymous_id", message["anonymousId"]))
@@ -357,8 +358,12 @@ def test_every_identifier_in_the_files_belongs_to_exactly_one_person(population)
         seen.append(("crm", "crm_id", row["crm_id"]))
         seen.append(("crm", "email", row["email"]))
         seen.append(("crm", "loyalty_id", row["loyalty_id"]))
+    return seen
+
+
+def test_every_identifier_in_the_files_belongs_to_exactly_one_person(population):
     truth = {(row["source"], row["kind"], row["value"]) for row in population.truth}
-    for source, kind, value in seen:
+    for source, kind, value in _identifiers_in_files(population):
         if value:
             assert (source, kind, value) in truth
             assert len(population.owners[value]) == 1, value

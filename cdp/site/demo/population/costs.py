@@ -53,17 +53,17 @@ def ad_cost_rows(ledger: CampaignLedger, clock: Clock, rng: random.Random):
                 impressions,
                 clicks,
             ]
-        for campaign in EMAIL_CAMPAIGNS:
-            delivered = ledger.delivered[(day, campaign.name)]
+        for email in EMAIL_CAMPAIGNS:
+            delivered = ledger.delivered[(day, email.name)]
             if delivered:
                 yield [
                     date,
                     "Email",
-                    campaign.source,
+                    email.source,
                     "email",
-                    campaign.name,
+                    email.name,
                     f"{delivered * EMAIL_COST_PER_SEND:.2f}",
                     CURRENCY,
                     delivered,
-                    ledger.clicks[(day, campaign.name)],
+                    ledger.clicks[(day, email.name)],
                 ]

@@ -4,8 +4,9 @@ and the website visits their links bring."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cdp.site.demo.population.chance import new_uuid
 from cdp.site.demo.population.clock import DAY, HOUR, MINUTE, SECOND, Clock
@@ -14,6 +15,7 @@ from cdp.site.demo.population.traffic import TrafficSource
 
 if TYPE_CHECKING:
     from cdp.site.demo.population.costs import CampaignLedger
+    from cdp.site.demo.population.devices import Device
     from cdp.site.demo.population.people import Person
 
 
@@ -101,6 +103,18 @@ class EmailMessages:
     ledger: CampaignLedger
     email: list[tuple[int, dict]]
 
+    if TYPE_CHECKING:  # PersonSimulation's and ConsentChoices' own, used here
+
+        def note(self, source: str, kind: str, value: str | None) -> None: ...
+        def schedule(self, t: int, action: Callable[..., None], *args: Any) -> None: ...
+        def website_visit(
+            self, t: int, device: Device, traffic: TrafficSource | None = None, cart: Any = None
+        ) -> None: ...
+        def consented(self, purpose: str, t: int) -> bool: ...
+        def record_consent(
+            self, t: int, purpose: str, status: str, source: str, *, user_id: str | None = None
+        ) -> None: ...
+
     def send_email(self, t: int, campaign: EmailCampaign, email_id: str, cart=None) -> None:
         person, rng = self.person, self.rng
         if not self.consented("email_marketing", t):
@@ -132,7 +146,7 @@ class EmailMessages:
         if clicked_at >= self.clock.end:
             return
         traffic = email_traffic(campaign, person, rng)
-        link_url = page_url(traffic.landing_path, traffic.query())
+        link_url = page_url(campaign.landing_path, traffic.query())
         self.email_event(clicked_at, "Email Link Clicked", {**properties, "link_url": link_url})
         self.ledger.clicks[(clicked_at // DAY, campaign.name)] += 1
         browsers = [device for device in person.devices if device.kind == "web"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import pathlib
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 if TYPE_CHECKING:
+    from _csv import Writer as CsvWriter
+
     from cdp.site.demo.population.simulation import PersonSimulation
 
 WEB_FILE = "web.ndjson"
@@ -51,8 +53,8 @@ class PopulationFiles:
     def __init__(self, out_dir: pathlib.Path):
         self.out_dir = out_dir
         self.counts = dict.fromkeys(FILES, 0)
-        self.streams = {}
-        self.writers = {}
+        self.streams: dict[str, IO[Any]] = {}  # binary for .ndjson, text for .csv
+        self.writers: dict[str, CsvWriter] = {}
 
     def __enter__(self) -> PopulationFiles:
         for name in self.counts:

@@ -262,11 +262,26 @@ class PersonSimulation(ConsentChoices, EmailMessages, StoreTrips):
     def go_shopping(
         self, session: Session, intent: float, seen: Product | None, cart
     ) -> float | None:
-        """The funnel from browsing to an order; the order's revenue, if there is one."""
-        rng = self.rng
+        """The funnel from browsing to an order; the order's revenue, if there is one.
+        The steps draw from the seed in this order, so a seed gives the same people."""
         products = [seen] if seen else []
         # Whether the visitor looks at products at all does not depend on where they land.
-        engaged = cart is None and rng.random() < FUNNEL_VIEW
+        engaged = cart is None and self.rng.random() < FUNNEL_VIEW
+        self.look_around(session, products, engaged=engaged, has_cart=cart is not None)
+        if products:
+            self.viewed_products = True
+        if engaged and self.rng.random() < FUNNEL_ADD * intent * self.person.propensity:
+            cart = self.fill_cart(session, products[-1])
+        if not cart or not session.open:
+            return None
+        return self.check_out(session, cart)
+
+    def look_around(
+        self, session: Session, products: list[Product], *, engaged: bool, has_cart: bool
+    ) -> None:
+        """Browse, and when engaged (and not come for a product) view a few, adding them
+        to `products`."""
+        rng = self.rng
         if engaged and not products:
             if rng.random() < 0.5:
                 session.browse()
@@ -274,19 +289,23 @@ class PersonSimulation(ConsentChoices, EmailMessages, StoreTrips):
                 product = PICK_PRODUCT.pick(rng)
                 session.view_product(product)
                 products.append(product)
-        elif cart is None:
+        elif not has_cart:
             for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
                 session.browse()
-        if products:
-            self.viewed_products = True
-        if engaged and rng.random() < FUNNEL_ADD * intent * self.person.propensity:
-            cart = [(products[-1], rng.choice((1, 1, 1, 2)))]
-            if rng.random() < 0.3:
-                cart.append((PICK_PRODUCT.pick(rng), 1))
-            for product, quantity in cart:
-                session.add_to_cart(product, quantity)
-        if not cart or not session.open:
-            return None
+
+    def fill_cart(self, session: Session, product: Product) -> list[tuple[Product, int]]:
+        """The last product viewed, sometimes with another one."""
+        rng = self.rng
+        cart = [(product, rng.choice((1, 1, 1, 2)))]
+        if rng.random() < 0.3:
+            cart.append((PICK_PRODUCT.pick(rng), 1))
+        for item, quantity in cart:
+            session.add_to_cart(item, quantity)
+        return cart
+
+    def check_out(self, session: Session, cart: list[tuple[Product, int]]) -> float | None:
+        """Checkout and order, or a reminder of the cart left behind at either step."""
+        rng = self.rng
         if rng.random() >= FUNNEL_CHECKOUT:
             self.remind_of_cart(session, cart)
             return None

@@ -49,13 +49,22 @@ class StoreTrips:
     registered_at: int | None
     pos_opt_in_asked: bool
 
+    if TYPE_CHECKING:  # PersonSimulation's and ConsentChoices' own, used here
+
+        def note(self, source: str, kind: str, value: str | None) -> None: ...
+        def record_consent(
+            self, t: int, purpose: str, status: str, source: str, *, user_id: str | None = None
+        ) -> None: ...
+
     def store_trip(self, t: int) -> None:
         person, rng = self.person, self.rng
         loyalty_id = person.loyalty_id or ""
         email = person.email if not loyalty_id or rng.random() < 0.25 else ""
         registered = self.registered_at is not None and self.registered_at <= t
         # Members who show the app's barcode at the till are recognised by their account.
-        user_id = person.user_id if loyalty_id and registered and rng.random() < 0.15 else ""
+        user_id = (
+            (person.user_id or "") if loyalty_id and registered and rng.random() < 0.15 else ""
+        )
         stores = STORES_BY_STATE.get(person.address.state) or [store[0] for store in STORES]
         basket = [
             (PICK_PRODUCT.pick(rng), rng.choice((1, 1, 2))) for _ in range(rng.choice((1, 1, 2, 3)))
