@@ -17,6 +17,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from attribution.engine import paths
+from attribution.engine.comparison import position_credit
 from attribution.engine.crosschannel import channel_pairs
 from attribution.engine.journeys import channel_totals
 from attribution.engine.models import MODELS
@@ -109,6 +110,7 @@ class _Credited:
     pairs: dict[str, list] = field(default_factory=dict)
     daily: dict[str, dict] = field(default_factory=dict)
     monthly: dict[str, dict] = field(default_factory=dict)
+    positions: dict[str, list] = field(default_factory=dict)  # early / middle / late touches
 
 
 def _credited(
@@ -134,6 +136,7 @@ def _credited(
         credited.pairs[name] = channel_pairs(journeys, shares, cost_by_channel)[:PAIRS_KEPT]
         credited.daily[name] = _daily_revenue(journeys, shares, days)
         credited.monthly[name] = credited_by_month(journeys, shares, journey_month, months)
+        credited.positions[name] = position_credit(journeys, shares)
         for key in np.flatnonzero(conversions):
             channel, campaign = divmod(int(key), len(campaigns))
             credited.credits.append(
@@ -165,6 +168,7 @@ def _complete(
         "assisted": paths.assisted_conversions(journeys),
         "conversions_without_touch": found.conversions_without_touch,
         "channel_pairs": credited.pairs,
+        "path_positions": credited.positions,
         "daily_revenue": credited.daily,
         "monthly": {**monthly, "credited": credited.monthly},
         "funnel": funnel_report(found.profile_ids),
