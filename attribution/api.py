@@ -13,6 +13,7 @@ from attribution.engine.models import DEFAULT_GOAL, DEFAULT_GUARDRAIL, DEFAULT_M
 from attribution.errors import InvalidCost
 from attribution.selectors import credit_report, model_comparison, reported_run
 from attribution.selectors.monthly import monthly_report
+from attribution.selectors.performance import channel_performance
 from attribution.selectors.reports import (
     budget_report,
     compare_report,
@@ -82,6 +83,7 @@ REPORTS = (
     "roas",
     "compare",
     "path-positions",
+    "channel-performance",
 )
 
 
@@ -105,7 +107,9 @@ def report(request, name):
     paths, path-lengths, time-to-convert, assisted, pareto, channel-pairs, funnel, clv,
     holdouts, budget, monthly (per channel and month, over start..end), roas (paid ROAS
     and blended MER), compare (`&compare=` a second model: GA4's model comparison),
-    path-positions (credit of early, middle and late touches)."""
+    path-positions (credit of early, middle and late touches), channel-performance
+    (reach, frequency, CTR, CPC, CPM, visits, post-click conversions, CPA, email rates;
+    over start..end)."""
     if name not in REPORTS:
         raise serializers.ValidationError({"report": f"one of {', '.join(REPORTS)}"})
     query = ReportQuery(data=request.query_params)
@@ -131,6 +135,10 @@ def report(request, name):
             raise serializers.ValidationError({"compare": "the second model to compare with"})
         body = compare_report(
             run, model=params["model"], compare=params["compare"], group_by=params["group_by"]
+        )
+    elif name == "channel-performance":
+        body = channel_performance(
+            run, model=params["model"], start=params.get("start"), end=params.get("end")
         )
     elif name == "path-positions":
         body = path_positions_report(run, model=params["model"])

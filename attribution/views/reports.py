@@ -26,6 +26,7 @@ from attribution.errors import InvalidGuardrail, NoMonthlyFigures, NothingToAdvi
 from attribution.models import AttributionRun
 from attribution.selectors import model_comparison
 from attribution.selectors.monthly import monthly_report
+from attribution.selectors.performance import channel_performance
 from attribution.selectors.reports import (
     budget_report,
     compare_report,
@@ -146,6 +147,13 @@ def overview(request: HttpRequest) -> HttpResponse:
             errors[error.field] = error.message
     complete = request.GET.get("download") == "channel_months"
     tables, charts, notes = overview_figures(report, complete=complete) if report else ([], [], {})
+    if report and report["months"] and choice.run is not None and choice.model:
+        performance = channel_performance(
+            choice.run, model=choice.model, start=report["start"], end=report["end"]
+        )
+        tables += performance_tables(
+            performance, notes, complete=request.GET.get("download") == "performance"
+        )
     return respond(
         request,
         "app/overview.html",
@@ -705,3 +713,164 @@ def comparison_tables(run, *, model: str, compare: str | None, notes: dict) -> l
         )
     )
     return tables
+
+
+# --- Channel performance (the overview's PPC, email, social and search sections) --------
+
+
+def _pct(share):
+    """A rate as a percentage to two decimals; "" where there is none."""
+    return "" if share is None else round(share * 100, 2)
+
+
+PAID_COLUMNS = [
+    "Reach",
+    "Frequency",
+    "Impressions",
+    "Clicks",
+    "CTR %",
+    "CPC",
+    "CPM",
+    "Cost",
+    "Visits",
+    "Post-click conversions",
+    "Post-click rate %",
+    "Conversions",
+    "Revenue",
+    "CPA",
+    "ROAS",
+]
+
+
+def _paid_cells(row: dict) -> list:
+    return [
+        row["reach"],
+        _blank(row["frequency"]),
+        row["impressions"],
+        row["clicks"],
+        _pct(row["ctr"]),
+        _blank(row["cpc"]),
+        _blank(row["cpm"]),
+        row["cost"],
+        row["sessions"],
+        row["post_click_conversions"],
+        _pct(row["post_click_rate"]),
+        round(row["conversions"], 2),
+        row["revenue"],
+        _blank(row["cpa"]),
+        _blank(_rounded(row["roas"], 2)),
+    ]
+
+
+VISIT_COLUMNS = [
+    "Reach",
+    "Visits",
+    "Engaged visits",
+    "Engagement rate %",
+    "Post-click conversions",
+    "Visit conversion rate %",
+    "Conversions",
+    "Revenue",
+    "Cost",
+]
+
+
+def _visit_cells(row: dict) -> list:
+    return [
+        row["reach"],
+        row["sessions"],
+        row["engaged_sessions"],
+        _pct(row["engagement_rate"]),
+        row["post_click_conversions"],
+        _pct(row["session_conversion_rate"]),
+        round(row["conversions"], 2),
+        row["revenue"],
+        row["cost"],
+    ]
+
+
+EMAIL_COLUMNS = [
+    "Delivered",
+    "Opened",
+    "Clicked",
+    "Unsubscribed",
+    "Bounced",
+    "Open rate %",
+    "Click rate %",
+    "Click-to-open rate %",
+    "Unsubscribe rate %",
+    "Bounce rate %",
+    "Conversions",
+    "Revenue",
+]
+
+
+def _email_cells(row: dict) -> list:
+    return [
+        row["delivered"],
+        row["opened"],
+        row["clicked"],
+        row["unsubscribed"],
+        row["bounced"],
+        _pct(row["open_rate"]),
+        _pct(row["click_rate"]),
+        _pct(row["click_to_open_rate"]),
+        _pct(row["unsubscribe_rate"]),
+        _pct(row["bounce_rate"]),
+        round(row["conversions"], 2),
+        row["revenue"],
+    ]
+
+
+def performance_tables(report: dict, notes: dict, *, complete: bool = False) -> list[Table]:
+    """The monthly report's PPC, email, social and search sections, and every line's
+    channel performance (the page shows the CAMPAIGNS_SHOWN with the most revenue)."""
+    sections = report["sections"]
+    lines = report["by_campaign"]
+    if not complete and len(lines) > CAMPAIGNS_SHOWN:
+        notes["performance"] = (
+            f"The {CAMPAIGNS_SHOWN} lines with the most credited revenue of {len(lines)}; "
+            "the CSV has them all."
+        )
+        lines = lines[:CAMPAIGNS_SHOWN]
+    span = f"{report['start']} to {report['end']}"
+    return [
+        Table(
+            "ppc",
+            f"PPC: paid campaigns, {span}",
+            ["Channel", "Campaign", *PAID_COLUMNS],
+            [[r["channel"], r["campaign"] or "(none)", *_paid_cells(r)] for r in sections["ppc"]],
+            numeric=set(PAID_COLUMNS),
+        ),
+        Table(
+            "email",
+            f"Email campaigns, {span}",
+            ["Campaign", *EMAIL_COLUMNS],
+            [[r["campaign"] or "(none)", *_email_cells(r)] for r in sections["email"]],
+            numeric=set(EMAIL_COLUMNS),
+        ),
+        Table(
+            "social",
+            f"Social, {span}",
+            ["Channel", *VISIT_COLUMNS],
+            [[r["channel"], *_visit_cells(r)] for r in sections["social"]],
+            numeric=set(VISIT_COLUMNS),
+        ),
+        Table(
+            "search",
+            f"Search, {span}",
+            ["Channel", *VISIT_COLUMNS],
+            [[r["channel"], *_visit_cells(r)] for r in sections["search"]],
+            numeric=set(VISIT_COLUMNS),
+        ),
+        Table(
+            "performance",
+            f"Channel performance per channel and campaign, {span}",
+            ["Channel", "Campaign", *PAID_COLUMNS, "Engaged visits"],
+            [
+                [r["channel"], r["campaign"] or "(none)", *_paid_cells(r), r["engaged_sessions"]]
+                for r in lines
+            ],
+            numeric={*PAID_COLUMNS, "Engaged visits"},
+        ),
+    ]
