@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from attribution.engine.performance import visits
 from attribution.services import record_cost, refresh_attribution
+from cdp.site.demo.report import say_channel_performance, say_return_on_spend
 from tests.attribution.conftest import parse_csv
 
 SEARCH = {"campaign": {"source": "google", "medium": "cpc", "name": "brand"}}
@@ -220,3 +221,18 @@ def test_the_overview_shows_the_sections_and_their_csv(analyst, campaigns):
     email = parse_csv(analyst.get("/app/", {"model": "linear", "download": "email"}))
     autumn = dict(zip(email[0], email[1], strict=True))
     assert autumn["Delivered"] == "2" and autumn["Bounce rate %"] == "33.33"
+
+
+def test_the_demo_prints_the_sections(campaigns):
+    lines: list[str] = []
+    say_channel_performance(campaigns, lines.append)
+    printed = "\n".join(lines)
+    assert "PPC (2026-09 to 2026-10, linear):" in printed
+    assert "brand" in printed and "CTR  2.00%" in printed and "CPA   54.55" in printed
+    assert "delivered      2" in printed and "bounced    1 (33.3%)" in printed
+    assert "Organic Social   visits      1 engaged      1" in printed
+    refresh_attribution("purchase", models=["markov", "last_touch"])
+    lines.clear()
+    say_return_on_spend(campaigns.goal.runs.latest("pk"), lines.append)
+    # paid: Paid Search and Email (cost 51.50); all revenue 170
+    assert "blended MER 3.30 (all revenue 170.00 / all cost)" in "\n".join(lines)
