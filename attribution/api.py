@@ -84,6 +84,7 @@ REPORTS = (
     "compare",
     "path-positions",
     "channel-performance",
+    "reconciliation",
 )
 
 
@@ -154,6 +155,7 @@ def report(request, name):
                 "funnel": "funnel",
                 "clv": "clv_by_first_touch",
                 "holdouts": "holdouts",
+                "reconciliation": "reconciliation",
             }[name]
         )
     return Response({"run": run.pk, "report": name, "results": body})

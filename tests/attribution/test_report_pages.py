@@ -108,10 +108,11 @@ def test_the_overview_csv_downloads_keep_the_filters(analyst, run):
     months = download(analyst, "/app/", download="months", **query)
 
     assert channels == [
-        ["Channel", "Touchpoints", "Profiles", "Conversions", "Revenue", "Cost", "ROAS"],
-        ["Email", "2", "2", "1.0", "85.0", "5.0", "17.0"],
-        ["Paid Search", "0", "0", "0.5", "60.0", "0.0", ""],
-        ["Display", "3", "2", "0.5", "25.0", "30.0", "0.8333"],
+        ["Channel", "Touchpoints", "Profiles", "Conversions", "Revenue", "Cost", "ROAS", "Note"],
+        ["Email", "2", "2", "1.0", "85.0", "5.0", "17.0", ""],
+        # touched in August, credited in September: no offline note
+        ["Paid Search", "0", "0", "0.5", "60.0", "0.0", "", ""],
+        ["Display", "3", "2", "0.5", "25.0", "30.0", "0.8333", ""],
     ]
     assert movers == [
         ["Channel", "Direction", "Revenue before", "Revenue after", "Revenue change"]
