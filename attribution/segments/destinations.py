@@ -32,6 +32,7 @@ from attribution.segments.models import (
 from attribution.segments.selectors import current_members, hour_label
 from attribution.selectors.reports import held_out
 from cdp.engine.batches import id_batches
+from cdp.errors import InvalidField
 from cdp.models import Profile
 from consent.policy import allowed_profiles
 from identity.selectors import identifiers_by_profile
@@ -91,7 +92,9 @@ def export_segment(destination: Destination, segment: Segment) -> Export:
     """Write the segment's current members that consented to the destination's purpose
     to a new file in the destination's folder; the Export row says how many were left out."""
     if destination.kind != Destination.Kind.FILE:
-        raise ValueError(f"destination: {destination.name} is a {destination.kind}, not a file")
+        raise InvalidField(
+            f"{destination.name} is a {destination.kind}, not a file", field="destination"
+        )
     members = dict(current_members(segment).values_list("profile_id", "entered_at"))
     sendable, refused = _sendable(destination, members)
     allowed = sorted(sendable)
