@@ -326,3 +326,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# --- ops ---
+# A cache that does not answer must not hold a request: ingestion goes on without it
+# (the rate limit fails open, the suppression check reads the database), after at most
+# this many seconds of waiting on the connection.
+OMNITRAIL_CACHE_TIMEOUT_SECONDS = env.float("OMNITRAIL_CACHE_TIMEOUT_SECONDS", default=1.0)
+if REDIS_URL:
+    CACHES["default"]["OPTIONS"] = {
+        "socket_connect_timeout": OMNITRAIL_CACHE_TIMEOUT_SECONDS,
+        "socket_timeout": OMNITRAIL_CACHE_TIMEOUT_SECONDS,
+    }
