@@ -337,3 +337,11 @@ if REDIS_URL:
         "socket_connect_timeout": OMNITRAIL_CACHE_TIMEOUT_SECONDS,
         "socket_timeout": OMNITRAIL_CACHE_TIMEOUT_SECONDS,
     }
+# The Splink run lock (identity.tasks) is a lease of this many seconds, renewed every
+# third of it while the run lives: a killed worker's lock lapses within it.
+OMNITRAIL_MATCH_LEASE_SECONDS = env.int("OMNITRAIL_MATCH_LEASE_SECONDS", default=30)
+# A task of a worker killed outright (not its pool child) is redelivered by Redis after
+# this many seconds: longer than a task may take to be acknowledged.
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env.int(
+    "OMNITRAIL_BROKER_VISIBILITY_TIMEOUT", default=3600
+)

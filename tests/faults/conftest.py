@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,3 +137,40 @@ class Tally:
 
 def basic_auth(write_key: str) -> str:
     return "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
+
+
+@contextmanager
+def celery_broker(url: str):
+    """Point the Celery app of this process at `url`, publishing for real (not eager)."""
+    from cdp.celery import app
+
+    previous = (app.conf.broker_url, app.conf.task_always_eager)
+
+    def reset_pools():
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    app.conf.broker_url, app.conf.task_always_eager = url, False
+    reset_pools()
+    try:
+        yield app
+    finally:
+        reset_pools()
+        app.conf.broker_url, app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def app_on_own_redis(redis_server, settings):
+    """The cache and the broker on the test's own redis-server, with the production
+    timeouts (cdp.settings: OMNITRAIL_CACHE_TIMEOUT_SECONDS, the broker's retry policy)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_server.url,
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
+        }
+    }
+    with celery_broker(redis_server.url):
+        yield redis_server

@@ -5,10 +5,8 @@ resolves everything once Redis is back."""
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 
 import orjson
-import pytest
 from django.test import Client
 
 from cdp.models import Touchpoint
@@ -19,43 +17,6 @@ from tests.faults.conftest import Tally, basic_auth
 
 BATCHES_PER_PHASE, EVENTS_PER_BATCH = 8, 25
 ERASED = "gone@example.com"
-
-
-@contextmanager
-def celery_broker(url: str):
-    """Point the Celery app of this process at `url`, publishing for real (not eager)."""
-    from cdp.celery import app
-
-    previous = (app.conf.broker_url, app.conf.task_always_eager)
-
-    def reset_pools():
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    app.conf.broker_url, app.conf.task_always_eager = url, False
-    reset_pools()
-    try:
-        yield app
-    finally:
-        reset_pools()
-        app.conf.broker_url, app.conf.task_always_eager = previous
-
-
-@pytest.fixture
-def app_on_own_redis(redis_server, settings):
-    """The cache and the broker on the test's own redis-server, with the production
-    timeouts (cdp.settings: OMNITRAIL_CACHE_TIMEOUT_SECONDS, the broker's retry policy)."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": redis_server.url,
-            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
-        }
-    }
-    with celery_broker(redis_server.url):
-        yield redis_server
 
 
 def event(batch: int, index: int) -> dict:
