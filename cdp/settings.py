@@ -345,3 +345,6 @@ OMNITRAIL_MATCH_LEASE_SECONDS = env.int("OMNITRAIL_MATCH_LEASE_SECONDS", default
 CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env.int(
     "OMNITRAIL_BROKER_VISIBILITY_TIMEOUT", default=3600
 )
+# File destinations write segment exports (emails, phones) only inside this folder; a
+# destination's path is a folder within it.
+OMNITRAIL_EXPORT_DIR = env.str("OMNITRAIL_EXPORT_DIR", default=str(BASE_DIR / "var" / "exports"))
