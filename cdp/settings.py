@@ -326,3 +326,25 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# --- ops ---
+# A cache that does not answer must not hold a request: ingestion goes on without it
+# (the rate limit fails open, the suppression check reads the database), after at most
+# this many seconds of waiting on the connection.
+OMNITRAIL_CACHE_TIMEOUT_SECONDS = env.float("OMNITRAIL_CACHE_TIMEOUT_SECONDS", default=1.0)
+if REDIS_URL:
+    CACHES["default"]["OPTIONS"] = {
+        "socket_connect_timeout": OMNITRAIL_CACHE_TIMEOUT_SECONDS,
+        "socket_timeout": OMNITRAIL_CACHE_TIMEOUT_SECONDS,
+    }
+# The Splink run lock (identity.tasks) is a lease of this many seconds, renewed every
+# third of it while the run lives: a killed worker's lock lapses within it.
+OMNITRAIL_MATCH_LEASE_SECONDS = env.int("OMNITRAIL_MATCH_LEASE_SECONDS", default=30)
+# A task of a worker killed outright (not its pool child) is redelivered by Redis after
+# this many seconds: longer than a task may take to be acknowledged.
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env.int(
+    "OMNITRAIL_BROKER_VISIBILITY_TIMEOUT", default=3600
+)
+# File destinations write segment exports (emails, phones) only inside this folder; a
+# destination's path is a folder within it.
+OMNITRAIL_EXPORT_DIR = env.str("OMNITRAIL_EXPORT_DIR", default=str(BASE_DIR / "var" / "exports"))

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -88,6 +89,21 @@ def member_rows(profile_ids: list[int], entered: dict[int, datetime] | None = No
     return rows
 
 
+def export_folder(path: str) -> Path:
+    """The folder a file destination writes to: `path` inside OMNITRAIL_EXPORT_DIR
+    (blank: that folder itself). A path that leads out of it (`../..`, an absolute path
+    elsewhere, a symbolic link out) is refused, naming the field: exports hold emails
+    and phones, and must land only where the operator chose to keep them."""
+    root = Path(settings.OMNITRAIL_EXPORT_DIR).resolve()
+    folder = (root / (path or "")).resolve()
+    if folder != root and root not in folder.parents:
+        raise InvalidField(
+            f"must be a folder inside the export directory {root} (OMNITRAIL_EXPORT_DIR)",
+            field="path",
+        )
+    return folder
+
+
 def export_segment(destination: Destination, segment: Segment) -> Export:
     """Write the segment's current members that consented to the destination's purpose
     to a new file in the destination's folder; the Export row says how many were left out."""
@@ -99,7 +115,7 @@ def export_segment(destination: Destination, segment: Segment) -> Export:
     sendable, refused = _sendable(destination, members)
     allowed = sorted(sendable)
     rows = member_rows(allowed, members)
-    folder = Path(destination.path or "exports")
+    folder = export_folder(destination.path)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = timezone.now().strftime("%Y%m%dT%H%M%S%f")
     path = folder / f"{slugify(segment.name)}-{stamp}.{destination.format}"
