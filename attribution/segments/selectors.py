@@ -508,7 +508,7 @@ def segment_destinations(segment: Segment) -> list[dict]:
     )
     out = []
     for destination in rows:
-        is_file = destination.kind == Destination.Kind.FILE
+        is_file = destination.kind != Destination.Kind.WEBHOOK  # a file, or an ad platform's
         out.append(
             {
                 "name": destination.name,
