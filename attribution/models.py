@@ -15,6 +15,7 @@ from attribution.segments.models import (
     Segment,
     SegmentMembership,
 )
+from attribution.streams.models import StreamBatch, StreamDestination
 
 
 class Goal(models.Model):
@@ -199,4 +200,6 @@ __all__ = [
     "ProfileFacts",
     "Segment",
     "SegmentMembership",
+    "StreamBatch",
+    "StreamDestination",
 ]

@@ -326,3 +326,15 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# --- activation ---
+# Event streams: new touchpoints forwarded every minute (also after each ingested batch),
+# and stream batches whose scheduled retry was lost sent again.
+CELERY_BEAT_SCHEDULE["streams-forward"] = {
+    "task": "attribution.tasks.forward_streams",
+    "schedule": crontab(minute="*"),
+}
+CELERY_BEAT_SCHEDULE["streams-due-batches"] = {
+    "task": "attribution.tasks.send_due_stream_batches",
+    "schedule": crontab(minute="*"),
+}

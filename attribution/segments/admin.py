@@ -149,3 +149,7 @@ class ExportAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# Event streams: stream destinations and their batches (the dead-letter list).
+from attribution.streams import admin as streams_admin  # noqa: E402, F401
