@@ -16,6 +16,7 @@ from attribution.segments.models import (
     SegmentMembership,
 )
 from attribution.streams.models import StreamBatch, StreamDestination
+from attribution.traits.models import ComputedTrait, ProfileTraitValue
 
 
 class Goal(models.Model):
@@ -201,5 +202,7 @@ __all__ = [
     "Segment",
     "SegmentMembership",
     "StreamBatch",
+    "ComputedTrait",
+    "ProfileTraitValue",
     "StreamDestination",
 ]

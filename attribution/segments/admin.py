@@ -153,3 +153,6 @@ class ExportAdmin(admin.ModelAdmin):
 
 # Event streams: stream destinations and their batches (the dead-letter list).
 from attribution.streams import admin as streams_admin  # noqa: E402, F401
+
+# Computed traits: their definitions, each in words.
+from attribution.traits import admin as traits_admin  # noqa: E402, F401
