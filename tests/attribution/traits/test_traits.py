@@ -205,3 +205,16 @@ def test_the_360_page_shows_the_computed_traits_in_words(shoppers, user_in):
     assert '<dt>basket 30d</dt><dd data-trait="basket_30d">55.25 <span class="muted">' in html
     assert '<dd data-trait="skus">A, B <span class="muted">' in html
     assert "the number of &quot;Order Completed&quot; events in the last 30 days" in html
+
+
+@pytest.mark.django_db
+def test_the_profile_api_serves_the_computed_traits(shoppers, client, admin_user, user_in):
+    client.force_login(admin_user)
+    served = client.get(f"/api/v1/profiles/{pid('bob')}/traits/")
+    assert served.status_code == 200
+    assert {t["key"]: t["value"] for t in served.json()} == values("bob")
+    top = next(t for t in served.json() if t["key"] == "top_category")
+    assert top["in_words"] == 'the most frequent category of "Order Completed" events (all time)'
+    refused = user_in("Analysts", name="al").get(f"/api/v1/profiles/{pid('bob')}/traits/")
+    assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
+    assert client.get("/api/v1/profiles/999999/traits/").status_code == 404
