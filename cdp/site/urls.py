@@ -52,6 +52,11 @@ urlpatterns = [
         segments_api.profile_segments,
         name="profile-segments",
     ),
+    re_path(
+        r"^api/v1/profiles/(?P<pk>\d+)/traits/?$",
+        segments_api.profile_traits,
+        name="profile-traits",
+    ),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
