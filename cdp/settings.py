@@ -365,7 +365,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
 
-<<<<<<< HEAD
 # --- ops ---
 # A cache that does not answer must not hold a request: ingestion goes on without it
 # (the rate limit fails open, the suppression check reads the database), after at most
@@ -387,7 +386,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env.int(
 # File destinations write segment exports (emails, phones) only inside this folder; a
 # destination's path is a folder within it.
 OMNITRAIL_EXPORT_DIR = env.str("OMNITRAIL_EXPORT_DIR", default=str(BASE_DIR / "var" / "exports"))
-=======
+
 # --- activation ---
 # Event streams: new touchpoints forwarded every minute (also after each ingested batch),
 # and stream batches whose scheduled retry was lost sent again.
@@ -399,4 +398,3 @@ CELERY_BEAT_SCHEDULE["streams-due-batches"] = {
     "task": "attribution.tasks.send_due_stream_batches",
     "schedule": crontab(minute="*"),
 }
->>>>>>> activation

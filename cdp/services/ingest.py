@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-<<<<<<< HEAD
+from cdp.engine.dates import read_date_traits
 from cdp.engine.messages import (
     InvalidMessage,
     Limits,
@@ -30,10 +30,6 @@ from cdp.engine.messages import (
     normalize_message,
     strip_nul,
 )
-=======
-from cdp.engine.dates import read_date_traits
-from cdp.engine.messages import InvalidMessage, Limits, normalize_message
->>>>>>> identity
 from cdp.errors import OmnitrailError
 from cdp.ingest_steps import check_event_consent, suppressed_messages, touchpoint_work
 from cdp.models import IngestCount, RejectedEvent, Source, Touchpoint
