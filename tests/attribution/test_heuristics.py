@@ -145,3 +145,14 @@ def test_a_journey_without_touches_that_did_not_convert_takes_nothing(name):
         ages=[[], *([10 * DAY, 3 * DAY, 0.0], [2 * DAY, DAY], [5 * DAY, DAY]), []],
     )
     assert list(MODELS[name](with_empty)) == list(MODELS[name](JOURNEYS))
+
+
+def test_last_non_direct_is_last_touch_where_there_is_no_direct_channel():
+    paths = [["Email", "Paid Search"], ["Display"]]
+    journeys = Journeys.from_paths(paths, converted=[True, True])
+    assert list(last_non_direct(journeys)) == list(last_touch(journeys)) == [0.0, 1.0, 1.0]
+
+
+def test_last_non_direct_credits_a_first_touch_before_direct_ones():
+    journeys = Journeys.from_paths([["Email", "Direct", "Direct"]])
+    assert list(last_non_direct(journeys)) == [1.0, 0.0, 0.0]
