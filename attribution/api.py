@@ -6,7 +6,7 @@ from typing import Any
 from django.db import transaction
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from attribution.engine.models import DEFAULT_GOAL, DEFAULT_GUARDRAIL, DEFAULT_MODEL, MODELS
@@ -24,6 +24,25 @@ from attribution.selectors.reports import (
 from attribution.services import record_cost
 
 
+def may_view(model_perm: str) -> type[BasePermission]:
+    """Reads of attribution results: the permission of the report pages
+    (attribution.view_reports, which every role group has) or the view permission of the
+    model shown. Being signed in is not enough: a token of a user without either is 403."""
+
+    class MayView(BasePermission):
+        message = f"reading this needs attribution.view_reports or {model_perm}"
+
+        def has_permission(self, request, view) -> bool:
+            user = request.user
+            return bool(
+                user
+                and user.is_authenticated
+                and (user.has_perm("attribution.view_reports") or user.has_perm(model_perm))
+            )
+
+    return MayView
+
+
 class CreditQuery(serializers.Serializer):
     goal = serializers.CharField(default=DEFAULT_GOAL)
     model = serializers.ChoiceField(choices=sorted(MODELS))
@@ -31,7 +50,7 @@ class CreditQuery(serializers.Serializer):
 
 
 @api_view(["GET"])
-@permission_classes([IsAuthenticated])
+@permission_classes([may_view("attribution.view_credit")])
 def credits(request):
     """`?goal=purchase&model=linear&group_by=channel|campaign`: the latest run's credits
     with cost, ROAS and CPA."""
@@ -101,7 +120,7 @@ class ReportQuery(serializers.Serializer):
 
 
 @api_view(["GET"])
-@permission_classes([IsAuthenticated])
+@permission_classes([may_view("attribution.view_attributionrun")])
 def report(request, name):
     """`/api/v1/attribution/reports/{name}?goal=purchase&model=linear&group_by=channel|
     campaign&guardrail=0.06&start=YYYY-MM&end=YYYY-MM`, from the latest run: models,

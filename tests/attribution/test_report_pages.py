@@ -16,7 +16,7 @@ from attribution.selectors import model_comparison
 from attribution.selectors.monthly import monthly_report
 from attribution.services import refresh_attribution
 from tests.attribution.test_monthly_report import three_months  # noqa: F401
-from tests.factories import HoldoutFactory
+from tests.factories import HoldoutFactory, report_reader
 
 pytestmark = pytest.mark.django_db
 PAGES = ["/app/", "/app/attribution/"]
@@ -36,7 +36,7 @@ def analyst(user_in):
 
 def api_get(path, **params):
     api = APIClient()
-    api.force_authenticate(User.objects.get_or_create(username="api-reader")[0])
+    api.force_authenticate(report_reader("api-reader"))
     response = api.get(path, params)
     assert response.status_code == 200, response.content
     return response.json()["results"]
@@ -268,6 +268,6 @@ def test_a_run_made_before_monthly_figures_asks_for_a_refresh(analyst, run):
         response.content.decode()
     )
     api = APIClient()
-    api.force_authenticate(User.objects.create_user("reader"))
+    api.force_authenticate(report_reader("reader"))
     bad = api.get("/api/v1/attribution/reports/monthly")
     assert bad.status_code == 400 and bad.json()["field"] == "goal"
