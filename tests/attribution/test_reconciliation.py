@@ -5,7 +5,6 @@ channel's conversions come with why it has no touchpoints."""
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import User
 from django.db.models import Sum
 from rest_framework.test import APIClient
 
@@ -15,6 +14,7 @@ from attribution.services import refresh_attribution
 from cdp.models import Touchpoint
 from tests.attribution.conftest import parse_csv
 from tests.attribution.test_monthly_report import three_months, when  # noqa: F401
+from tests.factories import report_reader
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def stored(three_months, deliver):  # noqa: F811
 
 def api_report(name, **params):
     api = APIClient()
-    api.force_authenticate(User.objects.get_or_create(username="reader")[0])
+    api.force_authenticate(report_reader("reader"))
     response = api.get(f"/api/v1/attribution/reports/{name}", params)
     assert response.status_code == 200, response.content
     return response.json()["results"]

@@ -7,14 +7,13 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from attribution.services import record_cost, refresh_attribution
 from cdp.models import Profile
 from consent.selectors import profile_by_identifier
 from tests.attribution.conftest import parse_csv
-from tests.factories import HoldoutFactory
+from tests.factories import HoldoutFactory, report_reader
 
 SEARCH = {"campaign": {"source": "google", "medium": "cpc", "name": "brand"}}
 DISPLAY = {"campaign": {"source": "gdn", "medium": "display", "name": "retarget"}}
@@ -28,7 +27,7 @@ def iso(at: datetime) -> str:
 
 def api_report(name, **params):
     api = APIClient()
-    api.force_authenticate(User.objects.get_or_create(username="reader")[0])
+    api.force_authenticate(report_reader("reader"))
     response = api.get(f"/api/v1/attribution/reports/{name}", params)
     assert response.status_code == 200, response.content
     return response.json()["results"]
