@@ -32,7 +32,9 @@ HEADERS = {
 }
 ISO_MILLIS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SEGMENT_TYPES = {"track", "identify", "page", "screen"}
-WINDOW_START = dt.datetime(2026, 8, 1, tzinfo=dt.UTC)
+# The default window ends today (UTC): its 90 days are the 90 before today.
+TODAY = dt.datetime.now(dt.UTC).date()
+WINDOW_START = dt.datetime.combine(TODAY - dt.timedelta(days=90), dt.time(), tzinfo=dt.UTC)
 WINDOW_END = WINDOW_START + dt.timedelta(days=90)
 
 
@@ -186,7 +188,8 @@ def test_timestamps_fall_in_the_default_window(population):
     stamps += [row["timestamp"] for row in population.pos + population.consents]
     assert all(WINDOW_START <= moment(stamp) < WINDOW_END for stamp in stamps)
     dates = sorted({row["date"] for row in population.ad_costs})
-    assert dates[0] == "2026-08-01" and dates[-1] == "2026-10-29" and len(dates) == 90
+    assert dates[0] == (TODAY - dt.timedelta(days=90)).isoformat()
+    assert dates[-1] == (TODAY - dt.timedelta(days=1)).isoformat() and len(dates) == 90
 
 
 def test_start_and_days_set_the_window(tmp_path):
