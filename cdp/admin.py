@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from cdp.models import AuditEntry, Profile, RejectedEvent, Source, Touchpoint
+from cdp.models import AuditEntry, IngestCount, Profile, RejectedEvent, Source, Touchpoint
 from cdp.services.ingest import resubmit_rejected
 from cdp.services.sources import create_source, rotate_write_key
 
@@ -107,4 +107,16 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IngestCount)
+class IngestCountAdmin(admin.ModelAdmin):
+    """Per source: warnings on stored events, bots' events, rejected bodies not kept."""
+
+    list_display = ["source", "code", "field", "count", "last_seen"]
+    list_filter = ["source", "code"]
+    readonly_fields = ["source", "code", "field", "count", "last_seen"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
         return False

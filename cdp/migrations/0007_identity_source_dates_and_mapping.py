@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cdp', '0005_plans_tracking_plans'),
+        ('cdp', '0006_web_collection'),
     ]
 
     operations = [
