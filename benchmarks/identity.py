@@ -387,7 +387,7 @@ def febrl_plain_splink(name: str) -> dict:
             block_on("address_1"),
         ],
     )
-    linker = Linker(frame, settings, db_api=DuckDBAPI())
+    linker = Linker(DuckDBAPI().register(frame), settings)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("given_name", "surname", "date_of_birth")], recall=0.7
     )
