@@ -506,7 +506,22 @@ def test_some_people_have_two_crm_records(population):
     records = Counter(population.owner(row["crm_id"]) for row in population.crm)
     duplicated = sum(1 for count in records.values() if count == 2)
     assert max(records.values()) == 2
-    assert 0.01 < duplicated / len(records) < 0.12
+    # 5% noisy duplicates, and a fifth of the others a second row no key ties to them.
+    assert 0.12 < duplicated / len(records) < 0.35
+
+
+def test_untied_crm_rows_share_no_identifier_with_their_person(population):
+    untied = [row for row in population.crm if row["email"].endswith("@old-isp.example")]
+    assert len(untied) > 10
+    by_owner = {}
+    for row in population.crm:
+        by_owner.setdefault(population.owner(row["crm_id"]), []).append(row)
+    for row in untied:
+        (first,) = [
+            other for other in by_owner[population.owner(row["crm_id"])] if other is not row
+        ]
+        assert not row["phone"] and not row["loyalty_id"] and row["email"] != first["email"]
+        assert row["last_name"] != first["last_name"]
 
 
 def test_pos_purchases_identify_the_shopper_by_loyalty_id_or_email(population):
