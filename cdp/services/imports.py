@@ -51,6 +51,7 @@ class ImportSummary:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    suppressed: int = 0  # rows of erased people, not stored (consent.suppression)
 
 
 def _nest(target: dict[str, Any], dotted: str, value: Any) -> None:
@@ -196,6 +197,7 @@ def _flush(source: Source, events: list, lines: list[int], summary: ImportSummar
     )
     summary.accepted += result.accepted
     summary.duplicates += result.duplicates
+    summary.suppressed += result.suppressed
     summary.rejected.extend(result.rejected)
 
 

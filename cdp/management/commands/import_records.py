@@ -35,5 +35,6 @@ class Command(BaseCommand):
             self.stderr.write(f"{file}: line {rejection.line}: {rejection.message}")
         self.stdout.write(
             f"{file.name}: {summary.rows} rows, {summary.accepted} stored, "
-            f"{summary.duplicates} already stored, {len(summary.rejected)} rejected"
+            f"{summary.duplicates} already stored, {len(summary.rejected)} rejected, "
+            f"{summary.suppressed} suppressed (erased people)"
         )
