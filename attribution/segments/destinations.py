@@ -108,7 +108,9 @@ def export_segment(destination: Destination, segment: Segment) -> Export:
     """Write the segment's current members that consented to the destination's purpose
     to a new file in the destination's folder; the Export row says how many were left out."""
     if destination.kind != Destination.Kind.FILE:
-        raise ValueError(f"destination: {destination.name} is a {destination.kind}, not a file")
+        raise InvalidField(
+            f"{destination.name} is a {destination.kind}, not a file", field="destination"
+        )
     members = dict(current_members(segment).values_list("profile_id", "entered_at"))
     sendable, refused = _sendable(destination, members)
     allowed = sorted(sendable)
@@ -144,12 +146,21 @@ def _sendable(destination: Destination, profile_ids) -> tuple[set[int], int]:
     return allowed, refused
 
 
-def sync_webhooks(segment: Segment, *, scope: set[int] | None = None, now=None) -> list[Delivery]:
-    """For each active webhook destination of the segment: the consenting members it was
-    not told about enter, those it was told about that left (or withdrew) exit. Sent
-    after commit, one delivery per batch of events."""
+def sync_webhooks(
+    segment: Segment,
+    *,
+    scope: set[int] | None = None,
+    now=None,
+    only: Destination | None = None,
+) -> list[Delivery]:
+    """For each active webhook destination of the segment (or `only` that one): the
+    consenting members it was not told about enter, those it was told about that left
+    (or withdrew) exit. Sent after commit, one delivery per batch of events."""
     deliveries = []
-    for destination in segment.destinations.filter(active=True, kind=Destination.Kind.WEBHOOK):
+    webhooks = segment.destinations.filter(active=True, kind=Destination.Kind.WEBHOOK)
+    if only is not None:
+        webhooks = webhooks.filter(pk=only.pk)
+    for destination in webhooks:
         deliveries += _sync(destination, segment, scope, now or timezone.now())
     return deliveries
 
