@@ -4,6 +4,8 @@ attribution/segments/api.py.)"""
 from typing import Any
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -49,6 +51,10 @@ class CreditQuery(serializers.Serializer):
     group_by = serializers.ChoiceField(choices=["channel", "campaign"], default="channel")
 
 
+@extend_schema(
+    parameters=[CreditQuery],
+    responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+)
 @api_view(["GET"])
 @permission_classes([may_view("attribution.view_credit")])
 def credits(request):
@@ -63,6 +69,10 @@ def credits(request):
     return Response({"run": run.pk, "finished_at": run.finished_at, "results": rows})
 
 
+@extend_schema(
+    request=OpenApiTypes.OBJECT,
+    responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+)
 @api_view(["POST"])
 @permission_classes([IsAuthenticated])
 @transaction.atomic
@@ -119,6 +129,13 @@ class ReportQuery(serializers.Serializer):
     compare = serializers.ChoiceField(choices=sorted(MODELS), required=False)
 
 
+@extend_schema(
+    parameters=[
+        ReportQuery,
+        OpenApiParameter("name", str, OpenApiParameter.PATH, enum=list(REPORTS)),
+    ],
+    responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+)
 @api_view(["GET"])
 @permission_classes([may_view("attribution.view_attributionrun")])
 def report(request, name):

@@ -6,7 +6,15 @@ In cdp, the lowest layer, so that every app's pages can write to it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+from collections.abc import Collection
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils.crypto import salted_hmac
 
 from cdp.models import AuditEntry
 
@@ -21,6 +29,9 @@ PERSONAL = {
     ("consent", "consentrecord"),
     ("consent", "datasubjectrequest"),
 }
+# Query parameters of admin lists that hold no personal data (ordering, page, all rows);
+# every other value (the search box `q`, filters on a value) is kept as a keyed hash.
+_PLAIN_PARAMETERS = {"o", "p", "all", "_popup", "_to_field"}
 _ADMIN_PAGE = re.compile(r"^/admin/(?P<app>\w+)/(?P<model>\w+)/(?:(?P<id>[^/]+)/(?:\w+/)?)?$")
 
 
@@ -54,8 +65,55 @@ class AdminAuditMiddleware:
                 else AuditEntry.Action.CHANGE,
                 object_type=f"{match['app']}.{match['model']}",
                 object_id="" if object_id == "add" else object_id,
+                path=audited_path(request),
             )
         return response
+
+
+def fingerprint(value: str) -> str:
+    """What the audit log keeps of a searched value: a keyed hash (the suppression list's
+    key), so that "who looked this up?" can be answered from a value at hand while the
+    log itself names no one."""
+    key = (
+        settings.OMNITRAIL_SUPPRESSION_KEY.encode()
+        if settings.OMNITRAIL_SUPPRESSION_KEY
+        else salted_hmac("omnitrail.suppression", "key").digest()
+    )
+    digest = hmac.new(key, f"search:{value.strip().lower()}".encode(), hashlib.sha256)
+    return "hmac:" + digest.hexdigest()[:32]
+
+
+def audited_path(request) -> str:
+    """The request's path with every query value that may hold personal data hashed."""
+    if not request.GET:
+        return request.path
+    query = [
+        (name, value if name in _PLAIN_PARAMETERS else fingerprint(value))
+        for name, values in request.GET.lists()
+        for value in values
+    ]
+    return f"{request.path}?{urlencode(query)}"
+
+
+def forget_in_audit(values: Collection[str], *, hashes: Collection[str] = ()) -> int:
+    """Erasure: the audit entries whose path names one of `values` in clear (written
+    before searches were hashed) or by its fingerprint lose their query string, and the
+    searches on /app/ recorded by one of the person's identifier `hashes` lose it. Who did
+    what, and when, stays. Returns how many entries were cleaned."""
+    wanted = [value for value in values if value and len(value) >= 3]
+    mentions = Q(pk__in=[])
+    for value in wanted:
+        mentions |= Q(path__icontains=value) | Q(path__contains=fingerprint(value))
+    for value_hash in hashes:
+        mentions |= Q(object_id__endswith=f":{value_hash}")
+    entries = list(AuditEntry.objects.filter(mentions).only("pk", "path", "object_id"))
+    for entry in entries:
+        if "?" in entry.path:
+            entry.path = entry.path.split("?", 1)[0] + "?[erased]"
+        if any(entry.object_id.endswith(f":{value_hash}") for value_hash in hashes):
+            entry.object_id = "[erased]"
+    AuditEntry.objects.bulk_update(entries, ["path", "object_id"], batch_size=500)
+    return len(entries)
 
 
 def record_access(

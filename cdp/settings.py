@@ -387,6 +387,38 @@ CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env.int(
 # File destinations write segment exports (emails, phones) only inside this folder; a
 # destination's path is a folder within it.
 OMNITRAIL_EXPORT_DIR = env.str("OMNITRAIL_EXPORT_DIR", default=str(BASE_DIR / "var" / "exports"))
+# Login throttling (django-axes) on every Django login, /admin/ and /app/ alike: after
+# this many wrong passwords for one username from one address, that pair is locked out
+# (HTTP 429) for OMNITRAIL_LOGIN_COOLOFF_MINUTES. `manage.py axes_reset` lifts locks.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("OMNITRAIL_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.int("OMNITRAIL_LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Where the client's address is read: REMOTE_ADDR; behind a proxy that sets it, add
+# HTTP_X_FORWARDED_FOR first (trusting it elsewhere lets a client pick its address).
+AXES_IPWARE_META_PRECEDENCE_ORDER = env.list("OMNITRAIL_CLIENT_IP_HEADERS", default=["REMOTE_ADDR"])
+# HTTPS, set from the environment behind TLS (`manage.py check --deploy` is clean with
+# OMNITRAIL_HTTPS=true): HSTS, the redirect to https and secure cookies. Off by default
+# so that the embedded quick start on http://localhost works.
+OMNITRAIL_HTTPS = env.bool("OMNITRAIL_HTTPS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=OMNITRAIL_HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=OMNITRAIL_HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=OMNITRAIL_HTTPS)
+# One year once on; start lower (e.g. 3600) when first trying HSTS on a domain.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if OMNITRAIL_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=OMNITRAIL_HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=OMNITRAIL_HTTPS)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (else the redirect loops).
+if env.bool("OMNITRAIL_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# /healthz answers plain http probes from inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # --- activation ---
 # Event streams: new touchpoints forwarded every minute (also after each ingested batch),

@@ -9,6 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from cdp.audit import forget_in_audit
 from cdp.errors import InvalidField, OmnitrailError
 from cdp.models import AuditEntry, Profile, Touchpoint
 from cdp.services.erasure import erase_profiles, profile_texts
@@ -17,7 +18,12 @@ from consent.models import ConsentRecord, DataSubjectRequest
 from consent.personal_data import held_above, work_after_erasure
 from consent.selectors import profile_by_identifier
 from consent.suppression import identifier_hash, mark_active, suppress
-from identity.selectors import merge_decision_summary, merge_history, merged_members
+from identity.selectors import (
+    merge_decision_summary,
+    merge_history,
+    merged_members,
+    profiles_split_off,
+)
 from identity.services.erasure import forget_profiles, identifiers_of_profiles
 
 
@@ -117,17 +123,32 @@ def access_bundle(profile: Profile) -> dict[str, Any]:
     )
 
 
+def person_profiles(profile_id: int, *, rounds: int = 10) -> set[int]:
+    """Every profile of the person: those merged into this one, and those holding an
+    identifier of theirs that a guardrail kept apart (the per-kind limit), and theirs in
+    turn (a few rounds: a chain longer than that is not one person's)."""
+    members = set(merged_members({profile_id}))
+    for _ in range(rounds):
+        more = profiles_split_off(members) - members
+        if not more:
+            break
+        members |= set(merged_members(more))
+    return members
+
+
 @transaction.atomic
 def erase(request: DataSubjectRequest, profile: Profile) -> dict[str, Any]:
     """Delete the person everywhere, keep a proof without personal data, and suppress
     their identifiers so that later events are dropped at ingest."""
-    members = sorted(merged_members({profile.pk}))
+    members = sorted(person_profiles(profile.pk))
     identifiers = identifiers_of_profiles(members)
     texts = [value for _, value in identifiers] + profile_texts(members)
     hashed = suppress(identifiers, request=request)
     counts = {"consent_records": ConsentRecord.objects.filter(profile_id__in=members).delete()[0]}
     counts |= forget_profiles(members, texts)
     counts |= erase_profiles(members, texts)
+    # the /app/ searches that found the person are recorded by identifier hash
+    counts["audit_entries_cleaned"] += forget_in_audit([], hashes=[h["hash"] for h in hashed])
     # Earlier requests about the same person: their bundles go, their identifier is hashed.
     kind, _, value = request.identifier.partition(":")
     for earlier in DataSubjectRequest.objects.filter(identifier=request.identifier):

@@ -1,6 +1,6 @@
 """Reads of the identity graph, for other apps and for reports."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from functools import reduce
 from operator import or_
 
@@ -230,3 +230,19 @@ def reviews_in_status(status: str, *, cap: int = 10_000) -> tuple[int, bool]:
     """How many reviews are in `status`, counted up to `cap`, and whether there are more."""
     counted = MatchReview.objects.filter(status=status).values("pk")[: cap + 1].count()
     return min(counted, cap), counted > cap
+
+
+def profiles_split_off(profile_ids: Collection[int]) -> set[int]:
+    """The other profiles the per-kind limit kept apart from these over one of their own
+    identifiers: an identify carrying this person's user id with a sixth email leaves that
+    email on a profile of its own, and the refusal names both. The same person, split by
+    a guardrail: erasure covers them too. Anonymous ids are left out (a shared browser is
+    not one person)."""
+    wanted = set(profile_ids)
+    held = Identifier.objects.filter(profile_id__in=wanted).exclude(kind="anonymous_id")
+    keys = Q(pk__in=[])
+    for kind, value in held.values_list("kind", "value"):
+        keys |= Q(kind=kind, value=value)
+    refused = Refusal.objects.filter(keys, reason=Refusal.Reason.LIMIT)
+    named = {pk for profiles in refused.values_list("profiles", flat=True) for pk in profiles or []}
+    return set(Profile.objects.filter(pk__in=named - wanted).values_list("pk", flat=True))

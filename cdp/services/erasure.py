@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 
+from cdp.audit import forget_in_audit
 from cdp.models import Profile, RejectedEvent, Touchpoint
 from cdp.tracking_plans.services import forget_samples
 
 
 def erase_profiles(profile_ids: Collection[int], values: Collection[str]) -> dict[str, int]:
     """Delete the profiles, their touchpoints, and the rejected events that mention any
-    of `values` (their identifiers and names, compared without case). Returns what was
-    deleted, per kind."""
+    of `values` (their identifiers and names, compared without case); strip those values
+    from the audit log's paths. Returns what was deleted or cleaned, per kind."""
     wanted = [value.lower() for value in values if value and len(value) >= 3]
     mentioning = [
         pk
@@ -29,6 +30,7 @@ def erase_profiles(profile_ids: Collection[int], values: Collection[str]) -> dic
         message_ids=list(touchpoints.values_list("message_id", flat=True)), values=values
     )
     return {
+        "audit_entries_cleaned": forget_in_audit(values),
         "plan_violation_samples": samples,
         "touchpoints": touchpoints.delete()[0],
         "rejected_events": RejectedEvent.objects.filter(pk__in=mentioning).delete()[0],

@@ -40,6 +40,7 @@ class ImportSummary:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    suppressed: int = 0  # rows of erased people, not stored (consent.suppression)
     # Stored rows with a value kept as given but not understood (a date that is none).
     warnings: list[Rejection] = field(default_factory=list)
 
@@ -210,6 +211,7 @@ def _flush(source: Source, events: list, lines: list[int], summary: ImportSummar
     )
     summary.accepted += result.accepted
     summary.duplicates += result.duplicates
+    summary.suppressed += result.suppressed
     summary.rejected.extend(result.rejected)
     summary.warnings.extend(result.warnings)
 

@@ -1,6 +1,7 @@
 """Consent: from every channel, with its evidence; the policy question; merges."""
 
 import base64
+import csv
 import io
 from datetime import UTC, datetime, timedelta
 
@@ -280,9 +281,14 @@ def test_the_demo_consent_file_imports(tmp_path):
     from cdp.site.demo.run import run_demo
 
     generate_population(40, 3, tmp_path)
-    run_demo(tmp_path, say=lambda line: None)
+    with (tmp_path / "consents.csv").open(newline="") as rows:
+        lines = sum(1 for _ in csv.DictReader(rows))
+    report = run_demo(tmp_path, say=lambda line: None)
 
-    assert ConsentRecord.objects.filter(channel="import").count() > 40
+    # every line of the generated file is one consent record, none rejected
+    assert report.consents == f"{lines} rows, {lines} stored, 0 rejected"
+    assert lines == 140
+    assert ConsentRecord.objects.filter(channel="import").exists()
     assert Purpose.objects.count() == 6
 
 

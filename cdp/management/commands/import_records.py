@@ -51,7 +51,8 @@ class Command(BaseCommand):
             self.stderr.write(f"{file}: line {warning.line}: {warning.message} (row stored)")
         self.stdout.write(
             f"{file.name}: {summary.rows} rows, {summary.accepted} stored, "
-            f"{summary.duplicates} already stored, {len(summary.rejected)} rejected"
+            f"{summary.duplicates} already stored, {len(summary.rejected)} rejected, "
+            f"{summary.suppressed} suppressed (erased people)"
         )
         if summary.warnings:
             self.stdout.write(f"{len(summary.warnings)} stored rows with a value kept as given")
