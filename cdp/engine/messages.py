@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -49,6 +50,8 @@ AMOUNT_FIELDS = ("revenue", "total", "value", "price")
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_AHEAD = timedelta(days=1)
 _datetime = TypeAdapter(datetime)
+# Deeper than this an event is refused (orjson, the fast encoder, stops at 255 too).
+MAX_DEPTH = 255
 
 
 class InvalidMessage(ValueError):
@@ -154,9 +157,27 @@ def _pydantic_error(error: ValidationError, prefix: str) -> InvalidMessage:
     return InvalidMessage(code, field, f"{field}: {message}")
 
 
+def _depth(value: Any) -> int:
+    """How deeply `value` nests, counted without recursion (it may be very deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def message_id_for(raw: dict[str, Any]) -> str:
     """A stable id for a message sent without one, so that its retry is still a duplicate."""
-    digest = hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    try:
+        canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False).encode()
+    digest = hashlib.sha256(canonical).hexdigest()
     return f"omnitrail-{digest[:40]}"
 
 
@@ -422,10 +443,13 @@ def normalize_message(
         raise InvalidMessage("invalid_field", where, "an event must be a JSON object")
     try:
         encoded = orjson.dumps(raw)
-    except orjson.JSONEncodeError:  # nested deeper than the encoder's 255 levels
-        raise InvalidMessage(
-            "too_deep", where, f"{where}: nested more than 255 levels deep"
-        ) from None
+    except orjson.JSONEncodeError:
+        # orjson stops at 255 levels and at integers beyond 64 bits (a 30-digit id).
+        if _depth(raw) > MAX_DEPTH:
+            raise InvalidMessage(
+                "too_deep", where, f"{where}: nested more than {MAX_DEPTH} levels deep"
+            ) from None
+        encoded = json.dumps(raw, ensure_ascii=False).encode()
     size = len(encoded)
     if size > limits.max_event_bytes:
         raise InvalidMessage(
