@@ -49,6 +49,7 @@ AMOUNT_FIELDS = ("revenue", "total", "value", "price")
 # A time before this, or more than a day after the event was received, is not believed.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_AHEAD = timedelta(days=1)
+CALENDAR_END = datetime(9000, 1, 1, tzinfo=UTC)  # far from datetime's overflow
 _datetime = TypeAdapter(datetime)
 # Deeper than this an event is refused (orjson, the fast encoder, stops at 255 too).
 MAX_DEPTH = 255
@@ -142,6 +143,9 @@ class Limits:
     # File imports: an amount or currency that cannot be read refuses the row (the
     # operator fixes the file at the line named); SDKs get the lenient reading.
     strict_amounts: bool = False
+    # A time more than a day after receipt is not believed from an SDK; a file import
+    # (planned or generated data) keeps it, short of the calendar's end.
+    bound_future: bool = True
 
 
 def _pydantic_error(error: ValidationError, prefix: str) -> InvalidMessage:
@@ -196,7 +200,7 @@ def correct_clock_skew(
 
 
 def _read_time(
-    value: Any, field: str, received_at: datetime, warnings: list[MessageWarning]
+    value: Any, field: str, latest: datetime, warnings: list[MessageWarning]
 ) -> datetime | None:
     """A time the event gives, in UTC; None (with a warning) when it cannot be read or is
     absurd: before 1970 or more than a day after it was received."""
@@ -212,7 +216,7 @@ def _read_time(
             )
         )
         return None
-    if parsed < EARLIEST or parsed > received_at + LATEST_AHEAD:
+    if parsed < EARLIEST or parsed > latest:
         warnings.append(
             MessageWarning(
                 "timestamp_out_of_range",
@@ -231,20 +235,20 @@ def event_times(
     received_at: datetime,
     prefix: str,
     warnings: list[MessageWarning],
+    bound_future: bool = True,
 ) -> tuple[datetime, datetime | None, datetime | None]:
     """(timestamp, original timestamp, sentAt) by both specs' rule: an explicit
     `timestamp` is the event time; else `originalTimestamp` corrected by the `sentAt`
     skew; else when it was received. A time that cannot be believed is left out, with
     a warning, and the next rule applies."""
-    timestamp = _read_time(message.timestamp, f"{prefix}timestamp", received_at, warnings)
-    original = _read_time(
-        message.originalTimestamp, f"{prefix}originalTimestamp", received_at, warnings
-    )
+    latest = received_at + LATEST_AHEAD if bound_future else CALENDAR_END
+    timestamp = _read_time(message.timestamp, f"{prefix}timestamp", latest, warnings)
+    original = _read_time(message.originalTimestamp, f"{prefix}originalTimestamp", latest, warnings)
     sent_field = f"{prefix}sentAt" if message.sentAt not in (None, "") else "sentAt"
     sent_at = _read_time(
         message.sentAt if message.sentAt not in (None, "") else batch_sent_at,
         sent_field,
-        received_at,
+        latest,
         warnings,
     )
     if timestamp is not None:
@@ -253,7 +257,7 @@ def event_times(
         corrected = correct_clock_skew(
             event_time=original, sent_at=sent_at, received_at=received_at
         )
-        if EARLIEST <= corrected <= received_at + LATEST_AHEAD:
+        if EARLIEST <= corrected <= latest:
             return corrected, original, sent_at
         warnings.append(
             MessageWarning(
@@ -295,7 +299,8 @@ def _amounts(
     prefix: str,
     warnings: list[MessageWarning],
 ) -> tuple[Decimal | None, str]:
-    """The event's revenue (`revenue`, else `total`, else `value`) and currency.
+    """The event's revenue (`revenue`, else `total`) and currency; `value` and `price` are
+    checked the same way (attribution reads `value` when a goal names it).
 
     Lenient, never silent: "$19.99" and "19,99 €" are read; an amount that cannot be read,
     is beyond OMNITRAIL_MAX_AMOUNT, or is negative on an event that is not a refund is
@@ -303,7 +308,7 @@ def _amounts(
     numeric) is left out with a warning. The properties are kept as sent."""
     revenue: Decimal | None = None
     revenue_field = next(
-        (name for name in AMOUNT_FIELDS[:3] if properties.get(name) not in (None, "")), None
+        (name for name in AMOUNT_FIELDS[:2] if properties.get(name) not in (None, "")), None
     )
     written_currency = None
     for name in AMOUNT_FIELDS:
@@ -314,7 +319,7 @@ def _amounts(
         try:
             amount, symbol = read_amount(value)
         except UnreadableAmount:
-            if limits.strict_amounts:
+            if limits.strict_amounts and name in ("revenue", "total"):
                 raise InvalidMessage(
                     "invalid_field", field, f"{field}: must be a number, got {value!r}"
                 ) from None
@@ -500,6 +505,7 @@ def normalize_message(
         received_at=received_at,
         prefix=field_prefix,
         warnings=warnings,
+        bound_future=limits.bound_future,
     )
     ip = _ip(context.get("ip"), anonymize=limits.anonymize_ip)
     if limits.anonymize_ip and "ip" in context:
