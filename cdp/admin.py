@@ -26,8 +26,9 @@ class SourceAdmin(admin.ModelAdmin):
         obj.write_key_hash = source.write_key_hash
         obj.write_key_prefix = source.write_key_prefix
         obj.created_at = source.created_at
-        if not obj.enabled:
-            Source.objects.filter(pk=source.pk).update(enabled=False)
+        Source.objects.filter(pk=source.pk).update(
+            enabled=obj.enabled, date_order=obj.date_order, column_mapping=obj.column_mapping
+        )
         self.message_user(
             request,
             f"Write key for {source.name} (shown once, copy it now): {write_key}",

@@ -3,7 +3,11 @@
 import hashlib
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from cdp.engine.columns import check_column_mapping
+from cdp.errors import InvalidField
 
 # The tracking-plan tables, filed under cdp from their own package.
 from cdp.tracking_plans.models import (  # noqa: F401
@@ -54,12 +58,31 @@ class Source(models.Model):
         ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    date_order = models.CharField(
+        max_length=3,
+        blank=True,
+        choices=[("DMY", "day/month/year"), ("MDY", "month/day/year"), ("YMD", "year/month/day")],
+        help_text="How this source writes ambiguous dates (03/04/1985); empty: the order of "
+        "each record's country.",
+    )
+    column_mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Its files\' column names for the standard traits, e.g. {"given_name": '
+        '"first_name", "surname": "last_name"}; other columns stay custom traits.',
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+    def clean(self) -> None:
+        try:
+            check_column_mapping(self.column_mapping)
+        except InvalidField as error:
+            raise ValidationError({"column_mapping": error.message}) from None
 
 
 class Profile(models.Model):

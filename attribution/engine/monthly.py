@@ -19,10 +19,17 @@ from typing import Any
 
 import numpy as np
 
+from attribution.engine.comparison import return_on_spend
 from attribution.engine.journeys import Journeys, channel_totals
 
 NEVER = ""  # the "previous month" of a profile's first touched month
 MOVERS = 3  # channels shown as top movers in each direction
+# Beside a channel credited conversions but never touching anyone (In-store): why.
+UNTOUCHED_NOTE = (
+    "conversions with no touch before them (a purchase in a shop) are credited to the "
+    "channel they happened in; a shop visit is not a tracked touch, so touchpoints and "
+    "profiles touched stay 0 while its conversions and revenue count"
+)
 
 
 # --- what the run keeps -----------------------------------------------------------------
@@ -195,12 +202,15 @@ def range_report(
     - per channel over the range, and in total: the same, profiles distinct over the
       range; in total also identified and anonymous profiles and the identified share;
     - top movers: the channels whose credited revenue rose and fell most from the
-      range's second-to-last month to its last (at most `movers` each way).
+      range's second-to-last month to its last (at most `movers` each way);
+    - return on spend over the range: paid ROAS (revenue credited to the channels that
+      cost something / their cost) and blended MER (all revenue credited / all cost).
     """
     months = months_between(start, end) if start and end else []
     first, last = (months[0], months[-1]) if months else ("", "")  # start, end when given
     kept = _Kept(monthly, model=model, costs=costs, months=months)
     by_channel_month = _by_channel_month(kept, months)
+    by_channel = _by_channel(kept, months, first, last)
     return {
         "model": model,
         "start": start,
@@ -208,9 +218,13 @@ def range_report(
         "months": months,
         "totals": _totals(kept, months, first, last),
         "by_month": _by_month(kept, months),
-        "by_channel": _by_channel(kept, months, first, last),
+        "by_channel": by_channel,
         "by_channel_month": by_channel_month,
         "top_movers": _top_movers(by_channel_month, months, movers),
+        "return_on_spend": return_on_spend(
+            {row["channel"]: row["revenue"] for row in by_channel},
+            {row["channel"]: row["cost"] for row in by_channel},
+        ),
     }
 
 
@@ -312,6 +326,9 @@ def _by_channel(kept: _Kept, months: list[str], start: str, end: str) -> list[di
         distinct = profiles_in(kept.reach.get("channels", {}).get(channel, {}), start, end)
         row = _summed([kept.stored(channel, m) for m in months], distinct)
         if _anything(row):
+            # Never touched anyone in the whole run (not only in this range): offline.
+            if not kept.touches.get(channel) and row["conversions"]:
+                row["note"] = UNTOUCHED_NOTE
             rows.append({"channel": channel, **row})
     return sorted(rows, key=lambda r: (-r["revenue"], r["channel"]))
 

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cdp.engine.dates import read_date_traits
 from cdp.engine.messages import (
     InvalidMessage,
     Limits,
@@ -147,6 +148,7 @@ def ingest_batch(
             result.duplicates += 1
             continue
         _drop_unreadable_consent(row, index, prefix, result, line)
+        _read_dates(row, source, index, prefix, result, line)
         if not plan.screen(row, result, index=index, prefix=prefix, line=line):
             continue  # refused by the plan: among result.rejected
         rows[row["message_id"]] = row
@@ -286,6 +288,35 @@ def _drop_unreadable_consent(
         result.warnings.append(
             Rejection(index, error.code, f"{prefix}{error.field}", f"{prefix}{error}", line)
         )
+
+
+def _read_dates(
+    row: dict[str, Any],
+    source: Source,
+    index: int,
+    prefix: str,
+    result: IngestResult,
+    line: int | None,
+) -> None:
+    """Date traits (a birthday) are stored as ISO dates, read in the source's day/month
+    order (or the record's country's); one that cannot be read is stored as given and
+    the sender is told which."""
+    places = [("traits", row["traits"]), ("context.traits", row["context"].get("traits"))]
+    for place, traits in places:
+        if not isinstance(traits, dict):
+            continue
+        for name in read_date_traits(traits, order=source.date_order or None):
+            field_name = f"{prefix}{place}.{name}"
+            result.warnings.append(
+                Rejection(
+                    index,
+                    "unreadable_date",
+                    field_name,
+                    f"{field_name}: {str(traits[name])[:40]!r} is not a date that can be read; "
+                    "kept as given",
+                    line,
+                )
+            )
 
 
 def enqueue_touchpoint_work(

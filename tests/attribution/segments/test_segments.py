@@ -1,6 +1,7 @@
 """Segments: each rule type on a small hand-built population with its exact members,
 nesting, incremental re-evaluation, the enter / exit history, the API."""
 
+import math
 from datetime import timedelta
 
 import pytest
@@ -121,7 +122,10 @@ def test_channel_and_value_facts(people):
     assert ann.recency_score > bob.recency_score and ann.frequency_score > bob.frequency_score
     assert bob.monetary_score > ann.monetary_score
     assert cy.rfm_score == 0
-    assert ann.clv > ann.total_revenue  # revenue to date plus the year ahead
+    # CLV (docs/segments.md): revenue to date + orders / days since the first order x 365
+    # x average order x e^(-days since the last / 180): 200 + 2/39 x 365 x 100 x e^(-9/180)
+    assert ann.clv == pytest.approx(200 + 2 / 39 * 365 * 100 * math.exp(-9 / 180), rel=1e-3)
+    assert bob.clv == pytest.approx(300 + 1 / 120 * 365 * 300 * math.exp(-120 / 180), rel=1e-3)
 
     fact = {"fact": "first_touch_channel", "op": "equals"}
     assert members(segment({**fact, "value": "Paid Social"})) == {"cy"}
@@ -299,12 +303,23 @@ def test_templates_select_who_they_describe(people):
 
 
 def test_best_time_to_contact(people):
+    """ann's touches are the email click 40 days ago and the search visit 10 days ago
+    (her orders are not touches): the same hour of two different weekdays, once each.
+    A tie goes to the earliest hour of the week and the first channel by name."""
+
+    def hour_of_week(days: int) -> int:
+        moment = NOW - timedelta(days=days)
+        return moment.weekday() * 24 + moment.hour
+
+    assert hour_of_week(40) != hour_of_week(10)
     facts = ProfileFacts.objects.get(profile_id=pid("ann"))
-    # ann's three touches are at the same hour of different days: the mode is the earliest
-    assert facts.best_contact_channel in ("Email", "Organic Search")
-    assert 0 <= facts.best_hour_of_week < 168
+    assert facts.best_hour_of_week == min(hour_of_week(40), hour_of_week(10))
+    assert facts.best_contact_channel == "Email"  # "Email" < "Organic Search"
     from attribution.segments.selectors import best_time_to_contact
 
-    best = best_time_to_contact(segment({"channel": "Email"}))
-    assert best["channel"] == facts.best_contact_channel
-    assert best["hour_of_week"] == facts.best_hour_of_week
+    best = best_time_to_contact(segment({"channel": "Email"}))  # ann alone
+    assert (best["channel"], best["hour_of_week"]) == ("Email", facts.best_hour_of_week)
+    first = NOW - timedelta(days=40 if hour_of_week(40) < hour_of_week(10) else 10)
+    assert best["hour_of_week_label"] == (
+        f"{first:%A} {first.hour:02d}:00-{(first.hour + 1) % 24:02d}:00 UTC"
+    )
