@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Tests need a secret when DEBUG is off (PostgreSQL runs); a random one per run will do.
 TEST_SECRET := $(shell $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(40))")
 
-.PHONY: install browser demo test lint bench-ingest bench-identity clean
+.PHONY: install browser js-clients demo test lint bench-ingest bench-identity clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ browser:
 	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; } || \
 	  echo "could not install chromium: the browser tests will fail"
 
-test: install browser
+# The official JavaScript clients the e2e tests drive (tests/e2e/js, pinned by its lock).
+js-clients:
+	cd tests/e2e/js && npm ci --no-audit --no-fund --silent
+
+test: install browser js-clients
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$(TEST_SECRET)} $(BIN)/pytest
 
 lint: install

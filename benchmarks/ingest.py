@@ -213,6 +213,108 @@ def run_client(
     results.put(result)
 
 
+BROWSER_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+ORIGIN = "https://shop.example.com"
+
+
+def browser_event(index: int, write_key: str) -> bytes:
+    """One analytics.js-shaped track call, as /v1/t receives it (text/plain, writeKey in it)."""
+    return orjson.dumps(
+        {
+            "event": "Product Viewed",
+            "anonymousId": f"browser-{index % 5000}",
+            "messageId": f"browser-{index}",
+            "writeKey": write_key,
+            "properties": {"sku": f"SKU-{index % 300}", "price": "$19.99", "currency": "usd"},
+            "originalTimestamp": datetime.now(UTC).isoformat(),
+            "context": {
+                "page": {
+                    "url": f"{ORIGIN}/p/{index % 300}?utm_source=google&utm_medium=cpc",
+                    "referrer": "https://www.google.com/",
+                    "title": "Boots",
+                },
+                "userAgent": BROWSER_UA,
+                "library": {"name": "analytics.js", "version": "next-1.84.3"},
+            },
+        }
+    )
+
+
+def run_browser_client(url: str, write_key: str, indices: list[int], barrier, results) -> None:
+    """A browser tab's traffic: one CORS preflight (then cached, Max-Age), then one
+    single-event POST /v1/t per call with its Origin, as analytics.js sends it."""
+    session = requests.Session()
+    headers = {"Content-Type": "text/plain", "Origin": ORIGIN, "User-Agent": BROWSER_UA}
+    preflight = session.options(
+        url,
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+        timeout=60,
+    )
+    result = ClientResult()
+    result.statuses[preflight.status_code * 1000] = 1  # preflights, kept apart (204000)
+    barrier.wait(timeout=BARRIER_TIMEOUT)
+    for index in indices:
+        body = browser_event(index, write_key)
+        started = time.perf_counter()
+        response = session.post(url, data=body, headers=headers, timeout=120)
+        elapsed = time.perf_counter() - started
+        result.statuses[response.status_code] = result.statuses.get(response.status_code, 0) + 1
+        if response.status_code == 200 and response.headers.get("Access-Control-Allow-Origin"):
+            result.latencies.append(elapsed)
+            result.accepted += orjson.loads(response.content)["accepted"]
+        else:
+            result.lost_batches += 1
+    result.finished_at = time.perf_counter()
+    session.close()
+    results.put(result)
+
+
+def browser_phase(url: str, write_key: str, events: int, clients: int) -> tuple:
+    """(events/s, p50, p99, seconds, statuses) of `events` single-event requests from
+    `clients` concurrent browser-like client processes."""
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(clients + 1)
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=run_browser_client,
+            args=(url, write_key, list(range(number, events, clients)), barrier, results),
+        )
+        for number in range(clients)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        barrier.wait(timeout=BARRIER_TIMEOUT)
+        started = time.perf_counter()
+        outcomes = collect(results, processes)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+    elapsed = max(outcome.finished_at for outcome in outcomes) - started
+    latencies = [latency for outcome in outcomes for latency in outcome.latencies]
+    statuses: dict[int, int] = {}
+    for outcome in outcomes:
+        for status, count in outcome.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    accepted = sum(outcome.accepted for outcome in outcomes)
+    return (
+        accepted / elapsed,
+        percentile(latencies, 0.50),
+        percentile(latencies, 0.99),
+        elapsed,
+        statuses,
+    )
+
+
 # --- processes and CPU ----------------------------------------------------------------------
 
 
@@ -462,6 +564,15 @@ def main() -> None:
         metavar="SQL",
         help="run in the bench database after migrating, e.g. to try an index change",
     )
+    parser.add_argument(
+        "--browser-events",
+        type=int,
+        default=20_000,
+        help="single-event /v1/t requests after the batch run, browser-shaped (0: none)",
+    )
+    parser.add_argument(
+        "--browser-clients", type=int, default=32, help="concurrent browser-like clients"
+    )
     args = parser.parse_args()
     if args.events < BATCH_SIZE or args.clients < 1 or args.workers < 1:
         parser.error("--events must be at least 100; --clients and --workers at least 1")
@@ -548,6 +659,19 @@ def main() -> None:
         elapsed = max(outcome.finished_at for outcome in outcomes) - started
         cpu_after = cpu_by_role(server.pid)
         identity_tasks = broker.llen("identity")
+        browser = None
+        if args.browser_events > 0:
+            print(
+                f"sending {args.browser_events:,} single events to /v1/t from "
+                f"{args.browser_clients} browser-like clients ...",
+                flush=True,
+            )
+            browser = browser_phase(
+                url.replace("/v1/batch", "/v1/t"),
+                write_key,
+                args.browser_events,
+                args.browser_clients,
+            )
     finally:
         for client in clients:
             if client.is_alive():
@@ -556,7 +680,9 @@ def main() -> None:
         broker.flushdb()
 
     with psycopg.connect(database_url) as connection:
-        stored = connection.execute("SELECT count(*) FROM cdp_touchpoint").fetchone()[0]
+        stored = connection.execute(
+            "SELECT count(*) FROM cdp_touchpoint WHERE message_id NOT LIKE 'browser-%%'"
+        ).fetchone()[0]
         kept_rejections = connection.execute("SELECT count(*) FROM cdp_rejectedevent").fetchone()[0]
     print("loading the same rows with COPY ...", flush=True)
     copied, copy_one, copy_per_batch = copy_ceiling(database_url)
@@ -604,6 +730,12 @@ def main() -> None:
         f"{percentile(latencies, 0.50) * 1000:>9.1f}{percentile(latencies, 0.99) * 1000:>9.1f}"
         f"{elapsed:>9.1f}"
     )
+    if browser is not None:
+        rate, p50, p99, seconds, browser_statuses = browser
+        print(
+            f"  {'HTTP /v1/t, one event, CORS (browser)':<38}{rate:>10,.0f}"
+            f"{p50 * 1000:>9.1f}{p99 * 1000:>9.1f}{seconds:>9.1f}"
+        )
     print(
         f"  {'COPY, one transaction (ceiling)':<38}{copied / copy_one:>10,.0f}"
         f"{'':>18}{copy_one:>9.1f}"
@@ -626,6 +758,11 @@ def main() -> None:
         f"  responses {dict(sorted(statuses.items()))}; duplicates {duplicates}; "
         f"rejected {rejected} (kept {kept_rejections}); batches given up {lost}"
     )
+    if browser is not None:
+        print(
+            f"  browser-shaped: {args.browser_events:,} requests from {args.browser_clients} "
+            f"clients; answers {dict(sorted(browser[4].items()))} (204000 = preflights)"
+        )
     available = (os.cpu_count() or 1) * elapsed
     shares = ", ".join(f"{role} {seconds:.1f}" for role, seconds in cpu.items())
     print(

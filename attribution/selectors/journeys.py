@@ -128,6 +128,8 @@ def _select(
         f"({column('type')} {views} OR {event} {touch})",
     ]
     params += [*view_params, *touch_params]
+    if not settings.OMNITRAIL_ATTRIBUTE_BOTS:  # bots' and crawlers' events (cdp enrichment)
+        where.append(f"NOT {column('is_bot')}")
     if until is not None:
         where.append(f"{at} <= %s")
         params.append(connection.ops.adapt_datetimefield_value(until))

@@ -85,6 +85,8 @@ def read_amount(value: Any) -> tuple[Decimal, str | None]:
         except InvalidOperation:
             raise UnreadableAmount(value) from None
         currency = None
+    elif isinstance(value, str) and _plain_number(value):
+        amount, currency = Decimal(value.strip()), None
     elif isinstance(value, str):
         text = value.strip()[:100]
         negative = text.startswith("-") or text.startswith("−") or "(-" in text
@@ -97,10 +99,20 @@ def read_amount(value: Any) -> tuple[Decimal, str | None]:
         raise UnreadableAmount(value)
     if not amount.is_finite():
         raise UnreadableAmount(value)
+    if amount.adjusted() > 15:  # far beyond any bound; cents would not fit the context
+        return amount, currency
     try:
         return amount.quantize(_CENT), currency
     except InvalidOperation:  # more digits than the context holds: far beyond any bound
         raise UnreadableAmount(value) from None
+
+
+def _plain_number(text: str) -> bool:
+    try:
+        Decimal(text.strip())
+    except InvalidOperation:
+        return False
+    return True
 
 
 def currency_code(value: Any) -> str | None:

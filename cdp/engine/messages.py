@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -48,7 +49,10 @@ AMOUNT_FIELDS = ("revenue", "total", "value", "price")
 # A time before this, or more than a day after the event was received, is not believed.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_AHEAD = timedelta(days=1)
+CALENDAR_END = datetime(9000, 1, 1, tzinfo=UTC)  # far from datetime's overflow
 _datetime = TypeAdapter(datetime)
+# Deeper than this an event is refused (orjson, the fast encoder, stops at 255 too).
+MAX_DEPTH = 255
 
 
 class InvalidMessage(ValueError):
@@ -139,6 +143,9 @@ class Limits:
     # File imports: an amount or currency that cannot be read refuses the row (the
     # operator fixes the file at the line named); SDKs get the lenient reading.
     strict_amounts: bool = False
+    # A time more than a day after receipt is not believed from an SDK; a file import
+    # (planned or generated data) keeps it, short of the calendar's end.
+    bound_future: bool = True
 
 
 def _pydantic_error(error: ValidationError, prefix: str) -> InvalidMessage:
@@ -154,9 +161,27 @@ def _pydantic_error(error: ValidationError, prefix: str) -> InvalidMessage:
     return InvalidMessage(code, field, f"{field}: {message}")
 
 
+def _depth(value: Any) -> int:
+    """How deeply `value` nests, counted without recursion (it may be very deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def message_id_for(raw: dict[str, Any]) -> str:
     """A stable id for a message sent without one, so that its retry is still a duplicate."""
-    digest = hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    try:
+        canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False).encode()
+    digest = hashlib.sha256(canonical).hexdigest()
     return f"omnitrail-{digest[:40]}"
 
 
@@ -175,7 +200,7 @@ def correct_clock_skew(
 
 
 def _read_time(
-    value: Any, field: str, received_at: datetime, warnings: list[MessageWarning]
+    value: Any, field: str, latest: datetime, warnings: list[MessageWarning]
 ) -> datetime | None:
     """A time the event gives, in UTC; None (with a warning) when it cannot be read or is
     absurd: before 1970 or more than a day after it was received."""
@@ -191,7 +216,7 @@ def _read_time(
             )
         )
         return None
-    if parsed < EARLIEST or parsed > received_at + LATEST_AHEAD:
+    if parsed < EARLIEST or parsed > latest:
         warnings.append(
             MessageWarning(
                 "timestamp_out_of_range",
@@ -210,20 +235,20 @@ def event_times(
     received_at: datetime,
     prefix: str,
     warnings: list[MessageWarning],
+    bound_future: bool = True,
 ) -> tuple[datetime, datetime | None, datetime | None]:
     """(timestamp, original timestamp, sentAt) by both specs' rule: an explicit
     `timestamp` is the event time; else `originalTimestamp` corrected by the `sentAt`
     skew; else when it was received. A time that cannot be believed is left out, with
     a warning, and the next rule applies."""
-    timestamp = _read_time(message.timestamp, f"{prefix}timestamp", received_at, warnings)
-    original = _read_time(
-        message.originalTimestamp, f"{prefix}originalTimestamp", received_at, warnings
-    )
+    latest = received_at + LATEST_AHEAD if bound_future else CALENDAR_END
+    timestamp = _read_time(message.timestamp, f"{prefix}timestamp", latest, warnings)
+    original = _read_time(message.originalTimestamp, f"{prefix}originalTimestamp", latest, warnings)
     sent_field = f"{prefix}sentAt" if message.sentAt not in (None, "") else "sentAt"
     sent_at = _read_time(
         message.sentAt if message.sentAt not in (None, "") else batch_sent_at,
         sent_field,
-        received_at,
+        latest,
         warnings,
     )
     if timestamp is not None:
@@ -232,7 +257,7 @@ def event_times(
         corrected = correct_clock_skew(
             event_time=original, sent_at=sent_at, received_at=received_at
         )
-        if EARLIEST <= corrected <= received_at + LATEST_AHEAD:
+        if EARLIEST <= corrected <= latest:
             return corrected, original, sent_at
         warnings.append(
             MessageWarning(
@@ -274,7 +299,8 @@ def _amounts(
     prefix: str,
     warnings: list[MessageWarning],
 ) -> tuple[Decimal | None, str]:
-    """The event's revenue (`revenue`, else `total`, else `value`) and currency.
+    """The event's revenue (`revenue`, else `total`) and currency; `value` and `price` are
+    checked the same way (attribution reads `value` when a goal names it).
 
     Lenient, never silent: "$19.99" and "19,99 €" are read; an amount that cannot be read,
     is beyond OMNITRAIL_MAX_AMOUNT, or is negative on an event that is not a refund is
@@ -282,7 +308,7 @@ def _amounts(
     numeric) is left out with a warning. The properties are kept as sent."""
     revenue: Decimal | None = None
     revenue_field = next(
-        (name for name in AMOUNT_FIELDS[:3] if properties.get(name) not in (None, "")), None
+        (name for name in AMOUNT_FIELDS[:2] if properties.get(name) not in (None, "")), None
     )
     written_currency = None
     for name in AMOUNT_FIELDS:
@@ -293,7 +319,7 @@ def _amounts(
         try:
             amount, symbol = read_amount(value)
         except UnreadableAmount:
-            if limits.strict_amounts:
+            if limits.strict_amounts and name in ("revenue", "total"):
                 raise InvalidMessage(
                     "invalid_field", field, f"{field}: must be a number, got {value!r}"
                 ) from None
@@ -422,10 +448,13 @@ def normalize_message(
         raise InvalidMessage("invalid_field", where, "an event must be a JSON object")
     try:
         encoded = orjson.dumps(raw)
-    except orjson.JSONEncodeError:  # nested deeper than the encoder's 255 levels
-        raise InvalidMessage(
-            "too_deep", where, f"{where}: nested more than 255 levels deep"
-        ) from None
+    except orjson.JSONEncodeError:
+        # orjson stops at 255 levels and at integers beyond 64 bits (a 30-digit id).
+        if _depth(raw) > MAX_DEPTH:
+            raise InvalidMessage(
+                "too_deep", where, f"{where}: nested more than {MAX_DEPTH} levels deep"
+            ) from None
+        encoded = json.dumps(raw, ensure_ascii=False).encode()
     size = len(encoded)
     if size > limits.max_event_bytes:
         raise InvalidMessage(
@@ -476,6 +505,7 @@ def normalize_message(
         received_at=received_at,
         prefix=field_prefix,
         warnings=warnings,
+        bound_future=limits.bound_future,
     )
     ip = _ip(context.get("ip"), anonymize=limits.anonymize_ip)
     if limits.anonymize_ip and "ip" in context:

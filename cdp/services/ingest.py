@@ -79,6 +79,7 @@ def ingest_limits(*, allow_identifier_traits: bool) -> Limits:
         max_amount=Decimal(settings.OMNITRAIL_MAX_AMOUNT),
         anonymize_ip=settings.OMNITRAIL_ANONYMIZE_IP,
         strict_amounts=allow_identifier_traits,  # file imports (see Limits)
+        bound_future=not allow_identifier_traits,
     )
 
 
