@@ -50,7 +50,12 @@ def refresh_traits(profile_ids: Iterable[int] | None = None, *, now: datetime | 
     """Recompute the active traits for `profile_ids` (every active profile when None);
     returns how many profiles were computed."""
     now = now or timezone.now()
-    traits = [(t, definition(t)) for t in ComputedTrait.objects.filter(active=True)]
+    traits = [
+        (t, definition(t))
+        for t in ComputedTrait.objects.filter(active=True).exclude(
+            kind=ComputedTrait.Kind.PREDICTED
+        )
+    ]
     if not traits:
         return 0
     if profile_ids is None:
