@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from cdp.models import AuditEntry, Profile, RejectedEvent, Source, Touchpoint
+from cdp.models import AuditEntry, IngestCount, Profile, RejectedEvent, Source, Touchpoint
 from cdp.services.ingest import resubmit_rejected
 from cdp.services.sources import create_source, rotate_write_key
 
@@ -26,8 +26,9 @@ class SourceAdmin(admin.ModelAdmin):
         obj.write_key_hash = source.write_key_hash
         obj.write_key_prefix = source.write_key_prefix
         obj.created_at = source.created_at
-        if not obj.enabled:
-            Source.objects.filter(pk=source.pk).update(enabled=False)
+        Source.objects.filter(pk=source.pk).update(
+            enabled=obj.enabled, date_order=obj.date_order, column_mapping=obj.column_mapping
+        )
         self.message_user(
             request,
             f"Write key for {source.name} (shown once, copy it now): {write_key}",
@@ -106,4 +107,16 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IngestCount)
+class IngestCountAdmin(admin.ModelAdmin):
+    """Per source: warnings on stored events, bots' events, rejected bodies not kept."""
+
+    list_display = ["source", "code", "field", "count", "last_seen"]
+    list_filter = ["source", "code"]
+    readonly_fields = ["source", "code", "field", "count", "last_seen"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -3,7 +3,10 @@ segments and their members' stays, and the destinations they are sent to with wh
 sent. Filed under the attribution app (their module is inside it): `attribution.models`
 re-exports them, and the tables and migrations are the app's as before."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from cdp.errors import InvalidField
 
 
 class ProfileFacts(models.Model):
@@ -178,6 +181,15 @@ class Destination(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from attribution.segments.destinations import export_folder
+
+        if self.kind == self.Kind.FILE:
+            try:
+                export_folder(self.path)
+            except InvalidField as error:
+                raise ValidationError({"path": error.message}) from None
 
 
 class Delivery(models.Model):

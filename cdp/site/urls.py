@@ -34,6 +34,11 @@ urlpatterns = [
         tracking.segment_endpoint,
         name="segment",
     ),
+    # analytics.js's one-letter paths, the legacy mobile SDKs' /v1/import, RudderStack's beacon.
+    re_path(
+        r"^v1/(?P<endpoint>[btipsga]|import)/?$", tracking.segment_endpoint, name="segment-short"
+    ),
+    re_path(r"^beacon/v1/(?P<endpoint>batch)/?$", tracking.segment_endpoint, name="segment-beacon"),
     path("healthz", health.healthz, name="healthz"),
     re_path(r"^api/v1/attribution/credits/?$", attribution_api.credits, name="credits"),
     re_path(r"^api/v1/costs/?$", attribution_api.costs, name="costs"),
