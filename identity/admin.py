@@ -9,9 +9,11 @@ from identity.models import (
     MergeBlock,
     MergeDecision,
     Refusal,
+    StitchingFailure,
 )
 from identity.services.merging import MergeRefused, unmerge
 from identity.services.reviews import accept_review, reject_review
+from identity.services.stitching import retry_stitching_failures
 
 
 @admin.register(Identifier)
@@ -27,6 +29,27 @@ class IdentifierAdmin(admin.ModelAdmin):
 class BlockedValueAdmin(admin.ModelAdmin):
     list_display = ["kind", "value", "note"]
     search_fields = ["value"]
+
+
+@admin.register(StitchingFailure)
+class StitchingFailureAdmin(admin.ModelAdmin):
+    """Touchpoints stitching set aside, with their error; the rest of their batch was
+    resolved."""
+
+    list_display = ["created_at", "touchpoint_id", "error"]
+    search_fields = ["error"]
+    readonly_fields = ["touchpoint_id", "error", "created_at"]
+    actions = ["resolve_again"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Resolve the touchpoints again (after fixing the cause)")
+    def resolve_again(self, request, queryset):
+        ids = list(queryset.values_list("touchpoint_id", flat=True))
+        resolved = retry_stitching_failures(ids)
+        failed = StitchingFailure.objects.filter(touchpoint_id__in=ids).count()
+        self.message_user(request, f"{resolved} resolved again, {failed} failed again")
 
 
 @admin.register(Refusal)

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from cdp.api.native import TouchpointSerializer
 from cdp.models import Profile, Touchpoint
-from identity.models import MatchReview, MergeDecision
+from identity.models import MatchReview, MergeDecision, StitchingFailure
 from identity.selectors import (
     identifiers_of_profile,
     merge_decision_summary,
@@ -30,6 +30,20 @@ class MatchReviewSerializer(serializers.ModelSerializer):
     class Meta:
         model = MatchReview
         fields = "__all__"
+
+
+class StitchingFailureSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StitchingFailure
+        fields = ["id", "touchpoint_id", "error", "created_at"]
+
+
+class StitchingFailureViewSet(viewsets.ReadOnlyModelViewSet):
+    """Touchpoints stitching set aside with their error (the rest of their batch was
+    resolved); `count` is how many there are."""
+
+    serializer_class = StitchingFailureSerializer
+    queryset = StitchingFailure.objects.all()
 
 
 class MergeDecisionViewSet(viewsets.ReadOnlyModelViewSet):

@@ -130,6 +130,12 @@ class MatchModel(models.Model):
     trained_at = models.DateTimeField(auto_now_add=True)
     records = models.PositiveIntegerField(help_text="Profiles it was trained on.")
     active = models.BooleanField(default=True)
+    training = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How it was trained: the rules that estimated the prior (strict or looser), "
+        "the pairs they found, the assumed recall, the blocks of the EM passes.",
+    )
 
     class Meta:
         ordering = ["-version"]
@@ -152,7 +158,12 @@ class MatchRun(models.Model):
     records = models.PositiveIntegerField(
         default=0, help_text="Source records scored (new ones only, in an incremental run)."
     )
-    pairs_scored = models.PositiveIntegerField(default=0)
+    comparisons = models.PositiveBigIntegerField(
+        default=0, help_text="Pairs the blocking rules brought together and the model scored."
+    )
+    pairs_scored = models.PositiveIntegerField(
+        default=0, help_text="Pairs scoring at least the review threshold."
+    )
     merges = models.PositiveIntegerField(default=0)
     reviews = models.PositiveIntegerField(default=0)
     refused = models.PositiveIntegerField(default=0)
@@ -191,3 +202,19 @@ class MatchReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.left_id} ~ {self.right_id} ({self.match_probability:.3f}, {self.status})"
+
+
+class StitchingFailure(models.Model):
+    """A touchpoint stitching could not place (a value the database refused, say): set
+    aside with its error so that the rest of its batch, and every later batch, is
+    resolved. Resolving it again (admin action) retries it once the cause is fixed."""
+
+    touchpoint_id = models.BigIntegerField(unique=True)
+    error = models.TextField(help_text="The error's type and message.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"touchpoint {self.touchpoint_id}: {self.error[:60]}"

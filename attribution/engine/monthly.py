@@ -24,6 +24,12 @@ from attribution.engine.journeys import Journeys, channel_totals
 
 NEVER = ""  # the "previous month" of a profile's first touched month
 MOVERS = 3  # channels shown as top movers in each direction
+# Beside a channel credited conversions but never touching anyone (In-store): why.
+UNTOUCHED_NOTE = (
+    "conversions with no touch before them (a purchase in a shop) are credited to the "
+    "channel they happened in; a shop visit is not a tracked touch, so touchpoints and "
+    "profiles touched stay 0 while its conversions and revenue count"
+)
 
 
 # --- what the run keeps -----------------------------------------------------------------
@@ -320,6 +326,9 @@ def _by_channel(kept: _Kept, months: list[str], start: str, end: str) -> list[di
         distinct = profiles_in(kept.reach.get("channels", {}).get(channel, {}), start, end)
         row = _summed([kept.stored(channel, m) for m in months], distinct)
         if _anything(row):
+            # Never touched anyone in the whole run (not only in this range): offline.
+            if not kept.touches.get(channel) and row["conversions"]:
+                row["note"] = UNTOUCHED_NOTE
             rows.append({"channel": channel, **row})
     return sorted(rows, key=lambda r: (-r["revenue"], r["channel"]))
 

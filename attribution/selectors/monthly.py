@@ -62,13 +62,14 @@ def monthly_report(
     summary=False)`) has only its months read. InvalidField (UnknownModel) names the
     filter at fault; NoMonthlyFigures when the run kept none."""
     if "summary" in run.get_deferred_fields():
-        monthly = (
+        monthly, reconciliation = (
             AttributionRun.objects.filter(pk=run.pk)
-            .values_list("summary__monthly", flat=True)
+            .values_list("summary__monthly", "summary__reconciliation")
             .first()
-        )
+        ) or (None, None)
     else:
         monthly = (run.summary or {}).get("monthly")
+        reconciliation = (run.summary or {}).get("reconciliation")
     if monthly is None:
         raise NoMonthlyFigures(
             f"run {run.pk} was made before runs kept monthly figures: refresh attribution",
@@ -88,6 +89,9 @@ def monthly_report(
         "goal": run.goal.key,
         "covers": covers,
         "profiles_left_out_for_consent": run.profiles_left_out_for_consent,
+        # Over the whole run: the stored conversions = reported + left out (see
+        # attribution.selectors.reconcile); None for a run made before runs kept it.
+        "reconciliation": reconciliation,
     }
     if start is None or end is None:  # the run saw no touch at all (end is None only then)
         return {**about, **range_report({}, model=model, start=None, end=None, costs={})}

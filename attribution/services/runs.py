@@ -34,6 +34,7 @@ from attribution.models import AttributionRun, Cost, Credit, Goal
 from attribution.selectors import JourneySet, journeys_for_goal
 from attribution.selectors.monthly import identified_profiles
 from attribution.selectors.performance import email_events
+from attribution.selectors.reconcile import reconcile_conversions
 from attribution.selectors.reports import clv_report, funnel_report, holdout_report
 
 
@@ -77,6 +78,13 @@ def refresh_attribution(
     )
     performance["credited"] = credited.lines
     performance["email"] = _email_figures(found.profile_ids, until=until)
+    reconciliation = reconcile_conversions(
+        event=goal.event,
+        value_property=goal.value_property,
+        count_repeat=goal.count_repeat,
+        allowed=found.profile_ids,
+        until=until,
+    )
     with transaction.atomic():
         Credit.objects.bulk_create(credited.credits, batch_size=2000)
         _complete(
@@ -86,6 +94,7 @@ def refresh_attribution(
             credited,
             monthly={"months": months, **touched},
             performance=performance,
+            reconciliation=reconciliation,
         )
     return run
 
@@ -185,6 +194,7 @@ def _complete(
     *,
     monthly: dict,
     performance: dict,
+    reconciliation: dict,
 ) -> None:
     """The run's totals and summary (the reports pages and the API read), and done."""
     journeys = found.journeys
@@ -203,6 +213,7 @@ def _complete(
         "daily_revenue": credited.daily,
         "monthly": {**monthly, "credited": credited.monthly},
         "performance": performance,
+        "reconciliation": reconciliation,
         "funnel": funnel_report(found.profile_ids),
         "clv_by_first_touch": clv_report(found.profile_ids),
         "holdouts": [

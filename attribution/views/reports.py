@@ -197,9 +197,9 @@ def overview_figures(report: dict, *, complete: bool = False):
     channels = Table(
         "channels",
         f"Per channel, {span}",
-        ["Channel", *FIGURE_COLUMNS],
+        ["Channel", *FIGURE_COLUMNS, "Note"],
         [
-            [row["channel"], *(_blank(row[name]) for name in FIGURES)]
+            [row["channel"], *(_blank(row[name]) for name in FIGURES), row.get("note", "")]
             for row in report["by_channel"]
         ],
         numeric=set(FIGURE_COLUMNS),

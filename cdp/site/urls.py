@@ -21,6 +21,9 @@ router.register("profiles", identity_api.ProfileViewSet, basename="profile")
 router.register("rejected-events", native.RejectedEventViewSet, basename="rejected-event")
 router.register("merges", identity_api.MergeDecisionViewSet, basename="merge")
 router.register("match-reviews", identity_api.MatchReviewViewSet, basename="match-review")
+router.register(
+    "stitching-failures", identity_api.StitchingFailureViewSet, basename="stitching-failure"
+)
 router.register("segments", segments_api.SegmentViewSet, basename="segment")
 router.register("tracking-plans", tracking_plans_api.TrackingPlanViewSet, basename="tracking-plan")
 router.register("consents", consent_api.ConsentRecordViewSet, basename="consent")

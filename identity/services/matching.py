@@ -136,11 +136,12 @@ def current_model(*, records: Records | None = None, retrain: bool = False) -> M
     trained = engine.train_model(
         records.table, seed=settings.OMNITRAIL_MATCH_SEED, **_engine_options()
     )
+    training = trained.pop("omnitrail_training", {})
     version = (MatchModel.objects.aggregate(v=Max("version"))["v"] or 0) + 1
     with transaction.atomic():
         MatchModel.objects.update(active=False)
         return MatchModel.objects.create(
-            version=version, model=trained, records=records.count, active=True
+            version=version, model=trained, records=records.count, active=True, training=training
         )
 
 
@@ -199,6 +200,7 @@ def incremental_run() -> MatchRun:
 
 def _finish(run: MatchRun, pairs: list[engine.ScoredPair], records: Records) -> MatchRun:
     run.pairs_scored = len(pairs)
+    run.comparisons = getattr(pairs, "comparisons", 0)
     with transaction.atomic():
         run.save()
         _apply_pairs(run, pairs, records.profile_of)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import datetime
 from typing import cast
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -16,8 +17,17 @@ from cdp.services.bulk import bulk_set
 from identity.engine.extract import Key, identifiers_of_event
 from identity.engine.normalize import normalize_identifier
 from identity.engine.stitch import Guardrails, IdentityGraph, Placement
-from identity.models import BlockedValue, Identifier, MergeBlock, MergeDecision, Refusal
+from identity.models import (
+    BlockedValue,
+    Identifier,
+    MergeBlock,
+    MergeDecision,
+    Refusal,
+    StitchingFailure,
+)
 from identity.services.merging import merge_profiles, rebuild_golden_records
+
+logger = logging.getLogger(__name__)
 
 EVENT_FIELDS = (
     "id",
@@ -61,14 +71,53 @@ def _blocked(keys: set[Key]) -> set[Key]:
     }
 
 
-@transaction.atomic
+# Errors that say the connection or a concurrent writer failed, not the touchpoint:
+# the task retries the whole batch for those (identity.tasks.RETRY).
+_RETRIED = (OperationalError, IntegrityError)
+
+
 def resolve_touchpoints(touchpoint_ids: list[int]) -> int:
     """Place these touchpoints (and the identifiers they carry) on profiles.
 
     Identifiers seen together on one identify, alias or event join one profile unless a
     guardrail refuses; every refusal, merge and quarantine is recorded. Idempotent: a
     resolved touchpoint is skipped, so running it twice changes nothing.
+
+    One touchpoint that cannot be placed (a value the database refuses, an event
+    stitching cannot read) never fails its batch: the batch is split until the failing
+    touchpoint stands alone; it is marked resolved without a profile and recorded as a
+    `StitchingFailure` with its error; all the others are placed. Returns how many
+    touchpoints were resolved, failures included.
     """
+    try:
+        with transaction.atomic():
+            return _resolve(touchpoint_ids)
+    except _RETRIED:
+        raise
+    except Exception as error:  # noqa: BLE001 - isolated below, recorded with its error
+        if len(touchpoint_ids) == 1:
+            return _set_aside(touchpoint_ids[0], error)
+        half = len(touchpoint_ids) // 2
+        return resolve_touchpoints(touchpoint_ids[:half]) + resolve_touchpoints(
+            touchpoint_ids[half:]
+        )
+
+
+def _set_aside(touchpoint_id: int, error: Exception) -> int:
+    logger.warning("touchpoint %s set aside by stitching: %r", touchpoint_id, error)
+    with transaction.atomic():
+        marked = Touchpoint.objects.filter(pk=touchpoint_id, resolved_at__isnull=True).update(
+            resolved_at=timezone.now(), profile=None
+        )
+        if marked:
+            StitchingFailure.objects.update_or_create(
+                touchpoint_id=touchpoint_id,
+                defaults={"error": f"{type(error).__name__}: {error}"[:2000]},
+            )
+    return marked
+
+
+def _resolve(touchpoint_ids: list[int]) -> int:
     events = list(
         Touchpoint.objects.select_for_update()
         .filter(id__in=touchpoint_ids, resolved_at__isnull=True)
@@ -258,3 +307,14 @@ def resolve_pending(*, chunk: int | None = None) -> int:
         if not ids:
             return total
         total += resolve_touchpoints(ids)
+
+
+def retry_stitching_failures(touchpoint_ids: list[int]) -> int:
+    """Resolve set-aside touchpoints again (once their cause is fixed); one failing
+    again is set aside again with its new error. Returns how many were resolved."""
+    with transaction.atomic():
+        StitchingFailure.objects.filter(touchpoint_id__in=touchpoint_ids).delete()
+        Touchpoint.objects.filter(pk__in=touchpoint_ids, profile__isnull=True).update(
+            resolved_at=None
+        )
+    return resolve_touchpoints(list(touchpoint_ids))

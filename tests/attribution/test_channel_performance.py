@@ -5,13 +5,13 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from attribution.engine.performance import visits
 from attribution.services import record_cost, refresh_attribution
 from cdp.site.demo.report import say_channel_performance, say_return_on_spend
 from tests.attribution.conftest import parse_csv
+from tests.factories import report_reader
 
 SEARCH = {"campaign": {"source": "google", "medium": "cpc", "name": "brand"}}
 EMAIL = {"campaign": {"source": "newsletter", "medium": "email", "name": "autumn"}}
@@ -90,7 +90,7 @@ def campaigns(deliver):
 
 def report(**params):
     api = APIClient()
-    api.force_authenticate(User.objects.get_or_create(username="reader")[0])
+    api.force_authenticate(report_reader("reader"))
     response = api.get("/api/v1/attribution/reports/channel-performance", params)
     assert response.status_code == 200, response.content
     return response.json()["results"]
@@ -204,7 +204,7 @@ def test_a_range_and_its_bad_filters(campaigns):
     brand = next(row for row in october["by_campaign"] if row["campaign"] == "brand")
     assert brand["reach"] == 1 and brand["cost"] == 20.0
     api = APIClient()
-    api.force_authenticate(User.objects.get_or_create(username="reader")[0])
+    api.force_authenticate(report_reader("reader"))
     bad = api.get("/api/v1/attribution/reports/channel-performance", {"start": "autumn"})
     assert bad.status_code == 400 and bad.json()["field"] == "start"
 

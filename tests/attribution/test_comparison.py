@@ -3,7 +3,6 @@ of conversion paths: in the engine, the API, the attribution page and its CSV, a
 figures worked by hand."""
 
 import pytest
-from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from attribution.engine.comparison import (
@@ -16,6 +15,7 @@ from attribution.engine.comparison import (
 from attribution.engine.journeys import Journeys
 from attribution.services import record_cost, refresh_attribution
 from tests.attribution.conftest import at, parse_csv
+from tests.factories import report_reader
 
 SEARCH = {"campaign": {"source": "google", "medium": "cpc", "name": "brand"}}
 DISPLAY = {"campaign": {"source": "gdn", "medium": "display", "name": "retarget"}}
@@ -57,7 +57,7 @@ def three_buyers(deliver):
 
 def api_report(name, **params):
     api = APIClient()
-    api.force_authenticate(User.objects.get_or_create(username="reader")[0])
+    api.force_authenticate(report_reader("reader"))
     return api.get(f"/api/v1/attribution/reports/{name}", params)
 
 

@@ -86,7 +86,15 @@ def test_journeys_page_shows_the_figures_of_the_reports_api(analyst, shoppers):
         [row["channel"], row["last_touch_conversions"], row["assisted_conversions"]]
         for row in api_report(analyst, "assisted")
     ] == [row[:3] for row in tables["assisted"].rows]
+    # ann, bob and cy viewed pages (awareness); ann and bob bought (decision), so they
+    # passed interest and consideration too
     funnel = api_report(analyst, "funnel")
+    assert [[row["stage"], row["profiles"]] for row in funnel] == [
+        ["awareness", 3],
+        ["interest", 2],
+        ["consideration", 2],
+        ["decision", 2],
+    ]
     assert [[row[0], row[1]] for row in tables["funnel"].rows] == [
         [row["stage"], row["profiles"]] for row in funnel
     ]

@@ -108,10 +108,11 @@ def test_the_overview_csv_downloads_keep_the_filters(analyst, run):
     months = download(analyst, "/app/", download="months", **query)
 
     assert channels == [
-        ["Channel", "Touchpoints", "Profiles", "Conversions", "Revenue", "Cost", "ROAS"],
-        ["Email", "2", "2", "1.0", "85.0", "5.0", "17.0"],
-        ["Paid Search", "0", "0", "0.5", "60.0", "0.0", ""],
-        ["Display", "3", "2", "0.5", "25.0", "30.0", "0.8333"],
+        ["Channel", "Touchpoints", "Profiles", "Conversions", "Revenue", "Cost", "ROAS", "Note"],
+        ["Email", "2", "2", "1.0", "85.0", "5.0", "17.0", ""],
+        # touched in August, credited in September: no offline note
+        ["Paid Search", "0", "0", "0.5", "60.0", "0.0", "", ""],
+        ["Display", "3", "2", "0.5", "25.0", "30.0", "0.8333", ""],
     ]
     assert movers == [
         ["Channel", "Direction", "Revenue before", "Revenue after", "Revenue change"]
@@ -214,6 +215,15 @@ def test_the_budget_advice_follows_the_guardrail_asked(analyst, run):
         analyst, "/app/attribution/", download="budget", model="linear", guardrail="0.1"
     )
     assert rows[0][:4] == ["Channel", "Current share %", "Proposed share %", "Change (points)"]
+    # the three paid channels (not two empty lists): search 40, display 30, email 5 of 75
+    assert sorted(row["channel"] for row in api) == ["Display", "Email", "Paid Search"]
+    assert sum(row["current_share"] for row in api) == pytest.approx(1.0)
+    assert sum(row["proposed_share"] for row in api) == pytest.approx(1.0)
+    assert {row["channel"]: round(row["current_share"] * 100, 2) for row in api} == {
+        "Paid Search": 53.33,
+        "Display": 40.0,
+        "Email": 6.67,
+    }
     assert [row[0] for row in rows[1:]] == [row["channel"] for row in api]
     for shown, expected in zip(rows[1:], api, strict=True):
         assert float(shown[1]) == round(expected["current_share"] * 100, 2)

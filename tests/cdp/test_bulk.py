@@ -6,10 +6,9 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from cdp.models import Profile, Touchpoint
+from cdp.models import Touchpoint
 from cdp.services.bulk import copy_if_all_new
 from cdp.services.sources import create_source
-from tests.factories import ProfileFactory
 
 pytestmark = [
     pytest.mark.django_db,
@@ -58,42 +57,3 @@ def test_a_duplicate_writes_nothing_and_leaves_the_transaction_usable():
     assert not copy_if_all_new(Touchpoint, [row(source, "m-2"), row(source, "m-1")])
 
     assert list(Touchpoint.objects.values_list("message_id", flat=True)) == ["m-1"]
-
-
-def test_bulk_set_writes_per_row_values_json_nulls_and_constants():
-    from cdp.services.bulk import bulk_set
-
-    source = create_source("pos", kind="pos")[0]
-    assert copy_if_all_new(Touchpoint, [row(source, "m-1"), row(source, "m-2")])
-    one, two = Touchpoint.objects.order_by("message_id")
-    ann, bob = ProfileFactory(), ProfileFactory()
-    one.profile, two.profile = ann, bob
-    Touchpoint.objects.bulk_update([one, two], ["profile"])
-
-    bulk_set(
-        Touchpoint,
-        [one.pk, two.pk],
-        {"profile_id": [None, ann.pk], "user_id": ["u-1", "u-2"]},
-        resolved_at=AT,
-        event="Checkout",
-    )
-    bulk_set(
-        Profile, [ann.pk], {"traits": [{"email": "ann@example.com", "tags": [1]}]}, updated_at=AT
-    )
-
-    one.refresh_from_db()
-    two.refresh_from_db()
-    assert (one.profile_id, one.user_id, one.resolved_at, one.event) == (
-        None,
-        "u-1",
-        AT,
-        "Checkout",
-    )
-    assert (two.profile_id, two.user_id, two.resolved_at, two.event) == (
-        ann.pk,
-        "u-2",
-        AT,
-        "Checkout",
-    )
-    ann.refresh_from_db()
-    assert ann.traits == {"email": "ann@example.com", "tags": [1]} and ann.updated_at == AT

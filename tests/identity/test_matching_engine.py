@@ -38,6 +38,7 @@ LEVEL_LABELS: dict[str, tuple[str, ...]] = {
         "First and last name swapped",
         "Jaro-Winkler >0.92",
         "Jaro-Winkler >0.88",
+        "Swapped, Jaro-Winkler >0.88",
         "Jaro-Winkler >0.7",
         DIFFERENT,
         MISSING,
@@ -128,7 +129,9 @@ def test_prepare_records_cleans_names_addresses_and_codes():
             "street": "12 high st",
             "city": "new york",
             "postal_code": "94110",
-            "first_name_canonical": "jonathan",
+            "first_name_canonical": "john",
+            # Its forms in the nicknames dataset: a nickname match with any of them.
+            "first_name_forms": ["john", "johnathan", "johnathon", "jon", "jonathan", "jonathon"],
         },
         {
             "unique_id": 2,
@@ -141,6 +144,7 @@ def test_prepare_records_cleans_names_addresses_and_codes():
             "city": None,
             "postal_code": "SW1A1AA",
             "first_name_canonical": "jose",
+            "first_name_forms": ["jose"],  # unknown to the dataset: itself
         },
     ]
     assert prepare_records(prepare_records(raw)).equals(prepare_records(raw))

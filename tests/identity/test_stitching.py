@@ -142,11 +142,16 @@ def test_second_user_on_a_shared_browser_gets_a_profile_of_its_own(deliver):
 
 
 def test_resolving_twice_changes_nothing(deliver):
-    deliver(*journey())
+    people = [journey(f"u-{n}", f"phone-{n}", f"laptop-{n}") for n in range(3)]
+    deliver(*[event for person in people for event in person])
     before = (partition(), Identifier.objects.count(), MergeDecision.objects.count())
-    Touchpoint.objects.update()  # nothing pending
-    assert resolve_pending() == 0
+    assert len(before[0]) == 3 and before[2] > 0  # three people, each stitched from pieces
+
+    # Every touchpoint resolved again from scratch, as if never seen: same grouping.
+    pending = Touchpoint.objects.update(resolved_at=None)
+    assert resolve_pending() == pending == Touchpoint.objects.count()
     assert (partition(), Identifier.objects.count(), MergeDecision.objects.count()) == before
+    assert resolve_pending() == 0
 
 
 def test_result_does_not_depend_on_batch_order(deliver):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import PurePath
 from typing import Any
 
 from django.db.models import Count, Sum
@@ -315,7 +316,8 @@ def say_segments(report: DemoReport, say: Say) -> None:
         say(
             f"export to '{export.destination.name}': {export.rows} profiles of "
             f"'{export.segment.name}', {export.left_out_for_consent} left out for consent "
-            f"({export.path})"
+            # The folder is the demo's temporary one, gone when the demo ends.
+            f"({PurePath(export.path).name}, written and removed with the demo's data)"
         )
     hook = report.webhook
     if hook:

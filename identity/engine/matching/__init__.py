@@ -18,7 +18,7 @@ The face of the engine, module by module:
 - `comparisons`: the comparison levels and blocking rules (`build_settings`);
 - `training`: `train_model` (`TooFewDuplicates` when there is nothing to learn from);
 - `prediction`: `predict_pairs`, `predict_new_against_existing`, `score_record_pairs`;
-- `pairs`: `ScoredPair` and `cluster_pairs`;
+- `pairs`: `ScoredPair`, `ScoredPairs` (with the comparisons made) and `cluster_pairs`;
 - `backends`: DuckDB or Spark (`MatchingBackendUnavailable`).
 
 Every name is importable from this package. The column list, cleaning and pairs load
@@ -41,7 +41,7 @@ from identity.engine.matching.cleaning import (
     without_placeholders,
 )
 from identity.engine.matching.columns import COMPARED_TRAITS, DIFFERENT, MATCH_COLUMNS, MISSING
-from identity.engine.matching.pairs import ScoredPair, cluster_pairs
+from identity.engine.matching.pairs import ScoredPair, ScoredPairs, cluster_pairs
 
 if TYPE_CHECKING:
     from identity.engine.matching.backends import BACKENDS, MatchingBackendUnavailable
@@ -82,6 +82,7 @@ __all__ = [
     "PLACEHOLDER_MIN_PROFILES",
     "STREET_ABBREVIATIONS",
     "ScoredPair",
+    "ScoredPairs",
     "cluster_pairs",
     "prepare_records",
     "without_placeholders",

@@ -23,8 +23,29 @@ class MatchingBackendUnavailable(RuntimeError):
     """The requested backend cannot run here (its library is not installed)."""
 
 
+class _AtDebugLevel(logging.Handler):
+    """Splink's warnings ("Level ... not observed in dataset, unable to train m value",
+    dozens a run) are expected on small or sparse data: passed on at debug level, under
+    this module's logger, so a terminal or an operator's log at the usual levels does
+    not show them. Errors pass at their own level."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = record.levelno if record.levelno >= logging.ERROR else logging.DEBUG
+        logger.log(level, "splink: %s", record.getMessage())
+
+
+logger = logging.getLogger(__name__)
+_DEBUG_LEVEL = _AtDebugLevel()
+
+
 def _quiet_splink() -> None:
-    logging.getLogger("splink").setLevel(logging.WARNING)
+    # Splink's module loggers pass their records up to "splink"; its handler re-logs
+    # them, and they go no further.
+    splink_logger = logging.getLogger("splink")
+    splink_logger.setLevel(logging.WARNING)
+    splink_logger.propagate = False
+    if _DEBUG_LEVEL not in splink_logger.handlers:
+        splink_logger.addHandler(_DEBUG_LEVEL)
 
 
 @contextmanager

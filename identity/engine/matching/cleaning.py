@@ -11,53 +11,25 @@ import pyarrow.compute as pc
 
 from identity.engine.matching.columns import MATCH_COLUMNS
 
-# Shortened first names and the full name they stand for; a name maps to one full
-# name only, so ambiguous short names (pat, sandy, alex) are left alone.
-NICKNAMES: dict[str, tuple[str, ...]] = {
-    "abigail": ("abby", "abbie", "gail"),
-    "alexander": ("xander",),
-    "andrew": ("andy", "drew"),
-    "anthony": ("tony",),
-    "benjamin": ("ben", "benny", "benji"),
-    "catherine": ("cathy", "cath"),
-    "charles": ("charlie", "chuck", "chas"),
-    "christopher": ("chris", "kit"),
-    "daniel": ("dan", "danny"),
-    "david": ("dave", "davy"),
-    "deborah": ("debbie", "deb", "debra"),
-    "donald": ("don", "donnie"),
-    "edward": ("ed", "eddie", "ted", "teddy", "ned"),
-    "elizabeth": ("liz", "lizzie", "lizzy", "beth", "betty", "bette", "eliza", "libby"),
-    "gregory": ("greg",),
-    "james": ("jim", "jimmy", "jamie"),
-    "jeffrey": ("jeff",),
-    "jennifer": ("jen", "jenny", "jenn"),
-    "jessica": ("jess", "jessie"),
-    "john": ("johnny", "jack"),
-    "jonathan": ("jon", "jonny", "jonty"),
-    "joseph": ("joe", "joey"),
-    "katherine": ("kate", "katie", "kathy", "kath", "kat", "kathryn", "katy", "kitty"),
-    "kenneth": ("ken", "kenny"),
-    "lawrence": ("larry", "laurie"),
-    "margaret": ("maggie", "meg", "peggy", "madge"),
-    "matthew": ("matt", "matty"),
-    "michael": ("mike", "mikey", "mick", "micky"),
-    "nicholas": ("nick", "nicky"),
-    "rebecca": ("becky", "becca"),
-    "richard": ("rick", "ricky", "rich", "richie", "dick"),
-    "robert": ("bob", "bobby", "rob", "robbie", "bert"),
-    "ronald": ("ron", "ronnie"),
-    "samuel": ("sam", "sammy"),
-    "steven": ("steve", "stevie", "stephen"),
-    "susan": ("sue", "susie", "suzy"),
-    "thomas": ("tom", "tommy"),
-    "timothy": ("tim", "timmy"),
-    "victoria": ("vicky", "vicki", "tori"),
-    "william": ("bill", "billy", "will", "willy", "willie", "liam"),
-}
-CANONICAL_FIRST_NAME: dict[str, str] = {
-    short: full for full, shorts in NICKNAMES.items() for short in shorts
-}
+
+# Nicknames and the names they stand for, from the `nicknames` package (a maintained
+# dataset of 2,691 English pairs: "bill" is a nickname of william, will, robert...). A
+# first name's forms are itself and every name it is a nickname of: two names share a
+# form when one is a nickname of the other or both are nicknames of one name.
+def _nickname_forms() -> dict[str, tuple[str, ...]]:
+    from nicknames import name_triplets
+
+    forms: dict[str, set[str]] = {}
+    for triplet in name_triplets():
+        forms.setdefault(triplet.name2, {triplet.name2}).add(triplet.name1)
+    return {name: tuple(sorted(names)) for name, names in forms.items()}
+
+
+NICKNAMES: dict[str, tuple[str, ...]] = _nickname_forms()
+# One form per first name, for blocking and the deterministic rules (equi-joins): the
+# first of its forms in alphabetical order, so that "bill" and "william" (a form of
+# "bill") and "billy" land on the same one more often than not.
+CANONICAL_FIRST_NAME: dict[str, str] = {name: forms[0] for name, forms in NICKNAMES.items()}
 
 # Street words and the abbreviation postal services use for them.
 STREET_ABBREVIATIONS: dict[str, str] = {
@@ -109,11 +81,28 @@ def _clean_name(values: pa.ChunkedArray) -> pa.ChunkedArray:
     return _squash_spaces(values)
 
 
+_NAMES = pa.array(list(NICKNAMES), pa.string())
+_CANONICAL = pa.array([CANONICAL_FIRST_NAME[name] for name in NICKNAMES], pa.string())
+_FORMS = pa.array([list(forms) for forms in NICKNAMES.values()], pa.list_(pa.string()))
+
+
 def _canonical_first_name(first_name: pa.ChunkedArray) -> pa.ChunkedArray:
-    shorts = pa.array(list(CANONICAL_FIRST_NAME), pa.string())
-    fulls = pa.array(list(CANONICAL_FIRST_NAME.values()), pa.string())
-    position = pc.index_in(first_name, value_set=shorts)
-    return pc.coalesce(pc.take(fulls, position), first_name)
+    position = pc.index_in(first_name, value_set=_NAMES)
+    return pc.coalesce(pc.take(_CANONICAL, position), first_name)
+
+
+def _first_name_forms(first_name: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Each first name's forms (itself when the dataset does not know it; null when
+    there is no first name)."""
+    position = pc.index_in(first_name, value_set=_NAMES).combine_chunks()
+    known = pc.take(_FORMS, position)
+    alone = pa.ListArray.from_arrays(
+        pa.array(range(len(first_name) + 1), pa.int32()), first_name.combine_chunks()
+    )
+    forms = pc.if_else(pc.is_valid(position), known, alone)
+    return pa.chunked_array(
+        [pc.if_else(pc.is_valid(first_name.combine_chunks()), forms, pa.scalar(None, forms.type))]
+    )
 
 
 def _clean_street(values: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -144,11 +133,11 @@ def _clean_birthday(values: pa.ChunkedArray) -> pa.ChunkedArray:
 def prepare_records(table: pa.Table) -> pa.Table:
     """The records cleaned for matching, one row per input row.
 
-    Names, emails and cities lower-cased and trimmed, a nickname resolved to its full
-    name in `first_name_canonical`, phones reduced to digits and '+', postcodes
-    upper-cased without spaces, streets with their words abbreviated, birthdays that
-    read as no ISO date (`YYYY-MM-DD`, `YYYYMMDD`, ISO with a time) left out of
-    the comparison. Missing columns and empty strings become nulls.
+    Names, emails and cities lower-cased and trimmed, a first name's nickname forms in
+    `first_name_forms` (one of them, for equi-joins, in `first_name_canonical`), phones
+    reduced to digits and '+', postcodes upper-cased without spaces, streets with their
+    words abbreviated, birthdays that read as no ISO date (`YYYY-MM-DD`, `YYYYMMDD`,
+    ISO with a time) left out of the comparison. Missing columns and empty strings become nulls.
     Cleaning cleaned records changes nothing.
     """
     if "unique_id" not in table.column_names:
@@ -175,6 +164,7 @@ def prepare_records(table: pa.Table) -> pa.Table:
         "city": _squash_spaces(pc.utf8_lower(columns["city"])),
         "postal_code": _clean_postal_code(columns["postal_code"]),
         "first_name_canonical": _canonical_first_name(first_name),
+        "first_name_forms": _first_name_forms(first_name),
     }
     return pa.table(cleaned)
 

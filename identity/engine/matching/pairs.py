@@ -19,6 +19,13 @@ class ScoredPair:
     levels: dict[str, str]  # comparison -> the label of the level the pair fell in
 
 
+class ScoredPairs(list[ScoredPair]):
+    """The pairs a prediction kept, and how many pairs it compared to find them (the
+    pairs its blocking rules brought together), so that a run can report both."""
+
+    comparisons: int = 0
+
+
 def cluster_pairs(
     ids: Iterable[int], pairs: Iterable[ScoredPair], *, threshold: float
 ) -> list[list[int]]:

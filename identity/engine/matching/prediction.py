@@ -7,12 +7,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from splink import Linker
+from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from identity.engine.matching.backends import check_model, database, register
 from identity.engine.matching.cleaning import prepare_records, without_placeholders
 from identity.engine.matching.columns import MISSING
-from identity.engine.matching.pairs import ScoredPair
+from identity.engine.matching.comparisons import prediction_blocking_rules
+from identity.engine.matching.pairs import ScoredPair, ScoredPairs
 
 
 def _level_labels(model: dict[str, Any]) -> dict[str, dict[int, str]]:
@@ -64,18 +66,35 @@ def predict_pairs(
     threshold: float,
     backend: str = "duckdb",
     memory_limit: str | None = None,
-) -> list[ScoredPair]:
+) -> ScoredPairs:
     """Every pair of profiles within `table` the blocking rules bring together that
     scores at least `threshold`, lower id on the left, sorted by ids."""
     check_model(model, backend)
     records = without_placeholders(prepare_records(table))
     with database(backend, memory_limit) as db_api:
         profiles = register(db_api, records, "profiles")
-        linker = Linker(profiles, model, log_level=None)
+        linker = Linker(profiles, _splink_model(model), log_level=None)
         predictions = linker.inference.predict(
             threshold_match_probability=threshold, warning_mode="never"
         )
-        return _scored_pairs(predictions, model)
+        pairs = ScoredPairs(_scored_pairs(predictions, model))
+        pairs.comparisons = _count_comparisons([profiles], link_type="dedupe_only")
+        return pairs
+
+
+def _count_comparisons(frames: list[SplinkDataFrame], *, link_type: str) -> int:
+    counted = count_comparisons_from_blocking_rules(
+        frames if len(frames) > 1 else frames[0],
+        blocking_rules=prediction_blocking_rules(),
+        link_type=link_type,  # type: ignore[arg-type]
+        record_sample_proportion=1.0,
+    )
+    return int(counted[-1]["cumulative_comparison_count"]) if counted else 0
+
+
+def _splink_model(model: dict[str, Any]) -> dict[str, Any]:
+    """The model as Splink reads it: without the notes of how it was trained."""
+    return {key: value for key, value in model.items() if key != "omnitrail_training"}
 
 
 def predict_new_against_existing(
@@ -86,7 +105,7 @@ def predict_new_against_existing(
     threshold: float,
     backend: str = "duckdb",
     memory_limit: str | None = None,
-) -> list[ScoredPair]:
+) -> ScoredPairs:
     """Pairs scoring at least `threshold` between new and existing profiles (existing
     on the left), then among the new ones (lower id on the left); existing profiles
     are not compared with each other.
@@ -103,13 +122,15 @@ def predict_new_against_existing(
     existing_records = everyone.slice(0, existing_records.num_rows)
     new_records = everyone.slice(existing_records.num_rows)
     with database(backend, memory_limit) as db_api:
-        linker = Linker(register(db_api, everyone, "all_profiles"), model, log_level=None)
+        linker = Linker(
+            register(db_api, everyone, "all_profiles"), _splink_model(model), log_level=None
+        )
         for column in _term_frequency_columns(model):
             linker.table_management.compute_tf_table(column)
         existing_frame = register(db_api, existing_records, "existing_profiles")
         new_frame = register(db_api, new_records, "new_profiles")
         inference = linker.inference
-        pairs: list[ScoredPair] = []
+        pairs = ScoredPairs()
         if existing_records.num_rows and new_records.num_rows:
             between = inference.predict_between(
                 existing_frame,
@@ -118,11 +139,15 @@ def predict_new_against_existing(
                 warning_mode="never",
             )
             pairs.extend(_scored_pairs(between, model))
+            pairs.comparisons += _count_comparisons(
+                [existing_frame, new_frame], link_type="link_only"
+            )
         if new_records.num_rows > 1:
             within = inference.predict_within(
                 new_frame, threshold_match_probability=threshold, warning_mode="never"
             )
             pairs.extend(_scored_pairs(within, model))
+            pairs.comparisons += _count_comparisons([new_frame], link_type="dedupe_only")
         return pairs
 
 
@@ -150,7 +175,11 @@ def score_record_pairs(
         else pa.concat_tables([left_records, right_records])
     )
     with database(backend, memory_limit) as db_api:
-        linker = Linker(register(db_api, background, "reference_profiles"), model, log_level=None)
+        linker = Linker(
+            register(db_api, background, "reference_profiles"),
+            _splink_model(model),
+            log_level=None,
+        )
         for column in _term_frequency_columns(model):
             linker.table_management.compute_tf_table(column)
         scored = linker.inference.score_pairs(

@@ -1,6 +1,7 @@
 """Segments: each rule type on a small hand-built population with its exact members,
 nesting, incremental re-evaluation, the enter / exit history, the API."""
 
+import math
 from datetime import timedelta
 
 import pytest
@@ -121,7 +122,10 @@ def test_channel_and_value_facts(people):
     assert ann.recency_score > bob.recency_score and ann.frequency_score > bob.frequency_score
     assert bob.monetary_score > ann.monetary_score
     assert cy.rfm_score == 0
-    assert ann.clv > ann.total_revenue  # revenue to date plus the year ahead
+    # CLV (docs/segments.md): revenue to date + orders / days since the first order x 365
+    # x average order x e^(-days since the last / 180): 200 + 2/39 x 365 x 100 x e^(-9/180)
+    assert ann.clv == pytest.approx(200 + 2 / 39 * 365 * 100 * math.exp(-9 / 180), rel=1e-3)
+    assert bob.clv == pytest.approx(300 + 1 / 120 * 365 * 300 * math.exp(-120 / 180), rel=1e-3)
 
     fact = {"fact": "first_touch_channel", "op": "equals"}
     assert members(segment({**fact, "value": "Paid Social"})) == {"cy"}

@@ -20,6 +20,8 @@ from cdp.site.demo.population.people import (
 CRM_SHARE = {"loyalty member": 0.9, "other": 0.5}
 CRM_NOISE_RATE = 0.25
 CRM_DUPLICATE_RATE = 0.05
+# People with a CRM row that shares no identifier with anything else they sent.
+CRM_UNTIED_RATE = 0.2
 CRM_NOISE_KINDS = ("typo", "nickname", "missing", "moved", "email case")
 
 
@@ -31,7 +33,29 @@ def crm_records(person: Person, rng: random.Random, ids: IdentifierSpace, number
     records = [crm_record(person, rng, ids.crm_id(number, 0), noisy=rng.random() < CRM_NOISE_RATE)]
     if rng.random() < CRM_DUPLICATE_RATE:
         records.append(crm_record(person, rng, ids.crm_id(number, 1), noisy=True))
+    else:
+        # Its own random stream, so that the rest of the person's life is as before.
+        untied = random.Random(f"{ids.offsets['crm']}/untied/{number}")
+        if untied.random() < CRM_UNTIED_RATE:
+            records.append(untied_crm_record(person, untied, ids.crm_id(number, 1)))
     return records
+
+
+def untied_crm_record(person: Person, rng: random.Random, crm_id: str) -> list[str]:
+    """A second CRM row that no key ties to the person: entered by another store with a
+    slip in the surname and the email they had years ago, no phone, no loyalty card.
+    Only the names, birthday and address say it is them (what Splink is for)."""
+    record = {
+        "crm_id": crm_id,
+        "first_name": person.first_name,
+        "last_name": misspelled(person.last_name, rng),
+        "email": f"{person.first_name}.{person.last_name}.{crm_id[-4:]}@old-isp.example".lower(),
+        "phone": "",
+        "birthday": person.birthday,
+        **person.address.as_traits(),
+        "loyalty_id": "",
+    }
+    return [record[column] for column in CSV_COLUMNS[CRM_FILE]]
 
 
 def crm_record(person: Person, rng: random.Random, crm_id: str, *, noisy: bool) -> list[str]:

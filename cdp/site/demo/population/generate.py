@@ -14,7 +14,14 @@ from cdp.site.demo.population.files import AD_COSTS_FILE, PopulationFiles
 from cdp.site.demo.population.people import IdentifierSpace, new_person
 from cdp.site.demo.population.simulation import PersonSimulation
 
-DEFAULT_START = dt.date(2026, 8, 1)
+
+def default_start(days: int, *, today: dt.date | None = None) -> dt.date:
+    """The start that makes the window end today (its last day is yesterday, UTC), so
+    that every time-window segment ("last 7 days") has members on a fresh demo."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    return today - dt.timedelta(days=days)
+
+
 # Phone numbers are the smallest id space handed out by person number (see IdentifierSpace).
 MAX_CUSTOMERS = 8_000_000
 
@@ -29,7 +36,8 @@ def generate_population(
 ) -> dict:
     """Write the population's files into `out_dir`; return the rows written per file.
 
-    Timestamps fall in [start, start + days) UTC (start defaults to 2026-08-01).
+    Timestamps fall in [start, start + days) UTC; by default the window ends today
+    (`default_start`).
     """
     if not 1 <= customers <= MAX_CUSTOMERS:
         raise InvalidField(f"must be between 1 and {MAX_CUSTOMERS:,}", field="customers")
@@ -37,7 +45,7 @@ def generate_population(
         raise InvalidField("must be at least 1", field="days")
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    clock = Clock(start or DEFAULT_START, days)
+    clock = Clock(start or default_start(days), days)
     ids = IdentifierSpace(seed)
     ledger = CampaignLedger()
     with PopulationFiles(out_dir) as files:

@@ -22,7 +22,7 @@ class Command(BaseCommand):
             "--start",
             type=dt.date.fromisoformat,
             default=None,
-            help="first day of the window, YYYY-MM-DD (default 2026-08-01)",
+            help="first day of the window, YYYY-MM-DD (default: the window ends today)",
         )
 
     def handle(self, customers, seed, out, days, start, **options):
