@@ -16,7 +16,7 @@ from attribution.segments.models import (
     SegmentMembership,
 )
 from attribution.streams.models import StreamBatch, StreamDestination
-from attribution.traits.models import ComputedTrait, ProfileTraitValue
+from attribution.traits.models import ComputedTrait, PredictiveModel, ProfileTraitValue
 
 
 class Goal(models.Model):
@@ -204,5 +204,6 @@ __all__ = [
     "StreamBatch",
     "ComputedTrait",
     "ProfileTraitValue",
+    "PredictiveModel",
     "StreamDestination",
 ]

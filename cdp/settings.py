@@ -431,3 +431,8 @@ CELERY_BEAT_SCHEDULE["streams-due-batches"] = {
     "task": "attribution.tasks.send_due_stream_batches",
     "schedule": crontab(minute="*"),
 }
+# The likelihood-to-purchase model retrained on the night's history, every profile scored.
+CELERY_BEAT_SCHEDULE["traits-purchase-model"] = {
+    "task": "attribution.tasks.train_purchase_model",
+    "schedule": crontab(minute=0, hour=4),
+}

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from attribution.segments import platforms
+from attribution.segments.destinations import export_folder
 from attribution.segments.models import Destination, DestinationMember, Export, Segment
 from attribution.segments.selectors import current_members
 from attribution.selectors.reports import held_out
@@ -134,7 +135,7 @@ def deliver_audience(
         sendable -= held_out(sendable, channel=destination.channel)
     told = DestinationMember.objects.filter(destination=destination, segment=segment)
     first = not Export.objects.filter(destination=destination, segment=segment).exists()
-    folder = Path(destination.path or "exports")
+    folder = export_folder(destination.path)  # inside OMNITRAIL_EXPORT_DIR, or refused
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{slugify(segment.name)}-{destination.kind}-{now:%Y%m%dT%H%M%S%f}"
     with transaction.atomic():

@@ -185,7 +185,7 @@ class Destination(models.Model):
     def clean(self) -> None:
         from attribution.segments.destinations import export_folder
 
-        if self.kind == self.Kind.FILE:
+        if self.kind in (self.Kind.FILE, self.Kind.GOOGLE_ADS, self.Kind.META_ADS):
             try:
                 export_folder(self.path)
             except InvalidField as error:

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from attribution.traits import engine
-from attribution.traits.models import ComputedTrait
+from attribution.traits.models import ComputedTrait, PredictiveModel
 from attribution.traits.services import definition, refresh_traits
 
 
@@ -58,3 +58,20 @@ class ComputedTraitAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"computed traits refreshed for {done:,} profiles", messages.SUCCESS
         )
+
+
+@admin.register(PredictiveModel)
+class PredictiveModelAdmin(admin.ModelAdmin):
+    """Each trained likelihood-to-purchase model with its out-of-time evaluation."""
+
+    list_display = ["trained_at", "trait", "auc", "brier", "base_rate", "evaluated_on", "scored"]
+    readonly_fields = [f.name for f in PredictiveModel._meta.fields] + ["in_words"]
+
+    @admin.display(description="Evaluation in words")
+    def in_words(self, stored):
+        from attribution.traits.scoring import model_in_words
+
+        return model_in_words(stored)
+
+    def has_add_permission(self, request):
+        return False

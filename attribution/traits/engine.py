@@ -28,6 +28,7 @@ KINDS = (
     "last",
     "unique",
     "unique_count",
+    "predicted",  # scored by attribution/traits/predictive.py, not computed here
 )
 UNIQUE_KEPT = 100  # at most this many unique values are kept (the count is exact)
 
@@ -133,5 +134,9 @@ def in_words(definition: Definition, name: str = "") -> str:
         "last": f"the {prop} of the last of {what}",
         "unique": f"the distinct values of {prop} over {what}",
         "unique_count": f"how many distinct values of {prop} {what} had",
+        "predicted": "the likelihood (0 to 1) to purchase in the next 30 days, predicted "
+        "from the profile's orders and touches",
     }[definition.kind]
+    if definition.kind == "predicted":
+        return (f"{name}: " if name else "") + text
     return (f"{name}: " if name else "") + text + window

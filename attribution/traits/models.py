@@ -19,6 +19,7 @@ class ComputedTrait(models.Model):
         LAST = "last", "Last value of a property"
         UNIQUE = "unique", "Unique values of a property"
         UNIQUE_COUNT = "unique_count", "Number of unique values of a property"
+        PREDICTED = "predicted", "Predicted: likelihood to purchase in the next 30 days"
 
     key = models.SlugField(
         max_length=60, unique=True, help_text='Used in segment rules: {"computed": "<key>", ...}.'
@@ -48,7 +49,7 @@ class ComputedTrait(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(kind="count") | ~models.Q(property=""),
+                condition=models.Q(kind__in=["count", "predicted"]) | ~models.Q(property=""),
                 name="computed_trait_property_unless_count",
             )
         ]
@@ -78,3 +79,33 @@ class ProfileTraitValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trait_id} of {self.profile_id}: {self.value}"
+
+
+class PredictiveModel(models.Model):
+    """A trained likelihood-to-purchase model with its out-of-time evaluation: trained
+    with the cutoff 60 days before the end of the history, its AUC and calibration
+    measured on the 30 days after the later cutoff (attribution/traits/predictive.py)."""
+
+    trait = models.ForeignKey(ComputedTrait, on_delete=models.CASCADE, related_name="models")
+    trained_at = models.DateTimeField(auto_now_add=True)
+    end = models.DateTimeField(help_text="The end of the history it learnt from.")
+    train_cutoff = models.DateTimeField()
+    eval_cutoff = models.DateTimeField()
+    trained_on = models.PositiveIntegerField(help_text="Profiles in the training period.")
+    evaluated_on = models.PositiveIntegerField(help_text="Profiles in the held-out period.")
+    base_rate = models.FloatField(help_text="Share of them who bought in the held-out 30 days.")
+    auc = models.FloatField(null=True, blank=True, help_text="ROC AUC on the held-out period.")
+    brier = models.FloatField(help_text="Brier score on the held-out period (lower is better).")
+    calibration = models.JSONField(
+        default=list, help_text="Per fifth of the scores: profiles, mean predicted, observed."
+    )
+    coefficients = models.JSONField(default=dict, help_text="Standardised feature weights.")
+    scored = models.PositiveIntegerField(default=0, help_text="Profiles given a score.")
+
+    class Meta:
+        get_latest_by = "trained_at"
+        ordering = ["-trained_at", "-pk"]
+
+    def __str__(self) -> str:
+        auc = "n/a" if self.auc is None else f"{self.auc:.3f}"
+        return f"{self.trait} model of {self.trained_at:%Y-%m-%d %H:%M} (AUC {auc})"

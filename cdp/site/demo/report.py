@@ -326,6 +326,8 @@ def say_segments(report: DemoReport, say: Say) -> None:
             f"({hook['verified']} signatures verified by the receiver), "
             f"{hook['left_out']} members left out for consent"
         )
+    if report.purchase_model:
+        say(report.purchase_model)
 
 
 def say_pages(report: DemoReport, say: Say) -> None:

@@ -86,6 +86,7 @@ class DemoReport:
     pages: list = field(default_factory=list)  # (path, status, milliseconds, tables, charts)
     page_login: tuple[str, str] | None = None  # (user name, password) to look at them
     tracking_plan: dict = field(default_factory=dict)  # cdp.site.demo.tracking_plan
+    purchase_model: str = ""  # the predictive trait's out-of-time evaluation, in words
 
 
 def _batches(path: Path) -> Iterator[list[dict]]:
@@ -234,6 +235,18 @@ def run_segments(report: DemoReport, data_dir: Path) -> None:
     ads.segments.add(champions)
     report.exports = [export_segment(ads, champions)]
     report.webhook = _webhook_to_local_receiver(high_value)
+    report.purchase_model = _purchase_model()
+
+
+def _purchase_model() -> str:
+    """The likelihood to purchase in 30 days, trained and evaluated out of time on the
+    demo's own history (attribution/traits/predictive.py)."""
+    from attribution.traits.scoring import model_in_words, train_purchase_likelihood
+
+    try:
+        return model_in_words(train_purchase_likelihood())
+    except ValueError as error:
+        return f"likelihood to purchase in 30 days: not trained ({error})"
 
 
 def visit_pages(report: DemoReport) -> None:

@@ -341,3 +341,22 @@ def test_command_sends_the_full_file_then_a_delta(gold, tmp_path):
     ]
     with pytest.raises(CommandError, match="--destination: no file or ad-platform"):
         call_command("export_segment", destination="Nope")
+
+
+@pytest.mark.django_db
+def test_an_ad_platform_folder_outside_the_export_directory_is_refused(gold):
+    from django.core.exceptions import ValidationError
+
+    from cdp.errors import InvalidField
+
+    outside = Destination(
+        name="Leaky", kind="google_ads", purpose=Purpose.objects.get(key="ad_user_data"),
+        path="../../elsewhere",
+    )  # fmt: skip
+    with pytest.raises(ValidationError) as refused:
+        outside.clean()
+    assert "inside the export directory" in refused.value.message_dict["path"][0]
+    outside.save()
+    with pytest.raises(InvalidField) as error:
+        deliver_audience(outside, gold)
+    assert error.value.field == "path" and not Export.objects.exists()

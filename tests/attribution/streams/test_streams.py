@@ -137,6 +137,19 @@ def test_the_asked_for_events_of_consenting_profiles_arrive_in_segment_format(st
     assert [m["event"] for m in messages(Receiver.received[1:])] == ["Order Completed"]
 
 
+@pytest.mark.django_db
+def test_the_messages_own_integrations_opt_out_is_honoured(stream, deliver):
+    sent = deliver(
+        track("ann", "Order Completed", 2, integrations={"All": False}),
+        track("ann", "Order Completed", 1, integrations={"All": False, "Warehouse": True}),
+        track("ann", "Product Viewed", 1, integrations={"Warehouse": False}),
+    )
+    assert [m["messageId"] for m in messages()] == [sent[1]["messageId"]]
+    assert messages()[0]["integrations"] == {"All": False, "Warehouse": True}
+    stream.refresh_from_db()
+    assert (stream.forwarded, stream.opted_out) == (1, 2)
+
+
 def test_integrations_follow_segments_rule():
     assert opted_in({}, "Warehouse")
     assert not opted_in({"All": False}, "Warehouse")

@@ -78,6 +78,12 @@ def test_demo_prints_the_figures_it_stored(capsys):
     for kind in ("unplanned_property", "wrong_type", "missing_required", "unplanned_event"):
         assert re.search(rf"^  NEW .+ {kind} +1 flagged, e\.g\. ", out, re.M), kind
     assert re.search(r"^  /app/tracking-plans/ +200 ", out, re.M)
+    # The predictive trait: trained and evaluated out of time, its figures as stored.
+    from attribution.traits.models import PredictiveModel
+
+    model = PredictiveModel.objects.get()
+    auc = "n/a (one class only)" if model.auc is None else f"{model.auc:.3f}"
+    assert f"likelihood to purchase in 30 days: AUC {auc} out of time" in out
 
 
 def test_a_second_demo_without_reset_says_what_to_do():
