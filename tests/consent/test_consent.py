@@ -287,8 +287,9 @@ def test_the_demo_consent_file_imports(tmp_path):
 
     # every line of the generated file is one consent record, none rejected
     assert report.consents == f"{lines} rows, {lines} stored, 0 rejected"
-    assert lines == 140
-    assert ConsentRecord.objects.filter(channel="import").exists()
+    # seed 3 draws 139 consent lines for 40 customers, whatever the window's dates
+    assert lines == 139
+    assert ConsentRecord.objects.filter(channel="import").count() == lines
     assert Purpose.objects.count() == 6
 
 
