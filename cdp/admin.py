@@ -1,5 +1,8 @@
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 
+from cdp.admin_forms import OmnitrailAdmin
 from cdp.models import AuditEntry, Profile, RejectedEvent, Source, Touchpoint
 from cdp.services.ingest import resubmit_rejected
 from cdp.services.sources import create_source, rotate_write_key
@@ -10,7 +13,7 @@ from cdp.tracking_plans import admin as tracking_plans_admin  # noqa: F401
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(OmnitrailAdmin):
     list_display = ["name", "kind", "enabled", "rate_limit", "write_key_prefix", "created_at"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name"]
@@ -42,7 +45,7 @@ class SourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Touchpoint)
-class TouchpointAdmin(admin.ModelAdmin):
+class TouchpointAdmin(OmnitrailAdmin):
     list_display = ["id", "source", "type", "event", "user_id", "anonymous_id", "timestamp"]
     list_filter = ["type", "source"]
     search_fields = ["message_id", "user_id", "anonymous_id", "event"]
@@ -55,14 +58,14 @@ class TouchpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(OmnitrailAdmin):
     list_display = ["id", "merged_into", "created_at", "updated_at"]
     raw_id_fields = ["merged_into"]
     show_full_result_count = False
 
 
 @admin.register(RejectedEvent)
-class RejectedEventAdmin(admin.ModelAdmin):
+class RejectedEventAdmin(OmnitrailAdmin):
     list_display = ["id", "source", "code", "reason", "channel", "line", "status", "received_at"]
     list_filter = ["status", "code", "source", "channel"]
     readonly_fields = [
@@ -91,10 +94,28 @@ class RejectedEventAdmin(admin.ModelAdmin):
 
 # "View site" in the admin's header opens the report pages.
 admin.site.site_url = "/app/"
+admin.site.site_header = "Omnitrail administration"
+admin.site.site_title = "Omnitrail administration"
+admin.site.index_title = "What Omnitrail holds"
+
+
+# Django's own user and group pages, with the project's checks on their pickers.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class StaffUserAdmin(OmnitrailAdmin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class RoleGroupAdmin(OmnitrailAdmin, GroupAdmin):
+    pass
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(OmnitrailAdmin):
     list_display = ["at", "username", "action", "object_type", "object_id", "path"]
     list_filter = ["action", "object_type"]
     search_fields = ["username", "object_id"]

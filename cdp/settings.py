@@ -326,3 +326,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+# --- admin ---
+# The currency money is shown in where the data names none (ISO 4217 code).
+OMNITRAIL_CURRENCY = env.str("OMNITRAIL_CURRENCY", default="USD")
+# The locale numbers and money are formatted for (Babel locale name).
+OMNITRAIL_NUMBER_LOCALE = env.str("OMNITRAIL_NUMBER_LOCALE", default="en_US")

@@ -1,22 +1,25 @@
+from django import forms
 from django.contrib import admin
 
+from cdp.admin_forms import OmnitrailAdmin
+from consent.errors import InvalidIdentifier
 from consent.models import (
     ConsentRecord,
     DataSubjectRequest,
     Purpose,
     SuppressedIdentifier,
 )
-from consent.privacy import open_request
+from consent.privacy import identifier_of, open_request
 from consent.services import record_consent
 
 
 @admin.register(Purpose)
-class PurposeAdmin(admin.ModelAdmin):
+class PurposeAdmin(OmnitrailAdmin):
     list_display = ["key", "name", "default", "region_defaults"]
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(admin.ModelAdmin):
+class ConsentRecordAdmin(OmnitrailAdmin):
     """Append-only: staff add records (a change of mind is a new record), never edit."""
 
     list_display = ["given_at", "profile", "purpose", "status", "channel", "source"]
@@ -46,8 +49,22 @@ class ConsentRecordAdmin(admin.ModelAdmin):
         obj.pk = record.pk
 
 
+class DataSubjectRequestForm(forms.ModelForm):
+    class Meta:
+        model = DataSubjectRequest
+        fields = ["kind", "identifier"]
+        help_texts = {"identifier": "An email address, a phone number, or kind:value (user_id:42)."}
+
+    def clean_identifier(self):
+        try:
+            return identifier_of(self.cleaned_data.get("identifier") or "")
+        except InvalidIdentifier as error:
+            raise forms.ValidationError(error.message, code=error.code) from None
+
+
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(admin.ModelAdmin):
+class DataSubjectRequestAdmin(OmnitrailAdmin):
+    form = DataSubjectRequestForm
     list_display = ["requested_at", "kind", "identifier", "status", "completed_at", "handled_by"]
     list_filter = ["kind", "status"]
     fields = ["kind", "identifier", "status", "completed_at", "handled_by", "error", "result"]
@@ -63,7 +80,7 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(SuppressedIdentifier)
-class SuppressedIdentifierAdmin(admin.ModelAdmin):
+class SuppressedIdentifierAdmin(OmnitrailAdmin):
     list_display = ["kind", "value_hash", "created_at", "events_dropped", "last_dropped_at"]
     readonly_fields = [f.name for f in SuppressedIdentifier._meta.fields]
 
