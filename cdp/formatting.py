@@ -122,8 +122,11 @@ def table_cell(value: Any, column: str) -> Any:
     if _number(value) is None or isinstance(value, str):
         return NOTHING if value is None else value
     kind = column_format(column)
-    if kind == "count" and isinstance(value, float) and not value.is_integer():
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if kind == "count" and not whole:
         kind = "credit"
+    elif kind == "credit" and isinstance(value, int):
+        kind = "count"  # conversions counted, not credited
     return FORMATS[kind](value)
 
 

@@ -331,3 +331,5 @@ LOGGING = {
 OMNITRAIL_CURRENCY = env.str("OMNITRAIL_CURRENCY", default="USD")
 # The locale numbers and money are formatted for (Babel locale name).
 OMNITRAIL_NUMBER_LOCALE = env.str("OMNITRAIL_NUMBER_LOCALE", default="en_US")
+# The file name of an access request's download starts with this (then id and date).
+OMNITRAIL_ACCESS_ZIP_PREFIX = env.str("OMNITRAIL_ACCESS_ZIP_PREFIX", default="omnitrail-access")

@@ -57,6 +57,7 @@ def test_table_cells_follow_their_column():
     assert formatting.table_cell(74.6851, "ROAS") == "74.69"
     assert formatting.table_cell(346.0001, "Conversions (linear)") == "346.0"
     assert formatting.table_cell(1327, "Touchpoints") == "1,327"
+    assert formatting.table_cell(1327, "Conversions") == "1,327"  # counted, not credited
     assert formatting.table_cell("Email", "Channel") == "Email"
 
 
