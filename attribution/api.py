@@ -6,15 +6,41 @@ from typing import Any
 from django.db import transaction
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from attribution.engine.models import DEFAULT_GOAL, DEFAULT_GUARDRAIL, DEFAULT_MODEL, MODELS
 from attribution.errors import InvalidCost
 from attribution.selectors import credit_report, model_comparison, reported_run
 from attribution.selectors.monthly import monthly_report
-from attribution.selectors.reports import budget_report, revenue_pareto
+from attribution.selectors.performance import channel_performance
+from attribution.selectors.reports import (
+    budget_report,
+    compare_report,
+    path_positions_report,
+    return_on_spend_report,
+    revenue_pareto,
+)
 from attribution.services import record_cost
+
+
+def may_view(model_perm: str) -> type[BasePermission]:
+    """Reads of attribution results: the permission of the report pages
+    (attribution.view_reports, which every role group has) or the view permission of the
+    model shown. Being signed in is not enough: a token of a user without either is 403."""
+
+    class MayView(BasePermission):
+        message = f"reading this needs attribution.view_reports or {model_perm}"
+
+        def has_permission(self, request, view) -> bool:
+            user = request.user
+            return bool(
+                user
+                and user.is_authenticated
+                and (user.has_perm("attribution.view_reports") or user.has_perm(model_perm))
+            )
+
+    return MayView
 
 
 class CreditQuery(serializers.Serializer):
@@ -24,7 +50,7 @@ class CreditQuery(serializers.Serializer):
 
 
 @api_view(["GET"])
-@permission_classes([IsAuthenticated])
+@permission_classes([may_view("attribution.view_credit")])
 def credits(request):
     """`?goal=purchase&model=linear&group_by=channel|campaign`: the latest run's credits
     with cost, ROAS and CPA."""
@@ -73,6 +99,10 @@ REPORTS = (
     "holdouts",
     "budget",
     "monthly",
+    "roas",
+    "compare",
+    "path-positions",
+    "channel-performance",
 )
 
 
@@ -84,15 +114,21 @@ class ReportQuery(serializers.Serializer):
     # monthly: the months to report (YYYY-MM or a date in the month); default: the run's.
     start = serializers.CharField(required=False)
     end = serializers.CharField(required=False)
+    # compare: the second model of the comparison (GA4's model comparison).
+    compare = serializers.ChoiceField(choices=sorted(MODELS), required=False)
 
 
 @api_view(["GET"])
-@permission_classes([IsAuthenticated])
+@permission_classes([may_view("attribution.view_attributionrun")])
 def report(request, name):
     """`/api/v1/attribution/reports/{name}?goal=purchase&model=linear&group_by=channel|
     campaign&guardrail=0.06&start=YYYY-MM&end=YYYY-MM`, from the latest run: models,
     paths, path-lengths, time-to-convert, assisted, pareto, channel-pairs, funnel, clv,
-    holdouts, budget, monthly (per channel and month, over start..end)."""
+    holdouts, budget, monthly (per channel and month, over start..end), roas (paid ROAS
+    and blended MER), compare (`&compare=` a second model: GA4's model comparison),
+    path-positions (credit of early, middle and late touches), channel-performance
+    (reach, frequency, CTR, CPC, CPM, visits, post-click conversions, CPA, email rates;
+    over start..end)."""
     if name not in REPORTS:
         raise serializers.ValidationError({"report": f"one of {', '.join(REPORTS)}"})
     query = ReportQuery(data=request.query_params)
@@ -111,6 +147,20 @@ def report(request, name):
         body = monthly_report(
             run, model=params["model"], start=params.get("start"), end=params.get("end")
         )
+    elif name == "roas":
+        body = return_on_spend_report(run, model=params["model"])
+    elif name == "compare":
+        if "compare" not in params:
+            raise serializers.ValidationError({"compare": "the second model to compare with"})
+        body = compare_report(
+            run, model=params["model"], compare=params["compare"], group_by=params["group_by"]
+        )
+    elif name == "channel-performance":
+        body = channel_performance(
+            run, model=params["model"], start=params.get("start"), end=params.get("end")
+        )
+    elif name == "path-positions":
+        body = path_positions_report(run, model=params["model"])
     elif name == "pareto":
         body = revenue_pareto(run, model=params["model"], group_by=params["group_by"])
     else:

@@ -15,6 +15,8 @@ from attribution.segments.models import (
     Segment,
     SegmentMembership,
 )
+from attribution.streams.models import StreamBatch, StreamDestination
+from attribution.traits.models import ComputedTrait, ProfileTraitValue
 
 
 class Goal(models.Model):
@@ -199,4 +201,8 @@ __all__ = [
     "ProfileFacts",
     "Segment",
     "SegmentMembership",
+    "StreamBatch",
+    "ComputedTrait",
+    "ProfileTraitValue",
+    "StreamDestination",
 ]

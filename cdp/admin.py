@@ -1,9 +1,10 @@
+from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 
 from cdp.admin_forms import OmnitrailAdmin
-from cdp.models import AuditEntry, Profile, RejectedEvent, Source, Touchpoint
+from cdp.models import AuditEntry, IngestCount, Profile, RejectedEvent, Source, Touchpoint
 from cdp.services.ingest import resubmit_rejected
 from cdp.services.sources import create_source, rotate_write_key
 
@@ -29,8 +30,9 @@ class SourceAdmin(OmnitrailAdmin):
         obj.write_key_hash = source.write_key_hash
         obj.write_key_prefix = source.write_key_prefix
         obj.created_at = source.created_at
-        if not obj.enabled:
-            Source.objects.filter(pk=source.pk).update(enabled=False)
+        Source.objects.filter(pk=source.pk).update(
+            enabled=obj.enabled, date_order=obj.date_order, column_mapping=obj.column_mapping
+        )
         self.message_user(
             request,
             f"Write key for {source.name} (shown once, copy it now): {write_key}",
@@ -99,6 +101,15 @@ admin.site.site_title = "Omnitrail administration"
 admin.site.index_title = "What Omnitrail holds"
 
 
+def object_type_in_words(object_type: str) -> str:
+    """ "cdp.profile" as "Profile", "consent.datasubjectrequest" as "Data subject request"."""
+    try:
+        name = apps.get_model(object_type)._meta.verbose_name
+    except (LookupError, ValueError):
+        return object_type
+    return str(name)[:1].upper() + str(name)[1:]
+
+
 # Django's own user and group pages, with the project's checks on their pickers.
 admin.site.unregister(User)
 admin.site.unregister(Group)
@@ -114,10 +125,22 @@ class RoleGroupAdmin(OmnitrailAdmin, GroupAdmin):
     pass
 
 
+class ObjectTypeFilter(admin.SimpleListFilter):
+    title = "object type"
+    parameter_name = "object_type"
+
+    def lookups(self, request, model_admin):
+        types = AuditEntry.objects.order_by().values_list("object_type", flat=True).distinct()
+        return sorted(((t, object_type_in_words(t)) for t in types), key=lambda pair: pair[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(object_type=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEntry)
 class AuditEntryAdmin(OmnitrailAdmin):
-    list_display = ["at", "username", "action", "object_type", "object_id", "path"]
-    list_filter = ["action", "object_type"]
+    list_display = ["at", "username", "action", "object_in_words", "object_id", "path"]
+    list_filter = ["action", ObjectTypeFilter]
     search_fields = ["username", "object_id"]
 
     def has_add_permission(self, request):
@@ -127,4 +150,20 @@ class AuditEntryAdmin(OmnitrailAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Object type", ordering="object_type")
+    def object_in_words(self, entry):
+        return object_type_in_words(entry.object_type)
+
+
+@admin.register(IngestCount)
+class IngestCountAdmin(OmnitrailAdmin):
+    """Per source: warnings on stored events, bots' events, rejected bodies not kept."""
+
+    list_display = ["source", "code", "field", "count", "last_seen"]
+    list_filter = ["source", "code"]
+    readonly_fields = ["source", "code", "field", "count", "last_seen"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -26,6 +26,15 @@ class JSONFieldOrDefault(forms.JSONField):
             return self.when_empty()
         return super().to_python(value)
 
+    def validate(self, value):
+        super().validate(value)
+        if self.when_empty is None:
+            return
+        shape = type(self.when_empty())
+        if shape in (dict, list) and not isinstance(value, shape):
+            wanted = "an object, e.g. {}" if shape is dict else "a list, e.g. []"
+            raise forms.ValidationError(f"Enter {wanted}", code="invalid")
+
 
 class CheckedIdsField(forms.ModelMultipleChoiceField):
     """Ids that cannot be a row's are refused before they reach the query."""

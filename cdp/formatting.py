@@ -124,7 +124,7 @@ def table_cell(value: Any, column: str) -> Any:
     kind = column_format(column)
     whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
     if kind == "count" and not whole:
-        kind = "credit"
+        kind = "ratio"  # a column not named for what it holds: two decimals lose nothing
     elif kind == "credit" and isinstance(value, int):
         kind = "count"  # conversions counted, not credited
     return FORMATS[kind](value)

@@ -3,7 +3,11 @@
 import hashlib
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from cdp.engine.columns import check_column_mapping
+from cdp.errors import InvalidField
 
 # The tracking-plan tables, filed under cdp from their own package.
 from cdp.tracking_plans.models import (  # noqa: F401
@@ -45,13 +49,40 @@ class Source(models.Model):
         blank=True,
         help_text="Events per second before 429; empty means OMNITRAIL_DEFAULT_RATE_LIMIT.",
     )
+    allowed_origins = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            "Web origins (https://shop.example.com) whose pages may send with this write "
+            "key; a browser's request from any other origin gets 403. Empty: any origin."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    date_order = models.CharField(
+        max_length=3,
+        blank=True,
+        choices=[("DMY", "day/month/year"), ("MDY", "month/day/year"), ("YMD", "year/month/day")],
+        help_text="How this source writes ambiguous dates (03/04/1985); empty: the order of "
+        "each record's country.",
+    )
+    column_mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Its files\' column names for the standard traits, e.g. {"given_name": '
+        '"first_name", "surname": "last_name"}; other columns stay custom traits.',
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+    def clean(self) -> None:
+        try:
+            check_column_mapping(self.column_mapping)
+        except InvalidField as error:
+            raise ValidationError({"column_mapping": error.message}) from None
 
 
 class Profile(models.Model):
@@ -128,6 +159,17 @@ class Touchpoint(models.Model):
     device_type = models.CharField(max_length=50, blank=True)
     revenue = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
+    # From the user agent (cdp.engine.enrichment): ua-parser's families, crawlerdetect's bots.
+    browser = models.CharField(max_length=100, blank=True)
+    os = models.CharField(max_length=100, blank=True)
+    is_bot = models.BooleanField(
+        default=False, help_text="Sent by a bot or crawler: left out of attribution by default."
+    )
+    extras = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The message's other top-level keys as sent: integrations, _metadata, channel…",
+    )
     profile = models.ForeignKey(
         Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints"
     )
@@ -177,7 +219,16 @@ class RejectedEvent(models.Model):
     payload = models.JSONField(
         null=True, blank=True, help_text="The event as received (edit it, then resubmit)."
     )
-    raw_body = models.TextField(blank=True, help_text="The body when it was not JSON.")
+    raw_body = models.TextField(
+        blank=True,
+        help_text="The body when it was not JSON, cut to OMNITRAIL_REJECTED_BODY_BYTES.",
+    )
+    raw_body_encoding = models.CharField(
+        max_length=10, blank=True, help_text="base64 when the body was not UTF-8 text."
+    )
+    body_bytes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The size of the whole body as received."
+    )
     code = models.CharField(max_length=50)
     reason = models.TextField()
     index = models.IntegerField(null=True, blank=True, help_text="Position in the batch.")
@@ -189,10 +240,37 @@ class RejectedEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        indexes = [models.Index(fields=["status", "received_at"], name="rejected_open_by_time")]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="rejected_open_by_time"),
+            # The per-source quota of kept bodies counts the last hour's.
+            models.Index(fields=["source", "received_at"], name="rejected_by_source_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code}: {self.reason[:60]}"
+
+
+class IngestCount(models.Model):
+    """How often something was noted about a source's events: a warning (a time not
+    believed, an amount not read, …), a bot's event, a rejected body not kept (over the
+    quota). Operators read it in the admin and at /api/v1/sources/{id}/ingest-counts."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="ingest_counts")
+    code = models.CharField(max_length=50)
+    field = models.CharField(max_length=255, blank=True)
+    count = models.PositiveBigIntegerField(default=0)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        ordering = ["source", "code", "field"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "code", "field"], name="ingest_count_unique_source_code_field"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.code} {self.field}: {self.count}"
 
 
 class AuditEntry(models.Model):
@@ -218,6 +296,7 @@ class AuditEntry(models.Model):
         # Created by the consent app, where the audit log began; the table kept its name.
         db_table = "consent_auditentry"
         ordering = ["-at"]
+        verbose_name_plural = "audit entries"
         indexes = [models.Index(fields=["object_type", "object_id"], name="audit_by_object")]
 
     def __str__(self) -> str:

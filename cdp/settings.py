@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "corsheaders",
     # The apps, lowest layer first. Their AppConfig.ready() runs in this order, and the
     # work they add to ingestion (cdp.ingest_steps) runs in it too: identity, then
     # consent, then attribution's segments.
@@ -52,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # CORS for the tracking endpoints only (CORS_URLS_REGEX): before anything that answers.
+    "cdp.api.cors.TrackingCorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -319,6 +322,41 @@ OMNITRAIL_RESOLVE_CHUNK = env.int("OMNITRAIL_RESOLVE_CHUNK", default=5_000)
 # --- Tracking plans (cdp/tracking_plans/) ---
 # A violation (source, event, property, kind) first seen within this many days is shown as new.
 OMNITRAIL_TRACKING_PLAN_NEW_DAYS = env.int("OMNITRAIL_TRACKING_PLAN_NEW_DAYS", default=7)
+# --- web ---
+# CORS on the tracking endpoints (django-cors-headers), for websites sending from their
+# own origin: any origin may send (a source's allowed_origins narrows it, checked in the
+# view, 403 otherwise); the headers analytics.js and RudderStack's SDK send; preflights
+# cached by the browser for a day. Nothing else (the native API, the pages) gets CORS.
+CORS_URLS_REGEX = r"^/(v1|beacon/v1)/"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_METHODS = ("POST", "OPTIONS")
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "content-encoding",
+    "anonymousid",
+    "user-agent",
+    "x-requested-with",
+)
+CORS_PREFLIGHT_MAX_AGE = env.int("OMNITRAIL_CORS_MAX_AGE", default=86_400)
+# Proxies (addresses or networks) whose X-Forwarded-For is believed for an event's IP;
+# from anyone else the connection's own address is the client's.
+OMNITRAIL_TRUSTED_PROXIES = env.list("OMNITRAIL_TRUSTED_PROXIES", default=[])
+# Drop the host part of every IP (IPv4's last octet, IPv6's last 80 bits) before storing.
+OMNITRAIL_ANONYMIZE_IP = env.bool("OMNITRAIL_ANONYMIZE_IP", default=False)
+# The largest amount (revenue, total, value, price) believed; beyond it: null + warning.
+OMNITRAIL_MAX_AMOUNT = env.str("OMNITRAIL_MAX_AMOUNT", default="1000000000")
+# Bots' and crawlers' events are stored and counted, but attribution leaves them out
+# unless this is on.
+OMNITRAIL_ATTRIBUTE_BOTS = env.bool("OMNITRAIL_ATTRIBUTE_BOTS", default=False)
+# A body inflated (gzip, deflate) past this is refused with 413 (a gzip bomb).
+OMNITRAIL_MAX_INFLATED_BYTES = env.int("OMNITRAIL_MAX_INFLATED_BYTES", default=4 * 1024 * 1024)
+# Rejected bodies kept per source and hour, each cut to this many bytes; the rest are
+# only counted (IngestCount "rejected_body_dropped").
+OMNITRAIL_REJECTED_BODIES_PER_HOUR = env.int("OMNITRAIL_REJECTED_BODIES_PER_HOUR", default=200)
+OMNITRAIL_REJECTED_BODY_BYTES = env.int("OMNITRAIL_REJECTED_BODY_BYTES", default=8 * 1024)
 
 LOGGING = {
     "version": 1,
@@ -326,6 +364,41 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# --- ops ---
+# A cache that does not answer must not hold a request: ingestion goes on without it
+# (the rate limit fails open, the suppression check reads the database), after at most
+# this many seconds of waiting on the connection.
+OMNITRAIL_CACHE_TIMEOUT_SECONDS = env.float("OMNITRAIL_CACHE_TIMEOUT_SECONDS", default=1.0)
+if REDIS_URL:
+    CACHES["default"]["OPTIONS"] = {
+        "socket_connect_timeout": OMNITRAIL_CACHE_TIMEOUT_SECONDS,
+        "socket_timeout": OMNITRAIL_CACHE_TIMEOUT_SECONDS,
+    }
+# The Splink run lock (identity.tasks) is a lease of this many seconds, renewed every
+# third of it while the run lives: a killed worker's lock lapses within it.
+OMNITRAIL_MATCH_LEASE_SECONDS = env.int("OMNITRAIL_MATCH_LEASE_SECONDS", default=30)
+# A task of a worker killed outright (not its pool child) is redelivered by Redis after
+# this many seconds: longer than a task may take to be acknowledged.
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env.int(
+    "OMNITRAIL_BROKER_VISIBILITY_TIMEOUT", default=3600
+)
+# File destinations write segment exports (emails, phones) only inside this folder; a
+# destination's path is a folder within it.
+OMNITRAIL_EXPORT_DIR = env.str("OMNITRAIL_EXPORT_DIR", default=str(BASE_DIR / "var" / "exports"))
+
+# --- activation ---
+# Event streams: new touchpoints forwarded every minute (also after each ingested batch),
+# and stream batches whose scheduled retry was lost sent again.
+CELERY_BEAT_SCHEDULE["streams-forward"] = {
+    "task": "attribution.tasks.forward_streams",
+    "schedule": crontab(minute="*"),
+}
+CELERY_BEAT_SCHEDULE["streams-due-batches"] = {
+    "task": "attribution.tasks.send_due_stream_batches",
+    "schedule": crontab(minute="*"),
+}
+
 # --- admin ---
 # The currency money is shown in where the data names none (ISO 4217 code).
 OMNITRAIL_CURRENCY = env.str("OMNITRAIL_CURRENCY", default="USD")

@@ -6,7 +6,6 @@ import json
 import re
 from typing import Any
 
-from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
@@ -18,7 +17,7 @@ from consent.errors import InvalidIdentifier
 from consent.models import ConsentRecord, DataSubjectRequest
 from consent.personal_data import held_above, work_after_erasure
 from consent.selectors import profile_by_identifier
-from consent.suppression import ACTIVE_KEY, identifier_hash, suppress
+from consent.suppression import identifier_hash, mark_active, suppress
 from identity.selectors import merge_decision_summary, merge_history, merged_members
 from identity.services.erasure import forget_profiles, identifiers_of_profiles
 
@@ -155,7 +154,7 @@ def erase(request: DataSubjectRequest, profile: Profile) -> dict[str, Any]:
         earlier.result = {} if earlier.pk != request.pk else earlier.result
         earlier.save(update_fields=["identifier", "result"])
     request.refresh_from_db()
-    cache.set(ACTIVE_KEY, True, 60)
+    mark_active()
     # Derived aggregates (attribution credits) are recomputed without the person.
     for work in work_after_erasure():
         transaction.on_commit(work)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -18,7 +19,12 @@ from django.utils.crypto import salted_hmac
 from consent.models import SuppressedIdentifier
 from identity.engine.extract import identifiers_of_event
 
+logger = logging.getLogger(__name__)
+
 ACTIVE_KEY = "omnitrail:suppression-active"
+# How long the cache keeps "the list is empty": short, so that an erasure whose own cache
+# write failed (the cache unreachable from that process) is enforced everywhere soon after.
+EMPTY_SECONDS, ACTIVE_SECONDS = 5, 60
 
 
 def _key() -> bytes:
@@ -49,15 +55,37 @@ def suppress(identifiers: Iterable[tuple[str, str]], *, request=None) -> list[di
         ],
         ignore_conflicts=True,
     )
-    cache.set(ACTIVE_KEY, True, 60)
+    mark_active()
     return hashed
 
 
+def mark_active() -> None:
+    """Tell every process at once that the list is no longer empty."""
+    try:
+        cache.set(ACTIVE_KEY, True, ACTIVE_SECONDS)
+    except Exception:  # the cache client raises many kinds; the list itself is stored
+        logger.warning(
+            "the cache is unreachable: processes that cached an empty suppression list "
+            "see the new entries within %s s",
+            EMPTY_SECONDS,
+            exc_info=True,
+        )
+
+
 def _active() -> bool:
-    active = cache.get(ACTIVE_KEY)
+    """Whether the list has any entry: cached, and read from the database whenever the
+    cache cannot answer, so that the check is never skipped (an erasure must hold)."""
+    try:
+        active = cache.get(ACTIVE_KEY)
+    except Exception:  # the cache is down: the database answers
+        logger.warning("the cache is unreachable: the suppression check reads the database")
+        return SuppressedIdentifier.objects.exists()
     if active is None:
         active = SuppressedIdentifier.objects.exists()
-        cache.set(ACTIVE_KEY, active, 60)
+        try:
+            cache.set(ACTIVE_KEY, active, ACTIVE_SECONDS if active else EMPTY_SECONDS)
+        except Exception:  # gone between the two calls: the answer stands
+            logger.warning("the cache is unreachable: the suppression check reads the database")
     return active
 
 

@@ -1,9 +1,13 @@
 """Identity resolution in the background: thin tasks over identity.services."""
 
 import logging
+import threading
+import time
+import uuid
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, OperationalError
 
@@ -38,18 +42,54 @@ def sweep_unresolved_touchpoints() -> int:
 
 
 # One Splink run at a time across all workers: a full run can outlast the 15 minutes
-# between incremental ones, and two runs merging at once would race.
-MATCH_LOCK, MATCH_LOCK_SECONDS = "identity:match-run", 6 * 3600
+# between incremental ones, and two runs merging at once would race. The lock is a short
+# lease its holder renews while the run lives: a worker killed mid-run (SIGKILL, the OOM
+# killer) stops renewing, the lease lapses within OMNITRAIL_MATCH_LEASE_SECONDS, and the
+# redelivered task (acks_late) or the next scheduled run takes it. A fixed lock for the
+# longest run (6 hours here once) outlived its dead holder and skipped every run after it.
+MATCH_LOCK = "identity:match-run"
 
 
 def _one_run_at_a_time(run) -> int | None:
-    if not cache.add(MATCH_LOCK, 1, timeout=MATCH_LOCK_SECONDS):
-        logger.info("a Splink run is already under way; this one is skipped")
+    lease = settings.OMNITRAIL_MATCH_LEASE_SECONDS
+    token = uuid.uuid4().hex
+    if not _take_lease(token, lease):
+        logger.info("a Splink run is already under way (its lease is renewed); this one is skipped")
         return None
+    stop = threading.Event()
+    renewer = threading.Thread(
+        target=_renew_lease, args=(token, lease, stop), name="match-lease", daemon=True
+    )
+    renewer.start()
     try:
         return run().pk
     finally:
-        cache.delete(MATCH_LOCK)
+        stop.set()
+        renewer.join()
+        if cache.get(MATCH_LOCK) == token:
+            cache.delete(MATCH_LOCK)
+
+
+def _take_lease(token: str, lease: int) -> bool:
+    """Take the lock; if it is held, wait up to 1.5 leases for it to lapse. A redelivered
+    task arrives while its dead predecessor's lease still runs: it must wait, not skip.
+    A holder that still renews after that is alive, and this run is not needed."""
+    deadline = time.monotonic() + 1.5 * lease
+    while not cache.add(MATCH_LOCK, token, timeout=lease):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(min(1.0, lease / 6))
+    return True
+
+
+def _renew_lease(token: str, lease: int, stop: threading.Event) -> None:
+    while not stop.wait(lease / 3):
+        try:
+            if cache.get(MATCH_LOCK) != token or not cache.touch(MATCH_LOCK, lease):
+                logger.error("the Splink run lost its lease: another run may start meanwhile")
+                return
+        except Exception:  # the cache client raises many kinds; the run goes on
+            logger.warning("could not renew the Splink run's lease", exc_info=True)
 
 
 @shared_task(name="identity.tasks.match_profiles_full", acks_late=True)

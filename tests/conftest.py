@@ -84,3 +84,10 @@ def deliver(db, django_capture_on_commit_callbacks):
         return stamped
 
     return send_events
+
+
+@pytest.fixture(autouse=True)
+def export_dir(settings, tmp_path):
+    """File destinations write inside OMNITRAIL_EXPORT_DIR: the test's own folder."""
+    settings.OMNITRAIL_EXPORT_DIR = str(tmp_path)
+    return tmp_path

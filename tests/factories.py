@@ -94,3 +94,16 @@ class MatchReviewFactory(DjangoModelFactory):
     right = factory.SubFactory(ProfileFactory)
     match_probability = 0.9
     levels = factory.LazyFunction(dict)
+
+
+def report_reader(username: str):
+    """A user holding the report pages' permission (attribution.view_reports), which the
+    credit and report endpoints of the API need."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="attribution", codename="view_reports")
+    )
+    return user

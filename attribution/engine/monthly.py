@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from attribution.engine.comparison import return_on_spend
 from attribution.engine.journeys import Journeys, channel_totals
 
 NEVER = ""  # the "previous month" of a profile's first touched month
@@ -195,12 +196,15 @@ def range_report(
     - per channel over the range, and in total: the same, profiles distinct over the
       range; in total also identified and anonymous profiles and the identified share;
     - top movers: the channels whose credited revenue rose and fell most from the
-      range's second-to-last month to its last (at most `movers` each way).
+      range's second-to-last month to its last (at most `movers` each way);
+    - return on spend over the range: paid ROAS (revenue credited to the channels that
+      cost something / their cost) and blended MER (all revenue credited / all cost).
     """
     months = months_between(start, end) if start and end else []
     first, last = (months[0], months[-1]) if months else ("", "")  # start, end when given
     kept = _Kept(monthly, model=model, costs=costs, months=months)
     by_channel_month = _by_channel_month(kept, months)
+    by_channel = _by_channel(kept, months, first, last)
     return {
         "model": model,
         "start": start,
@@ -208,9 +212,13 @@ def range_report(
         "months": months,
         "totals": _totals(kept, months, first, last),
         "by_month": _by_month(kept, months),
-        "by_channel": _by_channel(kept, months, first, last),
+        "by_channel": by_channel,
         "by_channel_month": by_channel_month,
         "top_movers": _top_movers(by_channel_month, months, movers),
+        "return_on_spend": return_on_spend(
+            {row["channel"]: row["revenue"] for row in by_channel},
+            {row["channel"]: row["cost"] for row in by_channel},
+        ),
     }
 
 

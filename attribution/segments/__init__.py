@@ -14,6 +14,10 @@ them. docs/segments.md describes the feature; start reading at `rules.py`.
     services.py      the writes: save and refresh segments (all, or the changed profiles),
                      refresh the profile facts
     destinations.py  activation: file exports and signed webhooks with retries
+    platforms.py     the ad platforms' audience formats: normalisation and SHA-256
+                     (Google Ads Customer Match, Meta Custom Audiences; pure)
+    audiences.py     hashed audiences: consent per platform, full and delta files, the
+                     delivery record; "send now" for every destination kind
     tasks.py         Celery tasks (registered under "attribution.tasks.<function>")
     api.py, views.py, forms.py, admin.py
                      /api/v1/segments/, the Segments pages under /app/, the admin's

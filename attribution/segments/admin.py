@@ -7,10 +7,12 @@ import json
 from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from attribution.segments import rules as segment_rules
-from attribution.segments.destinations import export_segment, replay
+from attribution.segments.audiences import send_now
+from attribution.segments.destinations import replay
 from attribution.segments.forms import SegmentAdminForm, checked_definition
 from attribution.segments.models import Delivery, DeliveryEvent, Destination, Export, Segment
 from attribution.segments.selectors import best_time_to_contact, estimate, segment_names
@@ -125,16 +127,12 @@ class DestinationAdmin(OmnitrailAdmin):
     filter_horizontal = ["segments"]
     actions = ["export_now"]
 
-    @admin.action(description="Export the segments' members now (file destinations)")
+    @admin.action(description="Send the segments now (files, ad-platform audiences, webhooks)")
     def export_now(self, request, queryset):
-        for destination in queryset.filter(kind=Destination.Kind.FILE):
+        for destination in queryset.filter(active=True):
             for segment in destination.segments.all():
-                export = export_segment(destination, segment)
-                self.message_user(
-                    request,
-                    f"{segment} → {export.path}: {export.rows:,} profiles, "
-                    f"{export.left_out_for_consent:,} left out for consent",
-                )
+                summary = send_now(destination, segment)
+                self.message_user(request, f"{segment} → {destination}: {summary}")
 
 
 class DeliveryEventInline(admin.TabularInline):
@@ -173,8 +171,38 @@ class DeliveryAdmin(OmnitrailAdmin):
 
 @admin.register(Export)
 class ExportAdmin(OmnitrailAdmin):
-    list_display = ["created_at", "destination", "segment", "rows", "left_out_for_consent", "path"]
-    readonly_fields = [f.name for f in Export._meta.fields]
+    """Every file a destination was sent, each downloadable (through the segment page,
+    which checks the personal-data permission)."""
+
+    list_display = [
+        "created_at",
+        "destination",
+        "segment",
+        "mode",
+        "rows",
+        "removed",
+        "left_out_for_consent",
+        "download",
+    ]
+    list_filter = ["mode", "destination"]
+    readonly_fields = [f.name for f in Export._meta.fields] + ["download"]
+
+    @admin.display(description="Download")
+    def download(self, export):
+        page = reverse("app-segment", args=[export.segment_id])
+        links = [format_html('<a href="{}?file={}">file</a>', page, export.pk)]
+        if export.removed_path:
+            links.append(
+                format_html('<a href="{}?file={}&amp;part=removed">removed</a>', page, export.pk)
+            )
+        return format_html_join(" · ", "{}", ((link,) for link in links))
 
     def has_add_permission(self, request):
         return False
+
+
+# Event streams: stream destinations and their batches (the dead-letter list).
+from attribution.streams import admin as streams_admin  # noqa: E402, F401
+
+# Computed traits: their definitions, each in words.
+from attribution.traits import admin as traits_admin  # noqa: E402, F401

@@ -186,3 +186,20 @@ def profile_segments(request, pk):
     history = request.query_params.get("history") in ("1", "true")
     rows = segments_of_profile(profile.pk, history=history)
     return Response(MembershipSerializer(rows, many=True).data)
+
+
+@extend_schema(responses=serializers.ListField(child=serializers.DictField()))
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def profile_traits(request, pk):
+    """`GET /api/v1/profiles/{id}/traits/`: the profile's computed traits, each with its
+    key, name, value and definition in words."""
+    if not request.user.has_perm("attribution.view_profiletraitvalue"):
+        return Response(
+            {"code": "permission_denied", "message": "needs view_profiletraitvalue"},
+            status=status.HTTP_403_FORBIDDEN,
+        )
+    from attribution.traits.services import traits_of_profiles
+
+    profile = get_object_or_404(Profile, pk=pk)
+    return Response(traits_of_profiles([profile.pk]).get(profile.pk, []))

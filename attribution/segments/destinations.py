@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -32,6 +33,7 @@ from attribution.segments.models import (
 from attribution.segments.selectors import current_members, hour_label
 from attribution.selectors.reports import held_out
 from cdp.engine.batches import id_batches
+from cdp.errors import InvalidField
 from cdp.models import Profile
 from consent.policy import allowed_profiles
 from identity.selectors import identifiers_by_profile
@@ -87,16 +89,33 @@ def member_rows(profile_ids: list[int], entered: dict[int, datetime] | None = No
     return rows
 
 
+def export_folder(path: str) -> Path:
+    """The folder a file destination writes to: `path` inside OMNITRAIL_EXPORT_DIR
+    (blank: that folder itself). A path that leads out of it (`../..`, an absolute path
+    elsewhere, a symbolic link out) is refused, naming the field: exports hold emails
+    and phones, and must land only where the operator chose to keep them."""
+    root = Path(settings.OMNITRAIL_EXPORT_DIR).resolve()
+    folder = (root / (path or "")).resolve()
+    if folder != root and root not in folder.parents:
+        raise InvalidField(
+            f"must be a folder inside the export directory {root} (OMNITRAIL_EXPORT_DIR)",
+            field="path",
+        )
+    return folder
+
+
 def export_segment(destination: Destination, segment: Segment) -> Export:
     """Write the segment's current members that consented to the destination's purpose
     to a new file in the destination's folder; the Export row says how many were left out."""
     if destination.kind != Destination.Kind.FILE:
-        raise ValueError(f"destination: {destination.name} is a {destination.kind}, not a file")
+        raise InvalidField(
+            f"{destination.name} is a {destination.kind}, not a file", field="destination"
+        )
     members = dict(current_members(segment).values_list("profile_id", "entered_at"))
     sendable, refused = _sendable(destination, members)
     allowed = sorted(sendable)
     rows = member_rows(allowed, members)
-    folder = Path(destination.path or "exports")
+    folder = export_folder(destination.path)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = timezone.now().strftime("%Y%m%dT%H%M%S%f")
     path = folder / f"{slugify(segment.name)}-{stamp}.{destination.format}"
@@ -127,12 +146,21 @@ def _sendable(destination: Destination, profile_ids) -> tuple[set[int], int]:
     return allowed, refused
 
 
-def sync_webhooks(segment: Segment, *, scope: set[int] | None = None, now=None) -> list[Delivery]:
-    """For each active webhook destination of the segment: the consenting members it was
-    not told about enter, those it was told about that left (or withdrew) exit. Sent
-    after commit, one delivery per batch of events."""
+def sync_webhooks(
+    segment: Segment,
+    *,
+    scope: set[int] | None = None,
+    now=None,
+    only: Destination | None = None,
+) -> list[Delivery]:
+    """For each active webhook destination of the segment (or `only` that one): the
+    consenting members it was not told about enter, those it was told about that left
+    (or withdrew) exit. Sent after commit, one delivery per batch of events."""
     deliveries = []
-    for destination in segment.destinations.filter(active=True, kind=Destination.Kind.WEBHOOK):
+    webhooks = segment.destinations.filter(active=True, kind=Destination.Kind.WEBHOOK)
+    if only is not None:
+        webhooks = webhooks.filter(pk=only.pk)
+    for destination in webhooks:
         deliveries += _sync(destination, segment, scope, now or timezone.now())
     return deliveries
 

@@ -3,7 +3,10 @@ segments and their members' stays, and the destinations they are sent to with wh
 sent. Filed under the attribution app (their module is inside it): `attribution.models`
 re-exports them, and the tables and migrations are the app's as before."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from cdp.errors import InvalidField
 
 
 class ProfileFacts(models.Model):
@@ -132,13 +135,17 @@ class SegmentMembership(models.Model):
 
 
 class Destination(models.Model):
-    """Where a segment is sent: a file (CSV or NDJSON of its current members) or a
-    webhook (entered / exited events, signed). Only profiles that consented to the
-    destination's purpose are sent."""
+    """Where a segment is sent: a file (CSV or NDJSON of its current members), a
+    webhook (entered / exited events, signed), or an ad platform's hashed audience file
+    (Google Ads Customer Match, Meta Custom Audiences: full, then added / removed).
+    Only profiles that consented to the destination's purpose (and, for an ad platform,
+    to ad_user_data and ad_personalization) are sent."""
 
     class Kind(models.TextChoices):
         FILE = "file"
         WEBHOOK = "webhook"
+        GOOGLE_ADS = "google_ads", "Google Ads Customer Match"
+        META_ADS = "meta_ads", "Meta Custom Audiences"
 
     class Format(models.TextChoices):
         CSV = "csv"
@@ -161,7 +168,9 @@ class Destination(models.Model):
     )
     format = models.CharField(max_length=10, choices=Format.choices, default=Format.CSV)
     path = models.CharField(
-        max_length=500, blank=True, help_text="File: the folder exports are written to."
+        max_length=500,
+        blank=True,
+        help_text="File and ad platforms: the folder exports are written to.",
     )
     url = models.URLField(blank=True, help_text="Webhook: where events are POSTed.")
     secret = models.CharField(
@@ -172,6 +181,15 @@ class Destination(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from attribution.segments.destinations import export_folder
+
+        if self.kind == self.Kind.FILE:
+            try:
+                export_folder(self.path)
+            except InvalidField as error:
+                raise ValidationError({"path": error.message}) from None
 
 
 class Delivery(models.Model):
@@ -216,7 +234,13 @@ class DeliveryEvent(models.Model):
 
 
 class Export(models.Model):
-    """A file written for a destination: how many rows, how many left out for consent."""
+    """A file written for a destination: how many rows, how many left out for consent.
+    For an ad platform a delivery: the full audience, or the added (`path`) and removed
+    (`removed_path`) since the previous delivery."""
+
+    class Mode(models.TextChoices):
+        FULL = "full", "Full audience"
+        DELTA = "delta", "Added and removed since the last delivery"
 
     destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="exports")
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="exports")
@@ -224,6 +248,17 @@ class Export(models.Model):
     path = models.CharField(max_length=500)
     rows = models.PositiveIntegerField()
     left_out_for_consent = models.PositiveIntegerField()
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.FULL)
+    removed_path = models.CharField(
+        max_length=500, blank=True, help_text="Delta: the file of those to remove."
+    )
+    removed = models.PositiveIntegerField(default=0, help_text="Delta: rows to remove.")
+    left_out_by_purpose = models.JSONField(
+        default=dict, blank=True, help_text="Members each required purpose left out."
+    )
+    unmatchable = models.PositiveIntegerField(
+        default=0, help_text="Consenting members with no identifier the platform matches on."
+    )
 
     class Meta:
         ordering = ["-created_at"]

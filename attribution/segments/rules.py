@@ -11,6 +11,7 @@ A definition is a tree. Groups combine rules: {"all": [...]} (AND), {"any": [...
     {"fact": "first_touch_channel", "op": "equals", "value": "Paid Social"}
     {"channel": "Email"}                      (the profile was seen on that channel)
     {"segment": 12, "member": true}           (in, or with false not in, another segment)
+    {"computed": "orders_90d", "op": "gte", "value": 2}   (a computed trait, by its key)
 
 Trait operators: equals, not_equals, in, contains, gt, gte, lt, lte, between ([low,
 high], both included), is_set, not_set. Facts (computed per profile by the facts
@@ -101,7 +102,7 @@ def _check(node: Any, where: str, depth: int) -> None:
     raise RuleError(
         where,
         "not a group or a rule (expected one of all, any, not, trait, fact, "
-        "event, channel, segment)",
+        "event, channel, segment, computed)",
     )
 
 
@@ -127,6 +128,12 @@ def _check_fact(node: Mapping[str, Any], where: str) -> None:
         raise RuleError(f"{where}.fact", f"unknown fact {fact!r} (known: {', '.join(FACTS)})")
     kind = FACTS[fact]
     _operator(node, TEXT_OPS if kind == "text" else NUMBER_OPS, kind, where)
+
+
+def _check_computed(node: Mapping[str, Any], where: str) -> None:
+    _only(node, {"computed", "op", "value"}, where)
+    _name(node["computed"], f"{where}.computed")
+    _operator(node, TRAIT_OPS, "any", where)
 
 
 def _check_event(node: Mapping[str, Any], where: str) -> None:
@@ -165,6 +172,7 @@ _RULE_CHECKS: dict[str, Callable[[Mapping[str, Any], str], None]] = {
     "event": _check_event,
     "channel": _check_channel,
     "segment": _check_segment,
+    "computed": _check_computed,
 }
 
 
@@ -254,9 +262,16 @@ def describe(node: Mapping[str, Any], names: Mapping[int, str] | None = None) ->
     if "segment" in node:
         name = names.get(node["segment"], f"segment {node['segment']}")
         return f'{"is" if node.get("member", True) else "is not"} in "{name}"'
-    label = (
-        f"trait {node['trait']}" if "trait" in node else node["fact"].replace("_", " ")
-    ).replace("first touch", "first-touch")
+    return _comparison_in_words(node)
+
+
+def _comparison_in_words(node: Mapping[str, Any]) -> str:
+    if "computed" in node:
+        label = f"computed trait {node['computed']}"
+    else:
+        label = (
+            f"trait {node['trait']}" if "trait" in node else node["fact"].replace("_", " ")
+        ).replace("first touch", "first-touch")
     op = node["op"]
     if op in ("is_set", "not_set"):
         return f"{label} {OP_WORDS[op]}"
@@ -336,6 +351,8 @@ def _rule_row(rule: Mapping[str, Any]) -> dict[str, Any] | None:
         return row if rule.get("did", True) else None
     if "channel" in rule:
         return {"kind": "channel", "name": rule["channel"]}
+    if "computed" in rule:
+        return None  # no row kind for it yet: the definition is edited as JSON
     if "segment" in rule:
         return (
             {"kind": "segment", "name": str(rule["segment"])} if rule.get("member", True) else None

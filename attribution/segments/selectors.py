@@ -85,6 +85,8 @@ def _q(node: Mapping, now: datetime, scope: list[int] | None = None) -> Q:
         return _event_q(node, now, scope)
     if "channel" in node:
         return _exists(ProfileChannel.objects.filter(channel=node["channel"]))
+    if "computed" in node:
+        return _computed_q(node)
     members = SegmentMembership.objects.filter(segment_id=node["segment"], exited_at__isnull=True)
     found = _exists(members)
     return found if node.get("member", True) else ~found
@@ -117,6 +119,37 @@ def _event_q(node: Mapping, now: datetime, scope: list[int] | None) -> Q:
     else:
         found = _exists(touches)
     return found if node.get("did", True) else ~found
+
+
+def _computed_q(node: Mapping) -> Q:
+    """A computed trait's stored value compared: numbers by `number`, text by `text` (a
+    list of unique values compares its count as a number and its values as text)."""
+    from attribution.traits.models import ProfileTraitValue
+
+    values = ProfileTraitValue.objects.filter(trait__key=node["computed"])
+    op: str = node["op"]
+    value: Any = node.get("value")
+    if op in ("is_set", "not_set"):
+        return _exists(values) if op == "is_set" else ~_exists(values)
+
+    def same(one: Any) -> Q:
+        if isinstance(one, int | float) and not isinstance(one, bool):
+            return Q(number=one)
+        return Q(text=str(one))
+
+    if op in ("equals", "not_equals"):
+        found = _exists(values.filter(same(value)))
+        return found if op == "equals" else ~found
+    if op == "in":
+        either = Q(pk__in=[])
+        for one in value:
+            either |= same(one)
+        return _exists(values.filter(either))
+    if op == "contains":
+        return _exists(values.filter(text__icontains=value))
+    if op == "between":
+        return _exists(values.filter(number__gte=value[0], number__lte=value[1]))
+    return _exists(values.filter(**{f"number__{LOOKUPS[op]}": value}))
 
 
 def _exists(rows: QuerySet) -> Q:
@@ -379,7 +412,16 @@ def personas() -> list[dict]:
 
 
 def facts_of_profiles(profile_ids: Iterable[int]) -> list[Mapping[str, Any]]:
-    return list(ProfileFacts.objects.filter(profile_id__in=list(profile_ids)).values())
+    """Each profile's facts, with its computed traits (`computed_traits`: key, name,
+    value, the definition in words) for the 360° page and the access bundle."""
+    from attribution.traits.services import traits_of_profiles
+
+    ids = list(profile_ids)
+    computed = traits_of_profiles(ids)
+    return [
+        {**row, "computed_traits": computed.get(row["profile_id"], [])}
+        for row in ProfileFacts.objects.filter(profile_id__in=ids).values()
+    ]
 
 
 # --- Changed profiles --------------------------------------------------------------------
@@ -508,7 +550,7 @@ def segment_destinations(segment: Segment) -> list[dict]:
     )
     out = []
     for destination in rows:
-        is_file = destination.kind == Destination.Kind.FILE
+        is_file = destination.kind != Destination.Kind.WEBHOOK  # a file, or an ad platform's
         out.append(
             {
                 "name": destination.name,

@@ -29,6 +29,7 @@ from attribution.segments.models import (
 )
 from attribution.segments.selectors import current_members, evaluate, personas
 from attribution.selectors.journeys import touch_frame
+from attribution.traits.services import refresh_traits
 from cdp.engine.batches import id_batches
 from cdp.id_filters import ids_in
 from cdp.services.bulk import copy_rows
@@ -216,6 +217,8 @@ def reevaluate_profiles(profile_ids: Iterable[int]) -> dict:
     ids = set(profile_ids)
     segments = list(Segment.objects.filter(active=True))
     if not ids or not segments:  # no segment to keep: facts wait for the nightly refresh
+        # (the computed traits do not: the 360° page and the API show them)
+        refresh_traits(ids)
         return {"profiles": len(ids), "entered": 0, "exited": 0}
     # One transaction for the whole re-evaluation: one commit (one fsync) instead of one
     # per segment, and no reader sees half of a profile's memberships updated.
@@ -293,6 +296,8 @@ def refresh_facts(profile_ids: Iterable[int] | None = None, *, now: datetime | N
                 )
             ],
         )
+    # The computed traits staff defined, for the same profiles (bounded chunks).
+    refresh_traits(ids, now=now)
     return len(facts)
 
 

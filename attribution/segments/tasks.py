@@ -20,6 +20,8 @@ from attribution.segments.services import (
     refresh_segment,
     refresh_segments,
 )
+from attribution.streams.models import StreamBatch
+from attribution.streams.services import due_batches, forward_all, send_batch
 from cdp.selectors import profiles_of_messages
 
 # Where the sweep of changed profiles got to (a missing mark looks back one hour).
@@ -40,8 +42,11 @@ def refresh_all_facts() -> int:
 
 @shared_task(name="attribution.tasks.reevaluate_touchpoint_profiles", acks_late=True)
 def reevaluate_touchpoint_profiles(source_id: int, message_ids: list[str]) -> dict:
-    """After identity resolution placed a batch: its profiles' memberships anew."""
-    return reevaluate_profiles(profiles_of_messages(source_id, message_ids))
+    """After identity resolution placed a batch: its profiles' memberships anew, and the
+    event streams forward what is new."""
+    result = reevaluate_profiles(profiles_of_messages(source_id, message_ids))
+    forward_all()
+    return result
 
 
 @shared_task(name="attribution.tasks.reevaluate_changed_profiles", acks_late=True)
@@ -80,3 +85,31 @@ def send_due_deliveries() -> int:
 def refresh_one_segment(segment_id: int) -> dict:
     """One segment's members anew (after staff saved its rules)."""
     return vars(refresh_segment(Segment.objects.get(pk=segment_id)))
+
+
+@shared_task(name="attribution.tasks.forward_streams", acks_late=True)
+def forward_streams() -> int:
+    """Every stream destination's new touchpoints put in batches and sent (beat: every
+    minute, and after each ingested batch)."""
+    return forward_all()
+
+
+@shared_task(name="attribution.tasks.send_stream_batch", acks_late=True)
+def send_stream_batch(batch_id: int) -> str:
+    """POST one batch of forwarded events; after a failure the next attempt is scheduled
+    with exponential backoff until the destination's max attempts, then it is parked
+    as failed (the dead-letter list in the admin)."""
+    batch = StreamBatch.objects.select_related("destination").get(pk=batch_id)
+    wait = send_batch(batch)
+    if wait is not None and not send_stream_batch.app.conf.task_always_eager:
+        send_stream_batch.apply_async((batch_id,), countdown=wait)
+    return batch.status
+
+
+@shared_task(name="attribution.tasks.send_due_stream_batches", acks_late=True)
+def send_due_stream_batches() -> int:
+    """Stream batches whose retry is overdue (beat: every minute): one attempt each."""
+    due = list(due_batches())
+    for batch in due:
+        send_batch(batch)
+    return len(due)

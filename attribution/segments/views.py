@@ -10,15 +10,26 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from pathlib import Path
 
 from django import forms
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.text import slugify
 from plotly import graph_objects as go
 
-from attribution.segments.models import Segment
+from attribution.segments.audiences import PLATFORM_NAMES, audience_lines, send_now
+from attribution.segments.models import Destination, Export, Segment
 from attribution.segments.selectors import (
     all_members,
     best_time_to_contact,
@@ -41,6 +52,7 @@ from cdp.pages import (
 )
 
 MEMBERS_PER_PAGE = 50
+SEND_TO_DESTINATION = "attribution.change_destination"
 
 
 @page_permission(VIEW_REPORTS)
@@ -116,8 +128,15 @@ class SegmentFilters(forms.Form):
 def segment_detail(request: HttpRequest, pk: int) -> HttpResponse | StreamingHttpResponse:
     segment = get_object_or_404(Segment.objects.select_related("purpose"), pk=pk)
     personal_data = request.user.has_perm(VIEW_PERSONAL_DATA)
-    if request.GET.get("download") == "members":
+    if request.method == "POST":
+        return _send(request, segment)
+    wanted = request.GET.get("download")
+    if wanted == "members":
         return _members_csv(segment, personal_data=personal_data)
+    if wanted in PLATFORM_NAMES:
+        return _audience_csv(segment, wanted, personal_data=personal_data)
+    if request.GET.get("file"):
+        return _export_file(request, segment, personal_data=personal_data)
     form = SegmentFilters(
         {"days": request.GET.get("days") or 30, "page": request.GET.get("page") or 1}
     )
@@ -157,6 +176,12 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse | StreamingHtt
         "destinations": destinations,
         "personal_data": personal_data,
         "profile_links": request.user.has_perm(VIEW_CUSTOMER_360),
+        "can_send": request.user.has_perm(SEND_TO_DESTINATION),
+        "sendable": list(
+            segment.destinations.filter(active=True).order_by("name").values("pk", "name", "kind")
+        ),
+        "platform_downloads": list(PLATFORM_NAMES.items()),
+        "deliveries": exports,
     }
     tables = _detail_tables(history, days=days, destinations=destinations, exports=exports)
     return render_page(
@@ -209,7 +234,15 @@ def _detail_tables(history, *, days, destinations, exports) -> list[Table]:
         Table(
             "exports",
             "Latest export files",
-            ["Written (UTC)", "Destination", "File", "Rows", "Left out for consent"],
+            [
+                "Written (UTC)",
+                "Destination",
+                "File",
+                "Rows",
+                "Left out for consent",
+                "Sent as",
+                "Removed",
+            ],
             [
                 [
                     _when(export.created_at),
@@ -217,10 +250,12 @@ def _detail_tables(history, *, days, destinations, exports) -> list[Table]:
                     export.path.replace("\\", "/").rsplit("/", 1)[-1],
                     export.rows,
                     export.left_out_for_consent,
+                    export.get_mode_display(),
+                    export.removed if export.mode == Export.Mode.DELTA else None,
                 ]
                 for export in exports
             ],
-            numeric={"Rows", "Left out for consent"},
+            numeric={"Rows", "Left out for consent", "Removed"},
         ),
     ]
     for table in tables:  # a figure not there yet (None) is an empty cell
@@ -265,3 +300,47 @@ def _members_csv(segment: Segment, *, personal_data: bool) -> StreamingHttpRespo
         f'attachment; filename="segment-{segment.pk}-{slugify(segment.name)}-members.csv"'
     )
     return response
+
+
+def _audience_csv(segment: Segment, platform: str, *, personal_data: bool) -> StreamingHttpResponse:
+    """The full hashed audience for an ad platform, as its upload file (hashed
+    identifiers are still personal data: the same permission as the members' emails)."""
+    if not personal_data:
+        raise PermissionDenied("needs cdp.view_personal_data")
+    response = StreamingHttpResponse(
+        audience_lines(segment, platform), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="segment-{segment.pk}-{slugify(segment.name)}-{platform}.csv"'
+    )
+    return response
+
+
+def _export_file(request: HttpRequest, segment: Segment, *, personal_data: bool) -> FileResponse:
+    """A file a delivery wrote (`?file=<export id>`, `&part=removed` for a delta's
+    removals), from the destination's folder."""
+    if not personal_data:
+        raise PermissionDenied("needs cdp.view_personal_data")
+    try:
+        export = Export.objects.get(pk=int(request.GET["file"]), segment=segment)
+    except (ValueError, Export.DoesNotExist):
+        raise Http404("file: no such export of this segment") from None
+    path = Path(export.removed_path if request.GET.get("part") == "removed" else export.path)
+    if not path.name or not path.is_file():
+        raise Http404(f"file: {path.name or 'the removed file'} is no longer on the server")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+
+
+def _send(request: HttpRequest, segment: Segment) -> HttpResponseRedirect:
+    """Send now to one of the segment's destinations; the page says what was sent."""
+    if not request.user.has_perm(SEND_TO_DESTINATION):
+        raise PermissionDenied(f"needs {SEND_TO_DESTINATION}")
+    back = HttpResponseRedirect(request.path)
+    try:
+        destination = segment.destinations.get(pk=int(request.POST.get("send", "")), active=True)
+    except (ValueError, Destination.DoesNotExist):
+        messages.error(request, "Destination: pick one of this segment's active destinations.")
+        return back
+    summary = send_now(destination, segment, full=request.POST.get("full") == "1")
+    messages.success(request, f"{destination.name}: {summary}")
+    return back

@@ -82,9 +82,12 @@ def event_properties(event: str) -> list[dict[str, Any]]:
         .values_list("properties", flat=True)[:EVENT_SAMPLE]
     )
     for properties in latest:
-        for key, value in (properties or {}).items():
+        if not isinstance(properties, dict):
+            continue
+        for key, value in properties.items():
             if isinstance(value, (dict, list)) or value is None:
                 continue
+            # Keyed by type too: True and 1 are one key to a Counter, not to a rule.
             values.setdefault(key, Counter())[_json_key(value)] += 1
     return [
         {"key": key, "values": [_json_value(v) for v, _ in seen.most_common(MAX_VALUES)]}
@@ -109,7 +112,8 @@ def trait_keys() -> list[str]:
         .values_list("traits", flat=True)[:TRAIT_SAMPLE]
     )
     for traits in latest:
-        keys.update(k for k, v in (traits or {}).items() if not isinstance(v, (dict, list)))
+        if isinstance(traits, dict):
+            keys.update(k for k, v in traits.items() if not isinstance(v, (dict, list)))
     return sorted(keys)
 
 

@@ -11,11 +11,12 @@ from django.db.models import Case, IntegerField, Max, Q, Sum, When
 from django.utils import timezone
 
 from attribution.engine.budget import advise
+from attribution.engine.comparison import compare_models, return_on_spend
 from attribution.engine.crosschannel import clv_by_first_touch, funnel
 from attribution.engine.incrementality import holdout_mask, lift
 from attribution.engine.models import DEFAULT_GUARDRAIL
 from attribution.engine.paths import pareto
-from attribution.errors import InvalidGuardrail, NothingToAdvise
+from attribution.errors import InvalidGuardrail, NoMonthlyFigures, NothingToAdvise, UnknownModel
 from attribution.models import AttributionRun, Cost, Credit, FunnelStage, Holdout, ProfileFacts
 from cdp.errors import InvalidField
 from cdp.models import Touchpoint
@@ -25,12 +26,17 @@ def credit_report(run, *, model: str, group_by: str = "channel") -> list[dict]:
     """Per channel (or channel and campaign): conversions and revenue the model credited
     in the run, what it cost (costs dated up to the run's end), ROAS (revenue / cost)
     and CPA (cost / conversions); ROAS and CPA are None where they do not exist."""
+    return credit_reports(run, models=[model], group_by=group_by)[model]
+
+
+def credit_reports(run, *, models: list[str], group_by: str = "channel") -> dict[str, list]:
+    """credit_report for each of `models`, in two queries whatever their number."""
     if group_by not in ("channel", "campaign"):
         raise InvalidField("must be channel or campaign", field="group_by")
     keys = ["channel"] if group_by == "channel" else ["channel", "campaign"]
     credited = (
-        Credit.objects.filter(run=run, model=model)
-        .values(*keys)
+        Credit.objects.filter(run=run, model__in=models)
+        .values("model", *keys)
         .annotate(conversions=Sum("conversions"), revenue=Sum("value"))
     )
     costs = Cost.objects.all()
@@ -41,18 +47,20 @@ def credit_report(run, *, model: str, group_by: str = "channel") -> list[dict]:
         tuple(row[k] for k in keys): float(row["spent"])
         for row in costs.values(*keys).annotate(spent=Sum("cost"))
     }
-    rows = []
-    seen = set()
+    by_model: dict[str, list] = {model: [] for model in models}
+    seen: dict[str, set] = {model: set() for model in models}
     for row in credited:
         key = tuple(row[k] for k in keys)
-        seen.add(key)
-        rows.append(
-            _report_row(model, keys, key, row["conversions"], row["revenue"], spent.get(key))
+        seen[row["model"]].add(key)
+        by_model[row["model"]].append(
+            _report_row(row["model"], keys, key, row["conversions"], row["revenue"], spent.get(key))
         )
-    for key, cost in spent.items():  # money spent where nothing was credited
-        if key not in seen:
-            rows.append(_report_row(model, keys, key, 0.0, 0.0, cost))
-    return sorted(rows, key=lambda r: (-r["revenue"], r["channel"], r.get("campaign", "")))
+    for model, rows in by_model.items():
+        for key, cost in spent.items():  # money spent where nothing was credited
+            if key not in seen[model]:
+                rows.append(_report_row(model, keys, key, 0.0, 0.0, cost))
+        rows.sort(key=lambda r: (-r["revenue"], r["channel"], r.get("campaign", "")))
+    return by_model
 
 
 def _report_row(model, keys, key, conversions, revenue, cost) -> dict:
@@ -268,3 +276,79 @@ def revenue_pareto(run: AttributionRun, *, model: str, group_by: str = "channel"
     the API's `reports/pareto`, over the run's stored credits."""
     rows = credit_report(run, model=model, group_by=group_by)
     return pareto([row for row in rows if row["revenue"] > 0], key="revenue")
+
+
+# --- Return on spend, two models compared, early / middle / late touches ---------------
+
+
+def return_on_spend_report(run: AttributionRun, *, model: str) -> dict:
+    """Paid ROAS (revenue `model` credits to the channels with cost / their cost) and
+    blended MER (all revenue credited / all cost) of the run, costs dated up to its end."""
+    _in_run(run, model, field="model")
+    return _return_on_spend(model, credit_report(run, model=model))
+
+
+def return_on_spend_by_model(run: AttributionRun) -> list[dict]:
+    """return_on_spend_report for every model of the run, in two queries."""
+    reports = credit_reports(run, models=list(run.models_run))
+    return [_return_on_spend(model, rows) for model, rows in reports.items()]
+
+
+def _return_on_spend(model: str, rows: list[dict]) -> dict:
+    return {
+        "model": model,
+        **return_on_spend(
+            {row["channel"]: row["revenue"] for row in rows},
+            {row["channel"]: row["cost"] for row in rows},
+        ),
+    }
+
+
+def compare_report(
+    run: AttributionRun, *, model: str, compare: str, group_by: str = "channel"
+) -> dict:
+    """GA4's model comparison: per channel (or campaign) the conversions, revenue and
+    ROAS under `model` and under `compare`, and the % change from the first to the
+    second; with each model's paid ROAS and blended MER."""
+    _in_run(run, model, field="model")
+    _in_run(run, compare, field="compare")
+    keys = ["channel"] if group_by == "channel" else ["channel", "campaign"]
+    lines = credit_reports(run, models=[model, compare], group_by=group_by)
+    by_channel = (
+        lines
+        if group_by == "channel"
+        else credit_reports(run, models=[model, compare], group_by="channel")
+    )
+    return {
+        "model": model,
+        "compare": compare,
+        "group_by": group_by,
+        "rows": compare_models(lines[model], lines[compare], keys=keys),
+        "return_on_spend": {
+            "first": _return_on_spend(model, by_channel[model]),
+            "second": _return_on_spend(compare, by_channel[compare]),
+        },
+    }
+
+
+def path_positions_report(run: AttributionRun, *, model: str) -> list[dict]:
+    """Per channel, what `model` credits to its early, middle and late touches of the
+    conversion paths (GA4's split: first 25%, middle 50%, last 25% of each path's
+    touches), as the run stored it. NoMonthlyFigures for a run made before runs kept it."""
+    _in_run(run, model, field="model")
+    kept = (run.summary or {}).get("path_positions")
+    if kept is None:
+        raise NoMonthlyFigures(
+            f"run {run.pk} was made before runs kept early, middle and late touches: "
+            "refresh attribution",
+            field="goal",
+        )
+    return kept.get(model, [])
+
+
+def _in_run(run: AttributionRun, model: str, *, field: str) -> None:
+    if model not in run.models_run:
+        raise UnknownModel(
+            f"{model!r} is not in run {run.pk} (its models: {', '.join(run.models_run)})",
+            field=field,
+        )

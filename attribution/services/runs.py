@@ -17,14 +17,23 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from attribution.engine import paths
+from attribution.engine.comparison import position_credit
 from attribution.engine.crosschannel import channel_pairs
-from attribution.engine.journeys import channel_totals
+from attribution.engine.journeys import DIRECT, channel_totals
 from attribution.engine.models import MODELS
 from attribution.engine.monthly import credited_by_month, month_index, month_span, touch_figures
+from attribution.engine.performance import (
+    credited_by_line,
+    email_figures,
+    line_figures,
+    post_click,
+    visits,
+)
 from attribution.errors import InvalidCost, UnknownGoal, UnknownModel
 from attribution.models import AttributionRun, Cost, Credit, Goal
 from attribution.selectors import JourneySet, journeys_for_goal
 from attribution.selectors.monthly import identified_profiles
+from attribution.selectors.performance import email_events
 from attribution.selectors.reports import clv_report, funnel_report, holdout_report
 
 
@@ -60,11 +69,24 @@ def refresh_attribution(
     touches = _touch_rows(found, goal=goal)
     months = month_span(touches["at"], found.ends)
     touched = _monthly_touches(touches, months)
+    performance = _performance_touches(touches, months)
     del touches  # millions of rows at scale: not kept through the models
     credited = _credited(run, found, names, months=months, cost_by_channel=_cost_by_channel(until))
+    performance["post_click"] = post_click(
+        found.journeys, found.campaigns, month_index(found.ends, months), months
+    )
+    performance["credited"] = credited.lines
+    performance["email"] = _email_figures(found.profile_ids, until=until)
     with transaction.atomic():
         Credit.objects.bulk_create(credited.credits, batch_size=2000)
-        _complete(run, goal, found, credited, monthly={"months": months, **touched})
+        _complete(
+            run,
+            goal,
+            found,
+            credited,
+            monthly={"months": months, **touched},
+            performance=performance,
+        )
     return run
 
 
@@ -109,6 +131,8 @@ class _Credited:
     pairs: dict[str, list] = field(default_factory=dict)
     daily: dict[str, dict] = field(default_factory=dict)
     monthly: dict[str, dict] = field(default_factory=dict)
+    positions: dict[str, list] = field(default_factory=dict)  # early / middle / late touches
+    lines: dict[str, dict] = field(default_factory=dict)  # per channel, campaign and month
 
 
 def _credited(
@@ -134,6 +158,10 @@ def _credited(
         credited.pairs[name] = channel_pairs(journeys, shares, cost_by_channel)[:PAIRS_KEPT]
         credited.daily[name] = _daily_revenue(journeys, shares, days)
         credited.monthly[name] = credited_by_month(journeys, shares, journey_month, months)
+        credited.positions[name] = position_credit(journeys, shares)
+        credited.lines[name] = credited_by_line(
+            journeys, shares, found.campaigns, journey_month, months
+        )
         for key in np.flatnonzero(conversions):
             channel, campaign = divmod(int(key), len(campaigns))
             credited.credits.append(
@@ -150,7 +178,13 @@ def _credited(
 
 
 def _complete(
-    run: AttributionRun, goal: Goal, found: JourneySet, credited: _Credited, *, monthly: dict
+    run: AttributionRun,
+    goal: Goal,
+    found: JourneySet,
+    credited: _Credited,
+    *,
+    monthly: dict,
+    performance: dict,
 ) -> None:
     """The run's totals and summary (the reports pages and the API read), and done."""
     journeys = found.journeys
@@ -165,8 +199,10 @@ def _complete(
         "assisted": paths.assisted_conversions(journeys),
         "conversions_without_touch": found.conversions_without_touch,
         "channel_pairs": credited.pairs,
+        "path_positions": credited.positions,
         "daily_revenue": credited.daily,
         "monthly": {**monthly, "credited": credited.monthly},
+        "performance": performance,
         "funnel": funnel_report(found.profile_ids),
         "clv_by_first_touch": clv_report(found.profile_ids),
         "holdouts": [
@@ -197,12 +233,27 @@ def _touch_rows(found, *, goal: Goal) -> dict[str, Any]:
     events) the journeys were cut from, taken over from `found` (which lets go of them)."""
     frame, found.touches = found.touches, None
     # A goal on a marketing event (an email click ...): its rows are conversions, not touches.
-    touch = np.asarray(frame["event"] != goal.event)
+    conversion = np.asarray(frame["event"] == goal.event)
+    touch = ~conversion
+    channels = [str(name) for name in frame["channel"].cat.categories]
+    channel = frame["channel"].cat.codes.to_numpy().astype(np.int64)
+    at = frame["timestamp"].dt.tz_convert(None).to_numpy()
+    start, engaged = visits(
+        profile=frame["profile_id"].to_numpy(dtype=np.int64),
+        at=at.astype("datetime64[ns]").astype(np.int64),
+        conversion=conversion,
+        channel=channel,
+        direct=channels.index(DIRECT) if DIRECT in channels else -1,
+    )
     return {
         "profile": frame["profile_id"].to_numpy(dtype=np.int64)[touch],
-        "at": frame["timestamp"].dt.tz_convert(None).to_numpy()[touch],
-        "channel": frame["channel"].cat.codes.to_numpy().astype(np.int64)[touch],
-        "channels": [str(name) for name in frame["channel"].cat.categories],
+        "at": at[touch],
+        "channel": channel[touch],
+        "channels": channels,
+        "campaign": frame["campaign"].cat.codes.to_numpy().astype(np.int64)[touch],
+        "campaigns": [str(name) for name in frame["campaign"].cat.categories],
+        "visit_start": start[touch],
+        "engaged": engaged[touch],
     }
 
 
@@ -218,6 +269,30 @@ def _monthly_touches(touches: dict[str, Any], months: list[str]) -> dict:
         channels=touches["channels"],
         months=months,
     )
+
+
+def _performance_touches(touches: dict[str, Any], months: list[str]) -> dict:
+    """Per channel, campaign and month: touchpoints, visits, engaged visits and reach."""
+    campaigns = max(len(touches["campaigns"]), 1)
+    key = touches["channel"] * campaigns + np.maximum(touches["campaign"], 0)
+    used, line = np.unique(key, return_inverse=True)
+    names = touches["campaigns"] or [""]
+    lines = [(touches["channels"][k // campaigns], names[k % campaigns]) for k in used.tolist()]
+    return line_figures(
+        profile=touches["profile"],
+        month=month_index(touches["at"], months),
+        line=line,
+        start=touches["visit_start"],
+        engaged=touches["engaged"],
+        lines=lines,
+        months=months,
+    )
+
+
+def _email_figures(profile_ids: set[int], *, until: datetime | None) -> dict:
+    """Per email campaign and month, the email events of the profiles analytics allows."""
+    event, campaign, month = email_events(profile_ids, until=until)
+    return email_figures(event=event, campaign=campaign, month=month)
 
 
 def _conversion_days(found) -> np.ndarray:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 from django.http import HttpRequest, HttpResponse
 
+from attribution.engine.comparison import POSITIONS, compare_models
 from attribution.engine.models import (
     DEFAULT_GOAL,
     DEFAULT_GUARDRAIL,
@@ -25,7 +26,15 @@ from attribution.errors import InvalidGuardrail, NoMonthlyFigures, NothingToAdvi
 from attribution.models import AttributionRun
 from attribution.selectors import model_comparison
 from attribution.selectors.monthly import monthly_report
-from attribution.selectors.reports import budget_report, parse_guardrail
+from attribution.selectors.performance import channel_performance
+from attribution.selectors.reports import (
+    budget_report,
+    compare_report,
+    credit_reports,
+    parse_guardrail,
+    path_positions_report,
+    return_on_spend_by_model,
+)
 from attribution.selectors.runs import goals_with_runs, latest_run
 from cdp.errors import InvalidField
 from cdp.pages import VIEW_REPORTS, Chart, Table, page_permission, render_page
@@ -138,6 +147,13 @@ def overview(request: HttpRequest) -> HttpResponse:
             errors[error.field] = error.message
     complete = request.GET.get("download") == "channel_months"
     tables, charts, notes = overview_figures(report, complete=complete) if report else ([], [], {})
+    if report and report["months"] and choice.run is not None and choice.model:
+        performance = channel_performance(
+            choice.run, model=choice.model, start=report["start"], end=report["end"]
+        )
+        tables += performance_tables(
+            performance, notes, complete=request.GET.get("download") == "performance"
+        )
     return respond(
         request,
         "app/overview.html",
@@ -294,14 +310,16 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
     except InvalidGuardrail as error:
         errors[error.field] = error.message
         guardrail = DEFAULT_GUARDRAIL
+    compare = _compare_model(request, choice, errors)
     tables, charts, notes = [], [], {}
     notice = ""
     if choice.run is None:
         notice = "No attribution run has completed yet: run refresh_attribution."
-    elif not errors:
+    elif not errors and choice.model:  # a run always has a model
         tables, charts, notes = attribution_figures(
             request, choice.run, model=choice.model, measure=measure, guardrail=guardrail
         )
+        tables += comparison_tables(choice.run, model=choice.model, compare=compare, notes=notes)
     return respond(
         request,
         "app/attribution.html",
@@ -315,6 +333,8 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
             "guardrail_points": round(guardrail * 100, 2),
             "model_label": model_label(choice.model or ""),
             "model_options": [(name, model_label(name)) for name in choice.models],
+            "compare": compare,
+            "compare_label": model_label(compare or ""),
         },
         title="Attribution",
         errors=errors,
@@ -549,4 +569,308 @@ def _holdout_row(row: dict) -> list:
         _blank(_rounded(row.get("incremental_conversions"), 2)),
         _blank(row.get("markov_credited_conversions")),
         row.get("error", ""),
+    ]
+
+
+# --- Return on spend and the model comparison (the attribution page) ------------------
+
+# The second model of the comparison when none is asked for: GA4 compares its
+# data-driven model with last click.
+DEFAULT_COMPARE = ("last_touch", "first_touch")
+
+
+def _compare_model(request: HttpRequest, choice: RunChoice, errors: dict) -> str | None:
+    """?compare=: the model compared with ?model= (one the run has)."""
+    asked = request.GET.get("compare", "").strip()
+    if asked and choice.run and asked not in choice.models:
+        errors["compare"] = f"{asked!r} is not in this run (its models: {', '.join(choice.models)})"
+    default = next((m for m in DEFAULT_COMPARE if m != choice.model), DEFAULT_COMPARE[0])
+    return pick(asked, choice.models, default)
+
+
+ROS_COLUMNS = [
+    "Paid revenue",
+    "Paid cost",
+    "Paid ROAS",
+    "All revenue",
+    "All cost",
+    "Blended MER",
+]
+
+
+def _ros_cells(ros: dict) -> list:
+    return [
+        ros["paid_revenue"],
+        ros["paid_cost"],
+        _blank(_rounded(ros["paid_roas"], 2)),
+        ros["revenue"],
+        ros["cost"],
+        _blank(_rounded(ros["mer"], 2)),
+    ]
+
+
+def comparison_tables(run, *, model: str, compare: str | None, notes: dict) -> list[Table]:
+    """Paid ROAS and blended MER per model; the two models compared per channel and per
+    campaign with the % change; early, middle and late touches under each."""
+    ros = Table(
+        "return_on_spend",
+        "Return on spend per model: paid ROAS (revenue credited to the channels with cost / "
+        "their cost) and blended MER (all revenue credited / all cost)",
+        ["Model", *ROS_COLUMNS],
+        [[model_label(row["model"]), *_ros_cells(row)] for row in return_on_spend_by_model(run)],
+        numeric=set(ROS_COLUMNS),
+    )
+    tables = [ros]
+    if compare is None:
+        return tables
+    first, second = model_label(model), model_label(compare)
+    columns = [
+        f"Conversions ({first})",
+        f"Conversions ({second})",
+        "Conversions change %",
+        f"Revenue ({first})",
+        f"Revenue ({second})",
+        "Revenue change %",
+        "Cost",
+        f"ROAS ({first})",
+        f"ROAS ({second})",
+        "ROAS change %",
+    ]
+
+    def cells(row: dict) -> list:
+        return [
+            round(row["conversions_first"], 2),
+            round(row["conversions_second"], 2),
+            _blank(row["conversions_change_percent"]),
+            row["revenue_first"],
+            row["revenue_second"],
+            _blank(row["revenue_change_percent"]),
+            row["cost"],
+            _blank(_rounded(row["roas_first"], 2)),
+            _blank(_rounded(row["roas_second"], 2)),
+            _blank(row["roas_change_percent"]),
+        ]
+
+    by_channel = compare_report(run, model=model, compare=compare)["rows"]
+    lines = credit_reports(run, models=[model, compare], group_by="campaign")
+    by_campaign = compare_models(lines[model], lines[compare], keys=["channel", "campaign"])
+    tables.append(
+        Table(
+            "compare",
+            f"Model comparison per channel: {first} against {second}, with the % change "
+            f"from the first to the second",
+            ["Channel", *columns],
+            [[row["channel"], *cells(row)] for row in by_channel],
+            numeric=set(columns),
+        )
+    )
+    tables.append(
+        Table(
+            "compare_campaigns",
+            f"Model comparison per campaign: {first} against {second}",
+            ["Channel", "Campaign", *columns],
+            [[row["channel"], row["campaign"] or "(none)", *cells(row)] for row in by_campaign],
+            numeric=set(columns),
+        )
+    )
+    position_columns = [
+        f"{label} {where} {what}"
+        for label in (first, second)
+        for where in ("early", "middle", "late")
+        for what in ("conversions", "revenue")
+    ]
+    try:
+        positions = {
+            name: {row["channel"]: row for row in path_positions_report(run, model=name)}
+            for name in (model, compare)
+        }
+    except NoMonthlyFigures as error:  # a run made before runs kept them
+        notes["positions"] = error.message
+        return tables
+    channels = sorted(
+        set(positions[model]) | set(positions[compare]),
+        key=lambda c: -sum(positions[model].get(c, {}).get(f"{p}_revenue", 0.0) for p in POSITIONS),
+    )
+    tables.append(
+        Table(
+            "positions",
+            "Credit of early (first 25%), middle (middle 50%) and late (last 25%) touches "
+            "of the conversion paths, per channel, under each model",
+            ["Channel", *position_columns],
+            [
+                [
+                    channel,
+                    *(
+                        round(positions[name].get(channel, {}).get(f"{where}_{what}", 0.0), 2)
+                        for name in (model, compare)
+                        for where in POSITIONS
+                        for what in ("conversions", "revenue")
+                    ),
+                ]
+                for channel in channels
+            ],
+            numeric=set(position_columns),
+        )
+    )
+    return tables
+
+
+# --- Channel performance (the overview's PPC, email, social and search sections) --------
+
+
+def _pct(share):
+    """A rate as a percentage to two decimals; "" where there is none."""
+    return "" if share is None else round(share * 100, 2)
+
+
+PAID_COLUMNS = [
+    "Reach",
+    "Frequency",
+    "Impressions",
+    "Clicks",
+    "CTR %",
+    "CPC",
+    "CPM",
+    "Cost",
+    "Visits",
+    "Post-click conversions",
+    "Post-click rate %",
+    "Conversions",
+    "Revenue",
+    "CPA",
+    "ROAS",
+]
+
+
+def _paid_cells(row: dict) -> list:
+    return [
+        row["reach"],
+        _blank(row["frequency"]),
+        row["impressions"],
+        row["clicks"],
+        _pct(row["ctr"]),
+        _blank(row["cpc"]),
+        _blank(row["cpm"]),
+        row["cost"],
+        row["sessions"],
+        row["post_click_conversions"],
+        _pct(row["post_click_rate"]),
+        round(row["conversions"], 2),
+        row["revenue"],
+        _blank(row["cpa"]),
+        _blank(_rounded(row["roas"], 2)),
+    ]
+
+
+VISIT_COLUMNS = [
+    "Reach",
+    "Visits",
+    "Engaged visits",
+    "Engagement rate %",
+    "Post-click conversions",
+    "Visit conversion rate %",
+    "Conversions",
+    "Revenue",
+    "Cost",
+]
+
+
+def _visit_cells(row: dict) -> list:
+    return [
+        row["reach"],
+        row["sessions"],
+        row["engaged_sessions"],
+        _pct(row["engagement_rate"]),
+        row["post_click_conversions"],
+        _pct(row["session_conversion_rate"]),
+        round(row["conversions"], 2),
+        row["revenue"],
+        row["cost"],
+    ]
+
+
+EMAIL_COLUMNS = [
+    "Delivered",
+    "Opened",
+    "Clicked",
+    "Unsubscribed",
+    "Bounced",
+    "Open rate %",
+    "Click rate %",
+    "Click-to-open rate %",
+    "Unsubscribe rate %",
+    "Bounce rate %",
+    "Conversions",
+    "Revenue",
+]
+
+
+def _email_cells(row: dict) -> list:
+    return [
+        row["delivered"],
+        row["opened"],
+        row["clicked"],
+        row["unsubscribed"],
+        row["bounced"],
+        _pct(row["open_rate"]),
+        _pct(row["click_rate"]),
+        _pct(row["click_to_open_rate"]),
+        _pct(row["unsubscribe_rate"]),
+        _pct(row["bounce_rate"]),
+        round(row["conversions"], 2),
+        row["revenue"],
+    ]
+
+
+def performance_tables(report: dict, notes: dict, *, complete: bool = False) -> list[Table]:
+    """The monthly report's PPC, email, social and search sections, and every line's
+    channel performance (the page shows the CAMPAIGNS_SHOWN with the most revenue)."""
+    sections = report["sections"]
+    lines = report["by_campaign"]
+    if not complete and len(lines) > CAMPAIGNS_SHOWN:
+        notes["performance"] = (
+            f"The {CAMPAIGNS_SHOWN} lines with the most credited revenue of {len(lines)}; "
+            "the CSV has them all."
+        )
+        lines = lines[:CAMPAIGNS_SHOWN]
+    span = f"{report['start']} to {report['end']}"
+    return [
+        Table(
+            "ppc",
+            f"PPC: paid campaigns, {span}",
+            ["Channel", "Campaign", *PAID_COLUMNS],
+            [[r["channel"], r["campaign"] or "(none)", *_paid_cells(r)] for r in sections["ppc"]],
+            numeric=set(PAID_COLUMNS),
+        ),
+        Table(
+            "email",
+            f"Email campaigns, {span}",
+            ["Campaign", *EMAIL_COLUMNS],
+            [[r["campaign"] or "(none)", *_email_cells(r)] for r in sections["email"]],
+            numeric=set(EMAIL_COLUMNS),
+        ),
+        Table(
+            "social",
+            f"Social, {span}",
+            ["Channel", *VISIT_COLUMNS],
+            [[r["channel"], *_visit_cells(r)] for r in sections["social"]],
+            numeric=set(VISIT_COLUMNS),
+        ),
+        Table(
+            "search",
+            f"Search, {span}",
+            ["Channel", *VISIT_COLUMNS],
+            [[r["channel"], *_visit_cells(r)] for r in sections["search"]],
+            numeric=set(VISIT_COLUMNS),
+        ),
+        Table(
+            "performance",
+            f"Channel performance per channel and campaign, {span}",
+            ["Channel", "Campaign", *PAID_COLUMNS, "Engaged visits"],
+            [
+                [r["channel"], r["campaign"] or "(none)", *_paid_cells(r), r["engaged_sessions"]]
+                for r in lines
+            ],
+            numeric={*PAID_COLUMNS, "Engaged visits"},
+        ),
     ]

@@ -4,21 +4,59 @@ Profiles, with their identifiers and merge history, are served by `identity.api`
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from cdp.models import RejectedEvent, Source, SourceKind, Touchpoint
+from cdp.models import IngestCount, RejectedEvent, Source, SourceKind, Touchpoint
 from cdp.services.ingest import resubmit_rejected
 from cdp.services.sources import create_source
 
 
+class OriginField(serializers.CharField):
+    """A web origin as browsers send it: scheme://host[:port], no path."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data).rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise serializers.ValidationError(
+                f"{value!r} is not an origin (scheme://host[:port], as https://shop.example.com)"
+            )
+        return value
+
+
 class SourceSerializer(serializers.ModelSerializer):
+    allowed_origins = serializers.ListField(
+        child=OriginField(max_length=255),
+        required=False,
+        max_length=100,
+        help_text="Origins whose pages may send with this write key (403 otherwise); empty: any.",
+    )
+
     class Meta:
         model = Source
-        fields = ["id", "name", "kind", "enabled", "rate_limit", "write_key_prefix", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "enabled",
+            "rate_limit",
+            "allowed_origins",
+            "write_key_prefix",
+            "created_at",
+        ]
         read_only_fields = ["write_key_prefix", "created_at"]
+
+
+class IngestCountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IngestCount
+        fields = ["code", "field", "count", "last_seen"]
 
 
 class NewSourceSerializer(SourceSerializer):
@@ -49,8 +87,19 @@ class SourceViewSet(
         source, write_key = create_source(
             data["name"], kind=data["kind"], rate_limit=data.get("rate_limit")
         )
+        if data.get("allowed_origins"):
+            source.allowed_origins = data["allowed_origins"]
+            source.save(update_fields=["allowed_origins"])
         created = {**SourceSerializer(source).data, "write_key": write_key}
         return Response(created, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=IngestCountSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="ingest-counts")
+    def ingest_counts(self, request, pk=None):
+        """What was noted about this source's events: warnings per code and field, bots'
+        events, rejected bodies not kept (over the quota)."""
+        counts = IngestCount.objects.filter(source=self.get_object())
+        return Response(IngestCountSerializer(counts, many=True).data)
 
 
 # DRF's serializer metaclass takes declared fields off the class, so a field named

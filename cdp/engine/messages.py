@@ -9,17 +9,46 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
+
+from cdp.engine.enrichment import (
+    UnreadableAmount,
+    anonymize_ip,
+    currency_code,
+    parse_user_agent,
+    read_amount,
+)
 
 MESSAGE_TYPES = ("track", "identify", "page", "screen", "alias", "group")
 UTM_FIELDS = ("source", "medium", "name", "term", "content")
+# The top-level keys that have columns; every other key the SDK sent (integrations,
+# _metadata, channel, a page's category, anything new) is kept as sent in `extras`.
+COLUMN_KEYS = frozenset(
+    (
+        "type", "messageId", "anonymousId", "userId", "previousId", "groupId", "event",
+        "name", "timestamp", "originalTimestamp", "sentAt", "receivedAt", "properties",
+        "traits", "context", "writeKey",
+    )
+)  # fmt: skip
+AMOUNT_FIELDS = ("revenue", "total", "value", "price")
+# A time before this, or more than a day after the event was received, is not believed.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_AHEAD = timedelta(days=1)
+_datetime = TypeAdapter(datetime)
 
 
 class InvalidMessage(ValueError):
@@ -32,12 +61,24 @@ class InvalidMessage(ValueError):
         self.message = message
 
 
+@dataclass(frozen=True)
+class MessageWarning:
+    """Something in a stored event that was dropped or replaced; the event is kept."""
+
+    code: str
+    field: str
+    message: str
+
+
 def _id_as_text(value: Any) -> Any:
-    # The spec allows numeric ids; we keep every id as text.
+    # The spec allows numeric ids; we keep every id as text, an integer as its digits
+    # (the HTTP endpoint reads integers of any length exactly, never through a float).
     if isinstance(value, bool):
         return value
-    if isinstance(value, int | float):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else str(value)
     if isinstance(value, str):
         return value.strip() or None
     return value
@@ -59,9 +100,10 @@ class SegmentMessage(BaseModel):
     groupId: Id = None
     event: str | None = None
     name: str | None = None
-    timestamp: datetime | None = None
-    originalTimestamp: datetime | None = None
-    sentAt: datetime | None = None
+    # Read leniently in normalize_message: a bad time is replaced, never a refusal.
+    timestamp: Any = None
+    originalTimestamp: Any = None
+    sentAt: Any = None
     properties: dict[str, Any] | None = None
     traits: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
@@ -88,13 +130,15 @@ def _missing(field: str, message: str) -> PydanticCustomError:
 @dataclass(frozen=True)
 class Limits:
     max_event_bytes: int
+    # Traits that stand for a person without a userId (file imports only).
     identifier_traits: tuple[str, ...] = ()
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    # Traits identity reads as identifiers: their values must fit its columns.
+    identifier_trait_names: tuple[str, ...] = ("email", "phone", "loyalty_id", "crm_id")
+    max_amount: Decimal = Decimal("1000000000")
+    anonymize_ip: bool = False
+    # File imports: an amount or currency that cannot be read refuses the row (the
+    # operator fixes the file at the line named); SDKs get the lenient reading.
+    strict_amounts: bool = False
 
 
 def _pydantic_error(error: ValidationError, prefix: str) -> InvalidMessage:
@@ -130,6 +174,76 @@ def correct_clock_skew(
     return received_at - (sent_at - event_time)
 
 
+def _read_time(
+    value: Any, field: str, received_at: datetime, warnings: list[MessageWarning]
+) -> datetime | None:
+    """A time the event gives, in UTC; None (with a warning) when it cannot be read or is
+    absurd: before 1970 or more than a day after it was received."""
+    if value in (None, ""):
+        return None
+    try:
+        parsed = _datetime.validate_python(value)
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValidationError, OverflowError, ValueError):
+        warnings.append(
+            MessageWarning(
+                "unreadable_timestamp", field, f"{field}: not a time ({str(value)[:60]!r}); ignored"
+            )
+        )
+        return None
+    if parsed < EARLIEST or parsed > received_at + LATEST_AHEAD:
+        warnings.append(
+            MessageWarning(
+                "timestamp_out_of_range",
+                field,
+                f"{field}: {parsed.isoformat()} is before 1970 or more than a day ahead; ignored",
+            )
+        )
+        return None
+    return parsed
+
+
+def event_times(
+    message: SegmentMessage,
+    *,
+    batch_sent_at: Any,
+    received_at: datetime,
+    prefix: str,
+    warnings: list[MessageWarning],
+) -> tuple[datetime, datetime | None, datetime | None]:
+    """(timestamp, original timestamp, sentAt) by both specs' rule: an explicit
+    `timestamp` is the event time; else `originalTimestamp` corrected by the `sentAt`
+    skew; else when it was received. A time that cannot be believed is left out, with
+    a warning, and the next rule applies."""
+    timestamp = _read_time(message.timestamp, f"{prefix}timestamp", received_at, warnings)
+    original = _read_time(
+        message.originalTimestamp, f"{prefix}originalTimestamp", received_at, warnings
+    )
+    sent_field = f"{prefix}sentAt" if message.sentAt not in (None, "") else "sentAt"
+    sent_at = _read_time(
+        message.sentAt if message.sentAt not in (None, "") else batch_sent_at,
+        sent_field,
+        received_at,
+        warnings,
+    )
+    if timestamp is not None:
+        return timestamp, original or timestamp, sent_at
+    if original is not None:
+        corrected = correct_clock_skew(
+            event_time=original, sent_at=sent_at, received_at=received_at
+        )
+        if EARLIEST <= corrected <= received_at + LATEST_AHEAD:
+            return corrected, original, sent_at
+        warnings.append(
+            MessageWarning(
+                "timestamp_out_of_range",
+                f"{prefix}originalTimestamp",
+                f"{prefix}originalTimestamp: corrected by sentAt it falls out of range; ignored",
+            )
+        )
+    return received_at, original, sent_at
+
+
 def _campaign(context: dict[str, Any], page_url: str) -> dict[str, str]:
     campaign = context.get("campaign")
     found = {}
@@ -148,40 +262,134 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _revenue(properties: dict[str, Any], prefix: str) -> tuple[Decimal | None, str]:
-    field = "revenue" if "revenue" in properties else "total" if "total" in properties else None
-    revenue = None
-    if field is not None and properties[field] not in (None, ""):
+def _is_refund(event: str) -> bool:
+    return "refund" in event.lower()
+
+
+def _amounts(
+    properties: dict[str, Any],
+    *,
+    event: str,
+    limits: Limits,
+    prefix: str,
+    warnings: list[MessageWarning],
+) -> tuple[Decimal | None, str]:
+    """The event's revenue (`revenue`, else `total`, else `value`) and currency.
+
+    Lenient, never silent: "$19.99" and "19,99 €" are read; an amount that cannot be read,
+    is beyond OMNITRAIL_MAX_AMOUNT, or is negative on an event that is not a refund is
+    left out (null) with a warning; a currency that is no ISO 4217 code (any case, or
+    numeric) is left out with a warning. The properties are kept as sent."""
+    revenue: Decimal | None = None
+    revenue_field = next(
+        (name for name in AMOUNT_FIELDS[:3] if properties.get(name) not in (None, "")), None
+    )
+    written_currency = None
+    for name in AMOUNT_FIELDS:
+        value = properties.get(name)
+        if value in (None, ""):
+            continue
+        field = f"{prefix}properties.{name}"
         try:
-            revenue = Decimal(str(properties[field])).quantize(Decimal("0.01"))
-        except InvalidOperation:
-            raise InvalidMessage(
-                "invalid_field",
-                f"{prefix}properties.{field}",
-                f"{prefix}properties.{field}: must be a number, got {properties[field]!r}",
-            ) from None
-        if not revenue.is_finite() or abs(revenue) >= Decimal("1e12"):
-            raise InvalidMessage(
-                "invalid_field",
-                f"{prefix}properties.{field}",
-                f"{prefix}properties.{field}: out of range",
+            amount, symbol = read_amount(value)
+        except UnreadableAmount:
+            if limits.strict_amounts:
+                raise InvalidMessage(
+                    "invalid_field", field, f"{field}: must be a number, got {value!r}"
+                ) from None
+            warnings.append(
+                MessageWarning("unreadable_amount", field, f"{field}: not an amount ({value!r})")
             )
-    currency = properties.get("currency") or ""
-    if currency and not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
-        raise InvalidMessage(
-            "invalid_field",
-            f"{prefix}properties.currency",
-            f"{prefix}properties.currency: must be a 3-letter ISO 4217 code, got {currency!r}",
+            continue
+        if abs(amount) > limits.max_amount:
+            warnings.append(
+                MessageWarning(
+                    "amount_out_of_range",
+                    field,
+                    f"{field}: {amount} is beyond the limit of {limits.max_amount}",
+                )
+            )
+            continue
+        if amount < 0 and not _is_refund(event):
+            warnings.append(
+                MessageWarning(
+                    "negative_amount",
+                    field,
+                    f"{field}: negative amounts count only on refund events",
+                )
+            )
+            continue
+        if name == revenue_field:
+            revenue, written_currency = amount, symbol
+    given = properties.get("currency")
+    if given in (None, ""):
+        given = written_currency if written_currency and len(written_currency) == 3 else None
+        return revenue, (currency_code(given) or "") if given else ""
+    code = currency_code(given)
+    if code is None:
+        field = f"{prefix}properties.currency"
+        if limits.strict_amounts:
+            raise InvalidMessage(
+                "invalid_field", field, f"{field}: must be an ISO 4217 code, got {given!r}"
+            )
+        warnings.append(
+            MessageWarning(
+                "unknown_currency", field, f"{field}: {str(given)[:20]!r} is no ISO 4217 code"
+            )
         )
-    return revenue, currency.upper()
+        return revenue, ""
+    return revenue, code
 
 
-def _ip(value: Any) -> str | None:
+def _ip(value: Any, *, anonymize: bool) -> str | None:
     # A malformed IP stays in context; the column only holds addresses.
     try:
-        return str(ipaddress.ip_address(value)) if isinstance(value, str) and value else None
+        address = str(ipaddress.ip_address(value)) if isinstance(value, str) and value else None
     except ValueError:
         return None
+    return anonymize_ip(address) if address and anonymize else address
+
+
+def strip_nul(value: Any) -> Any:
+    """The value with every NUL character taken out of its strings and keys (PostgreSQL
+    text and jsonb cannot hold one)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {strip_nul(key): strip_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [strip_nul(item) for item in value]
+    return value
+
+
+def _check_identifiers(message: SegmentMessage, limits: Limits, prefix: str) -> None:
+    """Identifier values identity must store: an email over 254 characters (RFC 5321),
+    another trait over 255, an external id type over 40 or id over 255 refuse the event."""
+    context = message.context or {}
+    for path, traits in (("traits", message.traits), ("context.traits", context.get("traits"))):
+        if not isinstance(traits, dict):
+            continue
+        for name in limits.identifier_trait_names:
+            value = traits.get(name)
+            limit = 254 if name == "email" else 255
+            if isinstance(value, str | int) and len(str(value)) > limit:
+                field = f"{prefix}{path}.{name}"
+                raise InvalidMessage(
+                    "identifier_too_long", field, f"{field}: longer than {limit} characters"
+                )
+    external_ids = context.get("externalIds")
+    if not isinstance(external_ids, list):
+        return
+    for position, external in enumerate(external_ids):
+        if not isinstance(external, dict):
+            continue
+        for key, limit in (("type", 40), ("id", 255)):
+            value = external.get(key)
+            if isinstance(value, str | int) and len(str(value)) > limit:
+                field = f"{prefix}context.externalIds[{position}].{key}"
+                raise InvalidMessage(
+                    "identifier_too_long", field, f"{field}: longer than {limit} characters"
+                )
 
 
 def _has_identifier_trait(message: SegmentMessage, traits_names: tuple[str, ...]) -> bool:
@@ -199,21 +407,36 @@ def normalize_message(
     *,
     received_at: datetime,
     limits: Limits,
-    batch_sent_at: datetime | None = None,
+    batch_sent_at: Any = None,
     batch_context: dict[str, Any] | None = None,
     field_prefix: str = "",
+    warnings: list[MessageWarning] | None = None,
 ) -> dict[str, Any]:
-    """Check one message and return the touchpoint's fields, or raise InvalidMessage."""
+    """Check one message and return the touchpoint's fields, or raise InvalidMessage.
+
+    What was replaced or left out of a stored event (a time not believed, an amount not
+    read, NUL characters) is appended to `warnings`."""
+    warnings = warnings if warnings is not None else []
+    where = field_prefix.rstrip(".") or "body"
     if not isinstance(raw, dict):
+        raise InvalidMessage("invalid_field", where, "an event must be a JSON object")
+    try:
+        encoded = orjson.dumps(raw)
+    except orjson.JSONEncodeError:  # nested deeper than the encoder's 255 levels
         raise InvalidMessage(
-            "invalid_field", field_prefix.rstrip(".") or "body", "an event must be a JSON object"
-        )
-    size = len(orjson.dumps(raw))
+            "too_deep", where, f"{where}: nested more than 255 levels deep"
+        ) from None
+    size = len(encoded)
     if size > limits.max_event_bytes:
         raise InvalidMessage(
             "event_too_large",
-            field_prefix.rstrip(".") or "body",
+            where,
             f"event is {size} bytes; the limit is {limits.max_event_bytes} bytes (32 KB)",
+        )
+    if b"\\u0000" in encoded:
+        raw = strip_nul(raw)
+        warnings.append(
+            MessageWarning("nul_stripped", where, f"{where}: NUL characters were removed")
         )
     try:
         message = SegmentMessage.model_validate(raw)
@@ -229,6 +452,7 @@ def normalize_message(
                 f"{field_prefix}userId",
                 f"{field_prefix}userId: either userId or anonymousId is required",
             )
+    _check_identifiers(message, limits, field_prefix)
 
     context = dict(batch_context or {})
     context.update(message.context or {})
@@ -242,28 +466,39 @@ def normalize_message(
     )
     device = given if isinstance(given := context.get("device"), dict) else {}
     campaign = _campaign(context, page_url)
-    revenue, currency = _revenue(properties, field_prefix)
-    event_time = _utc(message.originalTimestamp or message.timestamp)
-    sent_at = _utc(message.sentAt or batch_sent_at)
-    ip = _ip(context.get("ip"))
+    event = (message.event or message.name or "")[:255]
+    revenue, currency = _amounts(
+        properties, event=event, limits=limits, prefix=field_prefix, warnings=warnings
+    )
+    timestamp, original, sent_at = event_times(
+        message,
+        batch_sent_at=batch_sent_at,
+        received_at=received_at,
+        prefix=field_prefix,
+        warnings=warnings,
+    )
+    ip = _ip(context.get("ip"), anonymize=limits.anonymize_ip)
+    if limits.anonymize_ip and "ip" in context:
+        context["ip"] = ip  # nothing stored holds the full address
+    user_agent = _text(context.get("userAgent"))
+    agent = parse_user_agent(user_agent[:2048])
 
     return {
         "message_id": message.messageId or message_id_for(raw),
         "type": message.type,
-        "event": (message.event or message.name or "")[:255],
+        "event": event,
         "anonymous_id": message.anonymousId or "",
         "user_id": message.userId or "",
         "previous_id": message.previousId or "",
         "group_id": message.groupId or "",
-        "timestamp": correct_clock_skew(
-            event_time=event_time, sent_at=sent_at, received_at=received_at
-        ),
-        "original_timestamp": event_time,
+        "timestamp": timestamp,
+        "original_timestamp": original,
         "sent_at": sent_at,
         "received_at": received_at,
         "properties": properties,
         "traits": message.traits or {},
         "context": context,
+        "extras": {key: value for key, value in raw.items() if key not in COLUMN_KEYS},
         "utm_source": campaign.get("source", ""),
         "utm_medium": campaign.get("medium", ""),
         "utm_campaign": campaign.get("name", ""),
@@ -272,9 +507,12 @@ def normalize_message(
         "page_url": page_url,
         "referrer": referrer,
         "ip": ip,
-        "user_agent": _text(context.get("userAgent")),
+        "user_agent": user_agent,
+        "browser": agent.browser,
+        "os": agent.os,
+        "is_bot": agent.is_bot,
         "device_id": _text(device.get("id"))[:255],
-        "device_type": _text(device.get("type"))[:50],
+        "device_type": _text(device.get("type"))[:50] or agent.device_type,
         "revenue": revenue,
         "currency": currency,
     }

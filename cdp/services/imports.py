@@ -11,22 +11,11 @@ from typing import Any, TextIO
 
 import orjson
 
-from cdp.errors import ImportFileError
+from cdp.engine.columns import STANDARD_TRAITS, apply_column_mapping, check_column_mapping
+from cdp.errors import ImportFileError, InvalidField
 from cdp.models import Source
 from cdp.services.ingest import IngestResult, Rejection, ingest_batch, record_rejections
 
-STANDARD_TRAITS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birthday",
-    "street",
-    "city",
-    "postal_code",
-    "state",
-    "country",
-)
 # Column spellings of the top-level Segment fields in a flat CSV event row.
 EVENT_COLUMNS = {
     "type": "type",
@@ -51,6 +40,8 @@ class ImportSummary:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    # Stored rows with a value kept as given but not understood (a date that is none).
+    warnings: list[Rejection] = field(default_factory=list)
 
 
 def _nest(target: dict[str, Any], dotted: str, value: Any) -> None:
@@ -153,9 +144,16 @@ def import_file(
     kind: str,
     id_column: str = "id",
     file_format: str | None = None,
+    mapping: dict[str, str] | None = None,
 ) -> ImportSummary:
-    """Import a file row by row in chunks; bad rows are kept with their line number."""
+    """Import a file row by row in chunks; bad rows are kept with their line number.
+
+    Records' columns are renamed by the source's saved column mapping, then by
+    `mapping` (file column -> standard trait, which wins); other columns stay custom
+    traits. The id column is named as the file names it.
+    """
     file_format = file_format_of(path, file_format)
+    mapping = _column_mapping(source, mapping, id_column=id_column)
     summary = ImportSummary()
     with path.open(newline="", encoding="utf-8-sig") as stream:
         if kind == "records" and file_format == "csv":
@@ -177,6 +175,8 @@ def import_file(
                 if not str(row.get(id_column) or "").strip():
                     _reject_line(source, summary, line, f"{id_column}: missing", raw=row)
                     continue
+                if mapping:
+                    row = apply_column_mapping(row, mapping)
                 row = record_to_event(row, id_column=id_column, source=source)
             elif file_format == "csv":
                 row = event_from_row(row)
@@ -190,6 +190,20 @@ def import_file(
     return summary
 
 
+def _column_mapping(
+    source: Source, given: dict[str, str] | None, *, id_column: str
+) -> dict[str, str]:
+    """The source's saved column mapping with `given` over it; the id column is kept."""
+    try:
+        mapping = check_column_mapping(source.column_mapping or {}) | check_column_mapping(
+            given or {}, field="map"
+        )
+    except InvalidField as error:
+        raise ImportFileError(str(error)) from None
+    mapping.pop(id_column, None)
+    return mapping
+
+
 def _flush(source: Source, events: list, lines: list[int], summary: ImportSummary) -> None:
     result: IngestResult = ingest_batch(
         source, events, channel="import", lines=lines, field_prefix=""
@@ -197,6 +211,7 @@ def _flush(source: Source, events: list, lines: list[int], summary: ImportSummar
     summary.accepted += result.accepted
     summary.duplicates += result.duplicates
     summary.rejected.extend(result.rejected)
+    summary.warnings.extend(result.warnings)
 
 
 def _reject_line(

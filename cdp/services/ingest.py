@@ -3,23 +3,36 @@ identity, consent and segments, through cdp.ingest_steps)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import operator
+import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import reduce
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from cdp.engine.messages import InvalidMessage, Limits, normalize_message
+from cdp.engine.dates import read_date_traits
+from cdp.engine.messages import (
+    InvalidMessage,
+    Limits,
+    MessageWarning,
+    normalize_message,
+    strip_nul,
+)
 from cdp.errors import OmnitrailError
 from cdp.ingest_steps import check_event_consent, suppressed_messages, touchpoint_work
-from cdp.models import RejectedEvent, Source, Touchpoint
+from cdp.models import IngestCount, RejectedEvent, Source, Touchpoint
 from cdp.services.bulk import copy_if_all_new
 from cdp.tracking_plans.ingest import plan_check_for
 
@@ -47,8 +60,11 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
-    # Stored events with a part that was dropped (consent that cannot be read).
+    # Stored events with a part that was dropped or replaced (consent that cannot be
+    # read, a time not believed, an amount not read, NUL characters).
     warnings: list[Rejection] = field(default_factory=list)
+    # Stored events a bot or crawler sent (by their user agent).
+    bots: int = 0
     # Events of erased people (an identifier on the suppression list): never stored.
     suppressed: int = 0
 
@@ -59,7 +75,25 @@ def ingest_limits(*, allow_identifier_traits: bool) -> Limits:
         identifier_traits=(
             tuple(settings.OMNITRAIL_IDENTIFIER_TRAITS) if allow_identifier_traits else ()
         ),
+        identifier_trait_names=tuple(settings.OMNITRAIL_IDENTIFIER_TRAITS),
+        max_amount=Decimal(settings.OMNITRAIL_MAX_AMOUNT),
+        anonymize_ip=settings.OMNITRAIL_ANONYMIZE_IP,
+        strict_amounts=allow_identifier_traits,  # file imports (see Limits)
     )
+
+
+# "batch[3].properties.revenue" is counted as "properties.revenue".
+_POSITION = re.compile(r"^(batch)?\[\d+\]\.")
+
+
+def count_for_source(source: Source, counts: Counter[tuple[str, str]]) -> None:
+    """Add to the source's IngestCount rows (code, field): a few rows a batch at most."""
+    now = timezone.now()
+    for (code, name), added in counts.items():
+        row, _ = IngestCount.objects.get_or_create(
+            source=source, code=code, field=name[:255], defaults={"last_seen": now}
+        )
+        IngestCount.objects.filter(pk=row.pk).update(count=F("count") + added, last_seen=now)
 
 
 def ingest_batch(
@@ -67,7 +101,7 @@ def ingest_batch(
     events: Sequence[Any],
     *,
     received_at: datetime | None = None,
-    sent_at: datetime | None = None,
+    sent_at: Any = None,
     batch_context: dict[str, Any] | None = None,
     channel: str = "http",
     lines: Sequence[int] | None = None,
@@ -89,6 +123,7 @@ def ingest_batch(
     for index, raw in enumerate(events):
         line = lines[index] if lines is not None else None
         prefix = f"{field_prefix}[{index}]." if field_prefix else ""
+        noted: list[MessageWarning] = []
         try:
             row = normalize_message(
                 raw,
@@ -97,16 +132,22 @@ def ingest_batch(
                 batch_sent_at=sent_at,
                 batch_context=batch_context,
                 field_prefix=prefix,
+                warnings=noted,
             )
         except InvalidMessage as error:
             result.rejected.append(
                 Rejection(index, error.code, error.field, error.message, line=line)
             )
             continue
+        result.warnings.extend(
+            Rejection(index, warning.code, warning.field, warning.message, line=line)
+            for warning in noted
+        )
         if row["message_id"] in rows:
             result.duplicates += 1
             continue
         _drop_unreadable_consent(row, index, prefix, result, line)
+        _read_dates(row, source, index, prefix, result, line)
         if not plan.screen(row, result, index=index, prefix=prefix, line=line):
             continue  # refused by the plan: among result.rejected
         rows[row["message_id"]] = row
@@ -138,6 +179,12 @@ def ingest_batch(
             )
         result.duplicates += len(candidates) - len(new)
         result.accepted = len(new)
+        result.bots = sum(1 for row in new if row["is_bot"])
+        counts = Counter((w.code, _POSITION.sub("", w.field)) for w in result.warnings)
+        if result.bots:
+            counts[("bot", "")] += result.bots
+        if counts:
+            count_for_source(source, counts)
         plan.record(new)  # the plan's violation counts, for the events stored now
         if result.rejected and keep_rejections:
             record_rejections(source, events, result.rejected, channel=channel)
@@ -161,7 +208,11 @@ def record_rejections(
         [
             RejectedEvent(
                 source=source,
-                payload=events[rejection.index] if rejection.code != "event_too_large" else None,
+                payload=(
+                    strip_nul(events[rejection.index])
+                    if rejection.code not in _KEPT_AS_TEXT
+                    else None
+                ),
                 raw_body=_too_large_excerpt(events[rejection.index], rejection),
                 code=rejection.code,
                 reason=rejection.message,
@@ -174,21 +225,51 @@ def record_rejections(
     )
 
 
+# Kept as text, cut, rather than as JSON: an oversized event (the table stays bounded)
+# and one nested too deep for the encoders.
+_KEPT_AS_TEXT = ("event_too_large", "too_deep")
+
+
 def _too_large_excerpt(event: Any, rejection: Rejection) -> str:
-    # An oversized event is kept as text, cut to the limit, so the table stays bounded.
-    if rejection.code != "event_too_large":
+    if rejection.code not in _KEPT_AS_TEXT:
         return ""
-    return orjson.dumps(event)[: settings.OMNITRAIL_MAX_EVENT_BYTES].decode(errors="replace")
+    limit = settings.OMNITRAIL_MAX_EVENT_BYTES
+    try:
+        text = orjson.dumps(event)[:limit].decode(errors="replace")
+    except orjson.JSONEncodeError:  # deeper than orjson goes: Python's encoder, bounded
+        text = json.dumps(event)[:limit]
+    return text.replace("\x00", "")
 
 
-def record_rejected_body(source: Source, body: bytes, *, code: str, reason: str) -> None:
-    """Keep a whole request body we could not read (bad gzip, bad JSON, too large)."""
+def record_rejected_body(source: Source, body: bytes, *, code: str, reason: str) -> bool:
+    """Keep a request body we could not read (bad gzip, bad JSON, too large), bounded:
+    its first OMNITRAIL_REJECTED_BODY_BYTES, as text when it is UTF-8 without NUL, else
+    base64; at most OMNITRAIL_REJECTED_BODIES_PER_HOUR per source, the others only
+    counted (IngestCount "rejected_body_dropped"). True when it was kept."""
+    since = timezone.now() - timedelta(hours=1)
+    kept = RejectedEvent.objects.filter(
+        source=source, received_at__gte=since, body_bytes__isnull=False
+    ).count()
+    if kept >= settings.OMNITRAIL_REJECTED_BODIES_PER_HOUR:
+        count_for_source(source, Counter({("rejected_body_dropped", code): 1}))
+        return False
+    excerpt = body[: settings.OMNITRAIL_REJECTED_BODY_BYTES]
+    try:
+        text, encoding = excerpt.decode(), ""
+        if "\x00" in text:
+            raise UnicodeDecodeError("utf-8", excerpt, 0, 1, "NUL")
+    except UnicodeDecodeError:
+        # A cut may split a character: the whole excerpt then goes as base64 too.
+        text, encoding = base64.b64encode(excerpt).decode(), "base64"
     RejectedEvent.objects.create(
         source=source,
-        raw_body=body[: settings.OMNITRAIL_MAX_BATCH_BYTES].decode(errors="replace"),
+        raw_body=text,
+        raw_body_encoding=encoding,
+        body_bytes=len(body),
         code=code,
         reason=reason,
     )
+    return True
 
 
 def _drop_unreadable_consent(
@@ -206,6 +287,35 @@ def _drop_unreadable_consent(
         result.warnings.append(
             Rejection(index, error.code, f"{prefix}{error.field}", f"{prefix}{error}", line)
         )
+
+
+def _read_dates(
+    row: dict[str, Any],
+    source: Source,
+    index: int,
+    prefix: str,
+    result: IngestResult,
+    line: int | None,
+) -> None:
+    """Date traits (a birthday) are stored as ISO dates, read in the source's day/month
+    order (or the record's country's); one that cannot be read is stored as given and
+    the sender is told which."""
+    places = [("traits", row["traits"]), ("context.traits", row["context"].get("traits"))]
+    for place, traits in places:
+        if not isinstance(traits, dict):
+            continue
+        for name in read_date_traits(traits, order=source.date_order or None):
+            field_name = f"{prefix}{place}.{name}"
+            result.warnings.append(
+                Rejection(
+                    index,
+                    "unreadable_date",
+                    field_name,
+                    f"{field_name}: {str(traits[name])[:40]!r} is not a date that can be read; "
+                    "kept as given",
+                    line,
+                )
+            )
 
 
 def enqueue_touchpoint_work(

@@ -1,6 +1,8 @@
 """Creating sources and checking their write keys."""
 
+import logging
 import secrets
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -9,6 +11,11 @@ from django.utils import timezone
 
 from cdp.errors import AuthenticationFailed, InvalidField, RateLimited
 from cdp.models import Source, SourceKind, hash_write_key
+
+logger = logging.getLogger(__name__)
+# When the cache last failed here (monotonic seconds): the warning is logged once a minute
+# per process, not once per request, while it is down.
+_cache_down_logged_at: float | None = None
 
 
 def new_write_key() -> str:
@@ -63,16 +70,34 @@ def take_rate_budget(source: Source, events: int) -> None:
     """Count `events` against the source's per-second budget; RateLimited when it is spent.
 
     A fixed one-second window in the shared cache (Redis in production), so every web
-    worker sees the same count.
+    worker sees the same count. With the cache unreachable the budget fails open: the
+    batch is stored (docs/api.md promises it) and a warning is logged, once a minute.
+    Losing events to an outage of a counter would be worse than letting a burst through.
     """
     limit = source.rate_limit or settings.OMNITRAIL_DEFAULT_RATE_LIMIT
     if limit <= 0:
         return
     key = f"omnitrail:rate:{source.pk}:{int(timezone.now().timestamp())}"
-    cache.add(key, 0, timeout=5)
-    used = cache.incr(key, events)
+    try:
+        cache.add(key, 0, timeout=5)
+        used = cache.incr(key, events)
+    except Exception:  # the cache client raises many kinds (redis, socket, pickling)
+        _log_cache_down()
+        return
     if used > limit:
         raise RateLimited(
             f"source {source.name!r} sent more than {limit} events per second; retry later",
             retry_after=1,
+        )
+
+
+def _log_cache_down() -> None:
+    global _cache_down_logged_at
+    now = time.monotonic()
+    if _cache_down_logged_at is None or now - _cache_down_logged_at >= 60:
+        _cache_down_logged_at = now
+        logger.warning(
+            "the cache (REDIS_URL) is unreachable: the rate limit is not applied "
+            "until it returns; events are still stored",
+            exc_info=True,
         )

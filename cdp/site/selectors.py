@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from cdp.errors import InvalidField
 from cdp.models import Profile
 from consent.suppression import search_fingerprint
 from identity.selectors import (
@@ -52,9 +53,9 @@ def find_profiles(query: str, *, limit: int = SEARCH_RESULTS) -> ProfileSearch:
     key for profile ids. ValueError names what is wrong with the query."""
     text = query.strip()
     if not text:
-        raise ValueError("q: type an identifier or a profile id")
+        raise InvalidField("type an identifier or a profile id", field="q")
     if len(text) > 255:
-        raise ValueError("q: at most 255 characters")
+        raise InvalidField("at most 255 characters", field="q")
     profile_ids: list[int] = []
     keys: list[tuple[str, str]] = []
     by_id = _PROFILE_ID.match(text)
@@ -76,7 +77,7 @@ def find_profiles(query: str, *, limit: int = SEARCH_RESULTS) -> ProfileSearch:
             search_fingerprint("email", email) if email else search_fingerprint("any", text.lower())
         )
     if not keys and not profile_ids:
-        raise ValueError(f"q: {text!r} is no identifier of any kind (nor a profile id)")
+        raise InvalidField(f"{text!r} is no identifier of any kind (nor a profile id)", field="q")
 
     found: list[tuple[int, str, str]] = [(pk, "profile id", str(pk)) for pk in profile_ids]
     found += [(i.profile_id, i.kind, i.value) for i in identifiers_with_keys(keys, limit=limit)]

@@ -34,6 +34,11 @@ urlpatterns = [
         tracking.segment_endpoint,
         name="segment",
     ),
+    # analytics.js's one-letter paths, the legacy mobile SDKs' /v1/import, RudderStack's beacon.
+    re_path(
+        r"^v1/(?P<endpoint>[btipsga]|import)/?$", tracking.segment_endpoint, name="segment-short"
+    ),
+    re_path(r"^beacon/v1/(?P<endpoint>batch)/?$", tracking.segment_endpoint, name="segment-beacon"),
     path("healthz", health.healthz, name="healthz"),
     re_path(r"^api/v1/attribution/credits/?$", attribution_api.credits, name="credits"),
     re_path(r"^api/v1/costs/?$", attribution_api.costs, name="costs"),
@@ -46,6 +51,11 @@ urlpatterns = [
         r"^api/v1/profiles/(?P<pk>\d+)/segments/?$",
         segments_api.profile_segments,
         name="profile-segments",
+    ),
+    re_path(
+        r"^api/v1/profiles/(?P<pk>\d+)/traits/?$",
+        segments_api.profile_traits,
+        name="profile-traits",
     ),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -20,10 +20,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from attribution.engine.models import DEFAULT_GOAL, model_label, pick
 from attribution.models import Goal
 from attribution.segments.selectors import facts_of_profiles, segments_of_profile
 from attribution.selectors import latest_run
 from attribution.selectors.customers import customer_attribution, touchpoint_channels
+from attribution.selectors.runs import goals_with_runs
 from cdp.audit import record_access
 from cdp.models import AuditEntry, Profile
 from cdp.pages import (
@@ -51,17 +53,6 @@ from identity.services.merging import MergeRefused, unmerge
 HIDDEN = "(hidden)"
 # How much of the long lists the page shows (the newest first).
 HISTORY_ROWS = 100
-# Rule-based models by the names the pages show.
-MODEL_NAMES = {
-    "first_touch": "First touch",
-    "last_touch": "Last touch",
-    "last_non_direct": "Last non-direct",
-    "linear": "Linear",
-    "time_decay": "Time decay",
-    "position_based": "Position-based",
-    "markov": "Markov",
-    "shapley": "Shapley",
-}
 
 
 def money(value) -> str:
@@ -183,7 +174,7 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "run": run,
             "attribution": held.attribution,
             "population_models": [
-                MODEL_NAMES.get(m, m)
+                model_label(m)
                 for m in (held.attribution.population_models if held.attribution else [])
             ],
             "personal": personal,
@@ -225,13 +216,11 @@ def _goal_and_run(goal_key: str, errors: dict[str, str]):
     if goal_key and goal is None:
         known = ", ".join(g.key for g in goals) or "none yet"
         errors["goal"] = f"no goal {goal_key!r} (known: {known})"
-    run = latest_run(goal.key) if goal else None
     if goal is None and not goal_key:
-        for candidate in goals:
-            run = latest_run(candidate.key)
-            if run:
-                goal = candidate
-                break
+        with_runs = {g.key: g for g in goals_with_runs()}
+        chosen = pick("", list(with_runs), DEFAULT_GOAL)
+        goal = with_runs.get(chosen) if chosen else None
+    run = latest_run(goal.key) if goal else None
     return goals, goal, run
 
 
@@ -494,7 +483,7 @@ def _attribution_tables(attribution) -> tuple[Table, Table, Chart | None]:
     )
     totals = attribution.credits
     channels = sorted({c for per_channel in totals.values() for c in per_channel})
-    columns = ["Channel", *(MODEL_NAMES.get(m, m) for m in models)]
+    columns = ["Channel", *(model_label(m) for m in models)]
     credits = Table(
         "credits",
         "Revenue credited to each channel for this customer, per model",
@@ -510,7 +499,7 @@ def _attribution_tables(attribution) -> tuple[Table, Table, Chart | None]:
     figure = go.Figure(
         [
             go.Bar(
-                name=MODEL_NAMES.get(model, model),
+                name=model_label(model),
                 x=channels,
                 y=[round(totals.get(model, {}).get(c, (0.0, 0.0))[1], 2) for c in channels],
             )

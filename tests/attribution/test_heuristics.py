@@ -100,3 +100,59 @@ def test_a_conversion_without_any_touch_is_refused():
     journeys = Journeys.from_paths([[], ["Email"]], converted=[True, True])
     with pytest.raises(ValueError, match="have no touch"):
         linear(journeys)
+
+
+def test_time_decay_default_half_life_is_seven_days():
+    two = Journeys.from_paths([["Email", "Direct"]], ages=[[7 * DAY, 0.0]])
+    assert list(np.round(time_decay(two), 6)) == [round(1 / 3, 6), round(2 / 3, 6)]
+
+
+def test_time_decay_of_an_old_journey_does_not_underflow():
+    # Three years before today with a one-day half-life: 2^-1095 is below the smallest
+    # double, so the weights must be taken relative to the journey's youngest touch.
+    old = Journeys.from_paths([["Email", "Direct"]], ages=[[1_096 * DAY, 1_095 * DAY]])
+    assert list(np.round(time_decay(old, half_life_days=1), 6)) == [
+        round(1 / 3, 6),
+        round(2 / 3, 6),
+    ]
+    with pytest.raises(ValueError, match="half_life_days must be positive"):
+        time_decay(old, half_life_days=0)
+
+
+def test_position_based_two_touches_split_evenly_whatever_the_weights():
+    two = Journeys.from_paths([["Email", "Direct"]])
+    assert list(position_based(two, first=0.6, last=0.2)) == [0.5, 0.5]
+    one = Journeys.from_paths([["Email"]])
+    assert list(position_based(one, first=0.0, last=0.0)) == [1.0]
+    # The weights may take everything: nothing is left for the middle touches.
+    four = Journeys.from_paths([["Email", "Display", "Affiliates", "Direct"]])
+    assert list(position_based(four, first=0.5, last=0.5)) == [0.5, 0.0, 0.0, 0.5]
+
+
+@pytest.mark.parametrize(("first", "last"), [(-0.1, 0.4), (0.4, -0.1)])
+def test_position_based_refuses_a_negative_weight(first, last):
+    with pytest.raises(ValueError, match="non-negative"):
+        position_based(JOURNEYS, first=first, last=last)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_journey_without_touches_that_did_not_convert_takes_nothing(name):
+    # An anonymous visitor's empty journey, first and last in the list: nothing changes.
+    with_empty = Journeys.from_paths(
+        [[], *PATHS, []],
+        converted=[False, True, True, False, False],
+        value=[0.0, 100.0, 40.0, 0.0, 0.0],
+        ages=[[], *([10 * DAY, 3 * DAY, 0.0], [2 * DAY, DAY], [5 * DAY, DAY]), []],
+    )
+    assert list(MODELS[name](with_empty)) == list(MODELS[name](JOURNEYS))
+
+
+def test_last_non_direct_is_last_touch_where_there_is_no_direct_channel():
+    paths = [["Email", "Paid Search"], ["Display"]]
+    journeys = Journeys.from_paths(paths, converted=[True, True])
+    assert list(last_non_direct(journeys)) == list(last_touch(journeys)) == [0.0, 1.0, 1.0]
+
+
+def test_last_non_direct_credits_a_first_touch_before_direct_ones():
+    journeys = Journeys.from_paths([["Email", "Direct", "Direct"]])
+    assert list(last_non_direct(journeys)) == [1.0, 0.0, 0.0]

@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import User
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
@@ -21,6 +20,7 @@ from attribution.selectors.monthly import monthly_report
 from attribution.services import record_cost, refresh_attribution
 from consent.selectors import profile_by_identifier
 from consent.services import record_consent
+from tests.factories import report_reader
 
 SEARCH = {"campaign": {"source": "google", "medium": "cpc", "name": "brand"}}
 DISPLAY = {"campaign": {"source": "gdn", "medium": "display", "name": "retarget"}}
@@ -222,7 +222,7 @@ def test_a_range_of_months_reads_back_hand_computed_figures(three_months):
 def test_the_monthly_report_in_the_api_and_its_bad_filters_named(three_months):
     run = refresh_attribution("purchase", models=["linear"])
     api = APIClient()
-    api.force_authenticate(User.objects.create_user("analyst"))
+    api.force_authenticate(report_reader("analyst"))
 
     body = api.get(
         "/api/v1/attribution/reports/monthly", {"model": "linear", "start": "2026-09"}

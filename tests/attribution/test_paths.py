@@ -1,7 +1,6 @@
 """Path reports, by hand on small journeys, and through the report API."""
 
 import pytest
-from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from attribution.engine.journeys import Journeys
@@ -13,6 +12,7 @@ from attribution.engine.paths import (
     top_paths,
 )
 from attribution.services import refresh_attribution
+from tests.factories import report_reader
 
 DAY = 86_400.0
 JOURNEYS = Journeys.from_paths(
@@ -93,7 +93,7 @@ def test_reports_through_the_api(deliver):
         )
     refresh_attribution("purchase")
     api = APIClient()
-    api.force_authenticate(User.objects.create_user("analyst"))
+    api.force_authenticate(report_reader("analyst"))
 
     def get(name, **params):
         response = api.get(f"/api/v1/attribution/reports/{name}", params)

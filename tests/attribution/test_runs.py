@@ -12,6 +12,7 @@ from attribution.models import Cost, Credit
 from attribution.services import import_costs, refresh_attribution
 from consent.selectors import profile_by_identifier
 from consent.services import record_consent
+from tests.factories import report_reader
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +84,7 @@ def test_credits_api_with_cost_roas_and_cpa(shoppers):
     )
     refresh_attribution("purchase")
     api = APIClient()
-    api.force_authenticate(User.objects.create_user("analyst"))
+    api.force_authenticate(report_reader("analyst"))
 
     body = api.get("/api/v1/attribution/credits", {"model": "linear"}).json()
 
@@ -119,7 +120,7 @@ def test_costs_api_all_or_nothing():
 
     assert bad.status_code == 400 and bad.json()["field"] == "[1].cost"
     assert Cost.objects.count() == 1 and Cost.objects.get().cost == 5
-    api.force_authenticate(User.objects.create_user("analyst"))
+    api.force_authenticate(report_reader("analyst"))
     assert api.post("/api/v1/costs", good, format="json").status_code == 403
 
 

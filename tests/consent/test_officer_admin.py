@@ -60,7 +60,11 @@ def test_the_person_view_names_each_purpose_with_its_state_and_evidence(admin_cl
     assert "Consent of Arjun Ramirez" in html
     rows = {row["key"]: row for row in page.context["purposes"]}
     email = rows["email_marketing"]
-    assert (email["purpose"], email["state"], email["allowed"]) == ("Email marketing", "Granted", True)
+    assert (email["purpose"], email["state"], email["allowed"]) == (
+        "Email marketing",
+        "Granted",
+        True,
+    )
     assert email["since"] == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     assert email["channel"] == "REST API"
     assert email["evidence"] == ["form: newsletter footer", "ip: 203.0.113.7", "text.version: 3"]
@@ -145,3 +149,18 @@ def test_the_admin_is_omnitrails_with_plural_names_in_words(admin_client):
     assert "Omnitrail administration" in index
     assert "Django administration" not in index
     assert "Audit entries" in index and "Audit entrys" not in index
+
+
+def test_audit_entries_name_their_object_types_in_words(admin_client, arjun):
+    from cdp.models import AuditEntry
+
+    AuditEntry.objects.create(
+        username="officer", action="view", object_type="cdp.profile", object_id=str(arjun.pk)
+    )
+    AuditEntry.objects.create(
+        username="officer", action="erase", object_type="consent.datasubjectrequest", object_id="1"
+    )
+    listing = admin_client.get("/admin/cdp/auditentry/").content.decode()
+    assert '<td class="field-object_in_words">Profile</td>' in listing
+    assert "Data subject request" in listing
+    assert ">cdp.profile<" not in listing

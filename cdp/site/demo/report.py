@@ -10,6 +10,8 @@ from django.db.models import Count, Sum
 
 from attribution.engine.paths import pareto
 from attribution.models import AttributionRun
+from attribution.selectors.performance import channel_performance
+from attribution.selectors.reports import compare_report
 from cdp.models import RejectedEvent, Touchpoint
 from cdp.site.demo.run import DemoReport
 from cdp.site.demo.tracking_plan import say_tracking_plan
@@ -138,6 +140,8 @@ def say_attribution(report: DemoReport, run: AttributionRun, say: Say) -> None:
     say_funnel_and_clv(run.summary, say)
     say_holdouts(run.summary, say)
     say_budget(report, say)
+    say_return_on_spend(run, say)
+    say_channel_performance(run, say)
 
 
 def channels_by_revenue(report: DemoReport) -> list[str]:
@@ -230,6 +234,64 @@ def say_budget(report: DemoReport, say: Say) -> None:
             f"{row['proposed_share']:>6.1%} ({row['change_points']:+.1f} pts), marginal "
             f"ROAS {row['marginal_roas'] or 0:.2f}, effect {row['expected_effect']:+.2f}"
         )
+
+
+def say_return_on_spend(run: AttributionRun, say: Say) -> None:
+    """Paid ROAS and blended MER, and markov against last touch per channel (GA4's
+    model comparison)."""
+    compared = compare_report(run, model="markov", compare="last_touch")
+    for side, name in (("first", "markov"), ("second", "last_touch")):
+        ros = compared["return_on_spend"][side]
+        paid = f"{ros['paid_roas']:.2f}" if ros["paid_roas"] is not None else "-"
+        mer = f"{ros['mer']:.2f}" if ros["mer"] is not None else "-"
+        say(
+            f"return on spend ({name}): paid ROAS {paid} (paid revenue "
+            f"{ros['paid_revenue']:.2f} / cost {ros['paid_cost']:.2f}), blended MER {mer} "
+            f"(all revenue {ros['revenue']:.2f} / all cost)"
+        )
+    say("model comparison, markov -> last touch (conversions, revenue, % change):")
+    for row in compared["rows"][:6]:
+        change = row["revenue_change_percent"]
+        say(
+            f"  {row['channel']:<16} {row['conversions_first']:>8.1f} -> "
+            f"{row['conversions_second']:>8.1f}   {row['revenue_first']:>10.2f} -> "
+            f"{row['revenue_second']:>10.2f}   "
+            + (f"{change:+.1f}%" if change is not None else "-")
+        )
+
+
+def say_channel_performance(run: AttributionRun, say: Say) -> None:
+    """The monthly report's PPC, email, social and search sections over the whole run."""
+    performance = channel_performance(run, model="linear")
+    if not performance["months"]:
+        return
+    sections = performance["sections"]
+    say(f"PPC ({performance['start']} to {performance['end']}, linear):")
+    for row in sections["ppc"][:6]:
+        say(
+            f"  {row['channel']:<13} {row['campaign'] or '(none)':<22} reach {row['reach']:>5} "
+            f"freq {row['frequency'] or 0:>4.1f} impr {row['impressions']:>8} clicks "
+            f"{row['clicks']:>6} CTR {(row['ctr'] or 0):>6.2%} CPC {row['cpc'] or 0:>5.2f} "
+            f"CPM {row['cpm'] or 0:>6.2f} post-click conv {row['post_click_conversions']:>4} "
+            f"CPA {row['cpa'] or 0:>7.2f}"
+        )
+    say("email campaigns:")
+    for row in sections["email"]:
+        say(
+            f"  {row['campaign']:<22} delivered {row['delivered']:>6} open "
+            f"{(row['open_rate'] or 0):>6.1%} click {(row['click_rate'] or 0):>6.1%} "
+            f"unsubscribed {row['unsubscribed']:>4} bounced {row['bounced']:>4} "
+            f"({(row['bounce_rate'] or 0):.1%}) conversions {row['conversions']:>6.1f} "
+            f"revenue {row['revenue']:>9.2f}"
+        )
+    for name in ("social", "search"):
+        say(f"{name}:")
+        for row in sections[name]:
+            say(
+                f"  {row['channel']:<16} visits {row['sessions']:>6} engaged "
+                f"{row['engaged_sessions']:>6} conversions {row['conversions']:>7.1f} "
+                f"revenue {row['revenue']:>10.2f}"
+            )
 
 
 # --- segments and pages -----------------------------------------------------------------

@@ -228,7 +228,7 @@ def run_segments(report: DemoReport, data_dir: Path) -> None:
         name="Ad platform audience",
         kind="file",
         purpose=Purpose.objects.get(key="ad_user_data"),
-        path=str(data_dir / "exports"),
+        path="demo",  # inside OMNITRAIL_EXPORT_DIR
     )
     champions = Segment.objects.get(template="rfm_champions")
     ads.segments.add(champions)

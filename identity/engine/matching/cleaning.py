@@ -132,8 +132,12 @@ def _clean_postal_code(values: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _clean_birthday(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    # Ingestion stores the dates it can read as ISO (cdp.engine.dates); records handed
+    # over raw may still say 19850312 or 1985-03-12T00:00:00, which mean one date only.
     values = pc.utf8_trim_whitespace(values)
-    valid = pc.match_substring_regex(values, r"^\d{4}-\d{2}-\d{2}$")
+    values = pc.replace_substring_regex(values, r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3")
+    values = pc.replace_substring_regex(values, r"^(\d{4}-\d{2}-\d{2})[T ].*$", r"\1")
+    valid = pc.match_substring_regex(values, r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
     return pc.if_else(valid, values, pa.scalar(None, pa.string()))
 
 
@@ -143,7 +147,8 @@ def prepare_records(table: pa.Table) -> pa.Table:
     Names, emails and cities lower-cased and trimmed, a nickname resolved to its full
     name in `first_name_canonical`, phones reduced to digits and '+', postcodes
     upper-cased without spaces, streets with their words abbreviated, birthdays that
-    are not 'YYYY-MM-DD' dropped. Missing columns and empty strings become nulls.
+    read as no ISO date (`YYYY-MM-DD`, `YYYYMMDD`, ISO with a time) left out of
+    the comparison. Missing columns and empty strings become nulls.
     Cleaning cleaned records changes nothing.
     """
     if "unique_id" not in table.column_names:

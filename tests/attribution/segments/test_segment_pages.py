@@ -244,7 +244,10 @@ def test_destinations_say_what_was_sent_and_left_out_for_consent(analyst, parisi
     assert rows["Ads audience"][5:] == ["written", 100, 20]
     assert rows["SMS hook"][5:] == ["pending", "", 7]
     exports = page.context["tables"]["exports"].rows
-    assert [row[2:] for row in exports] == [["parisians-2.csv", 100, 20], ["old.csv", 1, 119]]
+    assert [row[2:] for row in exports] == [
+        ["parisians-2.csv", 100, 20, "Full audience", ""],
+        ["old.csv", 1, 119, "Full audience", ""],
+    ]
     downloaded = parse_csv(
         analyst.get(f"/app/segments/{parisians.pk}/", {"download": "destinations"})
     )

@@ -299,12 +299,23 @@ def test_templates_select_who_they_describe(people):
 
 
 def test_best_time_to_contact(people):
+    """ann's touches are the email click 40 days ago and the search visit 10 days ago
+    (her orders are not touches): the same hour of two different weekdays, once each.
+    A tie goes to the earliest hour of the week and the first channel by name."""
+
+    def hour_of_week(days: int) -> int:
+        moment = NOW - timedelta(days=days)
+        return moment.weekday() * 24 + moment.hour
+
+    assert hour_of_week(40) != hour_of_week(10)
     facts = ProfileFacts.objects.get(profile_id=pid("ann"))
-    # ann's three touches are at the same hour of different days: the mode is the earliest
-    assert facts.best_contact_channel in ("Email", "Organic Search")
-    assert 0 <= facts.best_hour_of_week < 168
+    assert facts.best_hour_of_week == min(hour_of_week(40), hour_of_week(10))
+    assert facts.best_contact_channel == "Email"  # "Email" < "Organic Search"
     from attribution.segments.selectors import best_time_to_contact
 
-    best = best_time_to_contact(segment({"channel": "Email"}))
-    assert best["channel"] == facts.best_contact_channel
-    assert best["hour_of_week"] == facts.best_hour_of_week
+    best = best_time_to_contact(segment({"channel": "Email"}))  # ann alone
+    assert (best["channel"], best["hour_of_week"]) == ("Email", facts.best_hour_of_week)
+    first = NOW - timedelta(days=40 if hour_of_week(40) < hour_of_week(10) else 10)
+    assert best["hour_of_week_label"] == (
+        f"{first:%A} {first.hour:02d}:00-{(first.hour + 1) % 24:02d}:00 UTC"
+    )

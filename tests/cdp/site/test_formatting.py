@@ -59,6 +59,8 @@ def test_table_cells_follow_their_column():
     assert formatting.table_cell(1327, "Touchpoints") == "1,327"
     assert formatting.table_cell(1327, "Conversions") == "1,327"  # counted, not credited
     assert formatting.table_cell("Email", "Channel") == "Email"
+    # A column named for a model, not for what it holds: two decimals, nothing lost.
+    assert formatting.table_cell(2281.95, "Markov chain (data-driven)") == "2,281.95"
 
 
 def test_every_channel_has_its_own_colour_the_same_everywhere():

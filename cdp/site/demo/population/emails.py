@@ -69,6 +69,9 @@ EMAIL_LINKS = ("hero_banner", "product_grid", "cta_button", "footer_link")
 BROADCAST_HOUR = 15  # UTC: late morning on the US east coast
 EMAIL_CLICK_OPENS_SITE = 0.9  # the rest of the clicks are lost (blocked, closed tab, no browser)
 UNSUBSCRIBE_PER_OPEN = 0.006
+# Share of sends that bounce (a full mailbox, a dead address): drawn from the message's
+# own seed, so the rest of the simulation's random stream is unchanged by it.
+BOUNCE_PER_SEND = 0.015
 
 WEBMAIL_REFERRERS = {
     "gmail.com": "https://mail.google.com/",
@@ -126,6 +129,9 @@ class EmailMessages:
             "email_id": email_id,
             "subject": campaign.subject,
         }
+        if random.Random(f"bounce:{email_id}:{person.user_id}").random() < BOUNCE_PER_SEND:
+            self.email_event(t, "Email Bounced", properties)
+            return
         self.email_event(t, "Email Delivered", properties)
         self.ledger.delivered[(t // DAY, campaign.name)] += 1
         if rng.random() >= campaign.open_rate:
@@ -136,6 +142,7 @@ class EmailMessages:
         self.email_event(opened_at, "Email Opened", properties)
         if rng.random() < UNSUBSCRIBE_PER_OPEN:
             unsubscribed_at = opened_at + rng.randint(20 * SECOND, 2 * MINUTE)
+            self.email_event(unsubscribed_at, "Unsubscribed", properties)
             self.record_consent(
                 unsubscribed_at, "email_marketing", "withdrawn", "email_unsubscribe"
             )

@@ -6,6 +6,7 @@ import datetime as dt
 import pathlib
 import random
 
+from cdp.errors import InvalidField
 from cdp.site.demo.population.clock import Clock
 from cdp.site.demo.population.costs import CampaignLedger, ad_cost_rows
 from cdp.site.demo.population.crm import crm_records
@@ -31,9 +32,9 @@ def generate_population(
     Timestamps fall in [start, start + days) UTC (start defaults to 2026-08-01).
     """
     if not 1 <= customers <= MAX_CUSTOMERS:
-        raise ValueError(f"customers: must be between 1 and {MAX_CUSTOMERS:,}")
+        raise InvalidField(f"must be between 1 and {MAX_CUSTOMERS:,}", field="customers")
     if days < 1:
-        raise ValueError("days: must be at least 1")
+        raise InvalidField("must be at least 1", field="days")
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     clock = Clock(start or DEFAULT_START, days)

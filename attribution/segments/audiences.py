@@ -1,0 +1,208 @@
+"""Hashed audiences for the ad platforms (Google Ads Customer Match, Meta Custom
+Audiences): a segment's consenting members written in the platform's file format
+(`platforms.py` normalises and hashes), first in full, then as the added and removed
+since the previous delivery. Every delivery is an `Export` row with its counts and what
+each consent purpose left out; the files are downloaded from the segment page and the
+admin.
+
+Consent: a platform gets only the members that every purpose it needs allows, the
+destination's own purpose and Google Consent Mode v2's `ad_user_data` (sending their
+data to the platform) and `ad_personalization` (ads chosen for them), each with its
+regional default (opt-in where the law asks for it).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from attribution.segments import platforms
+from attribution.segments.models import Destination, DestinationMember, Export, Segment
+from attribution.segments.selectors import current_members
+from attribution.selectors.reports import held_out
+from cdp.engine.batches import id_batches
+from cdp.models import Profile
+from consent.models import Purpose
+from consent.policy import allowed_profiles, purpose_by_key
+from identity.selectors import identifiers_by_profile
+
+PLATFORM_PURPOSES = ("ad_user_data", "ad_personalization")
+PLATFORM_KINDS = (Destination.Kind.GOOGLE_ADS, Destination.Kind.META_ADS)
+PLATFORM_NAMES = {
+    platforms.GOOGLE_ADS: "Google Ads Customer Match",
+    platforms.META_ADS: "Meta Custom Audiences",
+}
+CHUNK = 2_000  # profiles read and written at a time: memory stays bounded
+
+
+@dataclass
+class Consenting:
+    """Who of the members every purpose allows, and how many each purpose left out."""
+
+    allowed: set[int]
+    left_out: int
+    by_purpose: dict[str, int] = field(default_factory=dict)
+
+
+def platform_purposes(destination: Destination | None = None) -> list[Purpose]:
+    """The purposes an ad platform's audience needs: Consent Mode v2's two advertising
+    purposes, and the destination's own purpose when it has one."""
+    purposes = [purpose_by_key(key) for key in PLATFORM_PURPOSES]
+    if destination is not None and destination.purpose_id not in {p.pk for p in purposes}:
+        purposes.insert(0, destination.purpose)
+    return purposes
+
+
+def consenting(profile_ids: Iterable[int], purposes: list[Purpose]) -> Consenting:
+    ids = set(profile_ids)
+    allowed = set(ids)
+    by_purpose = {}
+    for purpose in purposes:
+        may = allowed_profiles(purpose, ids) if ids else set()
+        by_purpose[purpose.key] = len(ids - may)
+        allowed &= may
+    return Consenting(allowed=allowed, left_out=len(ids - allowed), by_purpose=by_purpose)
+
+
+def audience_rows(platform: str, profile_ids: Iterable[int]) -> Iterator[tuple[int, dict]]:
+    """(profile id, the platform's row) for each profile with something to match on, in
+    chunks of `CHUNK` profiles, in profile id order."""
+    make = platforms.ROWS[platform]
+    for chunk in id_batches(sorted(profile_ids), CHUNK):
+        traits = dict(Profile.objects.filter(pk__in=chunk).values_list("pk", "traits"))
+        ids: dict[int, dict[str, str]] = {pk: {} for pk in chunk}
+        for kind, value, pk in identifiers_by_profile(chunk):
+            ids[pk].setdefault(kind, value)
+        for pk in chunk:
+            row = make(platforms.Person.of(ids[pk], traits.get(pk) or {}))
+            if platforms.matchable(platform, row):
+                yield pk, row
+
+
+def write_audience(path: Path, platform: str, profile_ids: Iterable[int]) -> list[int]:
+    """Write the platform's CSV (header, then a row per matchable profile); returns the
+    profiles written."""
+    written = []
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=platforms.COLUMNS[platform])
+        writer.writeheader()
+        for pk, row in audience_rows(platform, profile_ids):
+            writer.writerow(row)
+            written.append(pk)
+    return written
+
+
+class _Line:
+    def write(self, text: str) -> str:
+        return text
+
+
+def audience_lines(segment: Segment, platform: str) -> Iterator[str]:
+    """The segment's full audience for `platform` as CSV lines (a download from the
+    segment page: the members Consent Mode v2's purposes allow, nothing recorded)."""
+    members = list(current_members(segment).values_list("profile_id", flat=True))
+    allowed = consenting(members, platform_purposes()).allowed
+    writer = csv.writer(_Line())
+    columns = platforms.COLUMNS[platform]
+    yield writer.writerow(columns)
+    for _, row in audience_rows(platform, allowed):
+        yield writer.writerow([row[c] for c in columns])
+
+
+def deliver_audience(
+    destination: Destination, segment: Segment, *, full: bool = False, now: datetime | None = None
+) -> Export:
+    """Write the segment's audience for the destination's platform: in full the first
+    time (or when asked), afterwards the added and removed since the previous delivery
+    (against what the platform was last given). Records the delivery as an Export."""
+    if destination.kind not in PLATFORM_KINDS:
+        raise ValueError(
+            f"destination: {destination.name} is a {destination.kind}, not an ad platform"
+        )
+    now = now or timezone.now()
+    members = list(current_members(segment).values_list("profile_id", flat=True))
+    consent = consenting(members, platform_purposes(destination))
+    sendable = consent.allowed
+    if destination.channel and sendable:
+        sendable -= held_out(sendable, channel=destination.channel)
+    told = DestinationMember.objects.filter(destination=destination, segment=segment)
+    first = not Export.objects.filter(destination=destination, segment=segment).exists()
+    folder = Path(destination.path or "exports")
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{slugify(segment.name)}-{destination.kind}-{now:%Y%m%dT%H%M%S%f}"
+    with transaction.atomic():
+        if full or first:
+            path = folder / f"{stem}-full.csv"
+            wanted = sendable
+            written = write_audience(path, destination.kind, wanted)
+            told.delete()
+            _tell(destination, segment, written)
+            removed_path, removed = "", []
+            mode = Export.Mode.FULL
+        else:
+            known = set(told.values_list("profile_id", flat=True))
+            path = folder / f"{stem}-added.csv"
+            wanted = sendable - known
+            written = write_audience(path, destination.kind, wanted)
+            gone = sorted(known - sendable)
+            removed_path = str(folder / f"{stem}-removed.csv")
+            removed = write_audience(Path(removed_path), destination.kind, gone)
+            for chunk in id_batches(gone):
+                told.filter(profile_id__in=chunk).delete()
+            _tell(destination, segment, written)
+            mode = Export.Mode.DELTA
+        return Export.objects.create(
+            destination=destination,
+            segment=segment,
+            path=str(path),
+            rows=len(written),
+            mode=mode,
+            removed_path=removed_path,
+            removed=len(removed),
+            left_out_for_consent=consent.left_out,
+            left_out_by_purpose=consent.by_purpose,
+            unmatchable=len(wanted) - len(written),
+        )
+
+
+def _tell(destination: Destination, segment: Segment, profile_ids: list[int]) -> None:
+    DestinationMember.objects.bulk_create(
+        [
+            DestinationMember(destination=destination, segment=segment, profile_id=pk)
+            for pk in profile_ids
+        ],
+        batch_size=CHUNK,
+        ignore_conflicts=True,
+    )
+
+
+def send_now(destination: Destination, segment: Segment, *, full: bool = False) -> str:
+    """Send the segment to one destination now, whatever its kind; says what was sent
+    (the segment page's and the admin's "send now")."""
+    from attribution.segments.destinations import export_segment, sync_webhooks
+
+    if destination.kind in PLATFORM_KINDS:
+        export = deliver_audience(destination, segment, full=full)
+        if export.mode == Export.Mode.DELTA:
+            sent = f"{export.rows:,} added and {export.removed:,} removed since the last delivery"
+        else:
+            sent = f"the full audience, {export.rows:,} profiles"
+        return (
+            f"{sent} ({export.left_out_for_consent:,} left out for consent, "
+            f"{export.unmatchable:,} with nothing to match on)"
+        )
+    if destination.kind == Destination.Kind.FILE:
+        export = export_segment(destination, segment)
+        return (
+            f"{export.rows:,} profiles written "
+            f"({export.left_out_for_consent:,} left out for consent)"
+        )
+    events = sum(d.events.count() for d in sync_webhooks(segment, only=destination))
+    return f"{events:,} entered / exited events queued"

@@ -1,0 +1,80 @@
+"""The tables of computed traits: the definitions staff write in the admin and each
+profile's value. Filed under the attribution app (attribution.models re-exports them)."""
+
+from django.db import models
+
+
+class ComputedTrait(models.Model):
+    """A per-profile value computed from the profile's events: which events (name and
+    property values), over which window, and what of them."""
+
+    class Kind(models.TextChoices):
+        COUNT = "count", "Event counter"
+        SUM = "sum", "Sum of a property"
+        AVERAGE = "average", "Average of a property"
+        MIN = "min", "Minimum of a property"
+        MAX = "max", "Maximum of a property"
+        MOST_FREQUENT = "most_frequent", "Most frequent value of a property"
+        FIRST = "first", "First value of a property"
+        LAST = "last", "Last value of a property"
+        UNIQUE = "unique", "Unique values of a property"
+        UNIQUE_COUNT = "unique_count", "Number of unique values of a property"
+
+    key = models.SlugField(
+        max_length=60, unique=True, help_text='Used in segment rules: {"computed": "<key>", ...}.'
+    )
+    name = models.CharField(max_length=150)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    event = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The event name (track event or page name); empty: every event.",
+    )
+    where = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Property values the events must have, e.g. {"category": "Jackets"}.',
+    )
+    property = models.CharField(
+        max_length=100, blank=True, help_text="The property read (every kind but the counter)."
+    )
+    window_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Only the last N days' events; empty: all time."
+    )
+    active = models.BooleanField(default=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind="count") | ~models.Q(property=""),
+                name="computed_trait_property_unless_count",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProfileTraitValue(models.Model):
+    """A profile's value of a computed trait: `value` as shown (a number, a text, a list
+    of unique values); `number` and `text` the forms segment rules compare."""
+
+    profile = models.ForeignKey("cdp.Profile", on_delete=models.CASCADE, related_name="+")
+    trait = models.ForeignKey(ComputedTrait, on_delete=models.CASCADE, related_name="values")
+    value = models.JSONField(null=True)
+    number = models.FloatField(null=True, blank=True)
+    text = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["trait", "profile"], name="one_value_per_trait")
+        ]
+        indexes = [
+            models.Index(fields=["trait", "number"], name="trait_values_by_number"),
+            models.Index(fields=["profile"], name="trait_values_of_profile"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trait_id} of {self.profile_id}: {self.value}"

@@ -1,0 +1,160 @@
+"""Mutation testing of the pure engines, bounded in time.
+
+    python scripts/mutation.py                       # the default modules, 10 minutes at most
+    python scripts/mutation.py --budget 120 attribution/engine/markov.py
+
+mutmut (configured under [tool.mutmut] in pyproject.toml) changes one thing at a time
+in the engines' code — a `<` into `<=`, a constant, a `-` into `+`, an argument dropped —
+and runs the tests that call the changed function; a mutant the tests still pass on
+("survived") is a behaviour nothing checks. The run happens in a throwaway copy of the
+repository (mutmut writes its `mutants/` folder there), on the embedded default
+(SQLite, eager tasks), so the checkout stays as it was.
+
+What is printed: per module, mutants killed, survived, timed out, with no test calling
+their function ("no tests"), and not reached within the module's share of the budget;
+the score (killed / (killed + survived)), and the diff of every survivor.
+The figures of the last run are in docs/testing.md. Nothing is asserted: a survivor is
+read by a person, who either adds the missing test or explains why the mutant is
+equivalent (it changes nothing observable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_MODULES = [
+    "attribution/engine/heuristics.py",
+    "attribution/engine/markov.py",
+    "attribution/engine/shapley.py",
+    "identity/engine/golden.py",
+]
+# mutmut's result words, as `mutmut results --all true` prints them.
+KILLED = {"killed"}
+SURVIVED = {"survived"}
+RESULT_LINE = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>.+)$")
+
+
+def _copy_repository(into: Path) -> None:
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, check=True, capture_output=True
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        source = REPO / name.decode()
+        if source.is_file():
+            target = into / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def _limit_to(pyproject: Path, modules: list[str]) -> None:
+    """Mutate only `modules` (mutmut's only_mutate), leaving the rest of its config."""
+    text = pyproject.read_text()
+    listed = ", ".join(f'"{module}"' for module in modules)
+    text = text.replace("[tool.mutmut]\n", f"[tool.mutmut]\nonly_mutate = [{listed}]\n", 1)
+    pyproject.write_text(text)
+
+
+def _mutmut(workdir: Path, *args: str, **kwargs) -> subprocess.Popen:
+    mutmut = Path(sys.executable).with_name("mutmut")
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.setdefault("DJANGO_SECRET_KEY", "mutation-testing-only-" + "x" * 40)
+    return subprocess.Popen([str(mutmut), *args], cwd=workdir, env=env, **kwargs)
+
+
+def _module_of(mutant: str) -> str:
+    # Functions are named `module.x_function__mutmut_N`, methods `module.xǁClassǁmethod__...`.
+    return re.split(r"\.x(?:_|ǁ)", mutant, maxsplit=1)[0]
+
+
+def run(modules: list[str], budget: float) -> int:
+    with tempfile.TemporaryDirectory(prefix="omnitrail-mutation-") as tmp:
+        workdir = Path(tmp)
+        _copy_repository(workdir)
+        _limit_to(workdir / "pyproject.toml", modules)
+        started = time.monotonic()
+        # Each module gets its share of the budget, so every one of them is reached.
+        share = budget / len(modules)
+        with open(workdir / "mutmut.log", "wb") as log:
+            for module in modules:
+                dotted = module.removesuffix(".py").replace("/", ".")
+                process = _mutmut(workdir, "run", f"{dotted}.*", stdout=log, stderr=log)
+                try:
+                    process.wait(timeout=share)
+                except subprocess.TimeoutExpired:
+                    process.send_signal(signal.SIGINT)
+                    try:
+                        process.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+        elapsed = time.monotonic() - started
+        listing = _mutmut(workdir, "results", "--all", "true", stdout=subprocess.PIPE, text=True)
+        out, _ = listing.communicate()
+        statuses: dict[str, str] = {}
+        for line in out.splitlines():
+            found = RESULT_LINE.match(line)
+            if found:
+                statuses[found["name"]] = found["status"].strip()
+        if not statuses:
+            print((workdir / "mutmut.log").read_text(errors="replace")[-3000:])
+            print("mutmut produced no results (its log is above)", file=sys.stderr)
+            return 1
+        per_module: dict[str, Counter[str]] = defaultdict(Counter)
+        for name, status in statuses.items():
+            per_module[_module_of(name)][status] += 1
+        print(f"mutation run over {', '.join(modules)}: {elapsed:.0f} s (budget {budget:.0f} s)")
+        header = ("module", "killed", "survived", "timeout", "no tests", "not run", "score")
+        print(f"{header[0]:40} " + " ".join(f"{word:>8}" for word in header[1:]))
+        total = Counter[str]()
+        for module, counts in sorted(per_module.items()):
+            total.update(counts)
+            _print_row(module, counts)
+        _print_row("all", total)
+        survivors = sorted(name for name, status in statuses.items() if status in SURVIVED)
+        if survivors:
+            print(f"\nsurvivors ({len(survivors)}):")
+        for name in survivors:
+            shown = _mutmut(workdir, "show", name, stdout=subprocess.PIPE, text=True)
+            diff, _ = shown.communicate()
+            changed = [
+                line
+                for line in diff.splitlines()
+                if line[:1] in "+-" and not line.startswith(("+++", "---"))
+            ]
+            print(f"  {name}")
+            for line in changed:
+                print(f"      {line.strip()[:110]}")
+    return 0
+
+
+def _print_row(module: str, counts: Counter[str]) -> None:
+    killed = sum(counts[s] for s in KILLED)
+    survived = sum(counts[s] for s in SURVIVED)
+    timeout, untested = counts["timeout"], counts["no tests"]
+    seen = KILLED | SURVIVED | {"timeout", "no tests"}
+    not_run = sum(n for status, n in counts.items() if status not in seen)
+    score = f"{killed / (killed + survived):.1%}" if killed + survived else "—"
+    figures = (killed, survived, timeout, untested, not_run, score)
+    print(f"{module:40} " + " ".join(f"{figure:>8}" for figure in figures))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", default=DEFAULT_MODULES, help="files to mutate")
+    parser.add_argument("--budget", type=float, default=600, help="seconds (default 600)")
+    args = parser.parse_args()
+    return run(args.modules, args.budget)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
