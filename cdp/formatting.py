@@ -96,8 +96,10 @@ def column_format(column: str) -> str:
     name = column.lower()
     if "roas" in name or "roi" in name or "ratio" in name:
         return "ratio"
-    if "rate" in name or "share" in name or name.endswith("%"):
-        return "rate"
+    if "%" in name:
+        return "percent"  # the column holds percentages already (61.26)
+    if "rate" in name or "share" in name:
+        return "ratio"
     if "cost" in name or "spend" in name or "cpa" in name:
         return "cost"
     if "revenue" in name or "value" in name or "clv" in name:
@@ -107,7 +109,14 @@ def column_format(column: str) -> str:
     return "count"
 
 
+def percent(value: Any) -> str:
+    """A percentage already multiplied by 100 (61.26) with two decimals: "61.26%"."""
+    number = _number(value)
+    return NOTHING if number is None else f"{ratio(number)}%"
+
+
 FORMATS = {
+    "percent": percent,
     "money": money,
     "cost": cost,
     "count": count,

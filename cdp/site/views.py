@@ -132,7 +132,8 @@ def profile_search(request: HttpRequest) -> HttpResponse:
                 f"found on profile {match.via}, merged into this one" if match.via else "",
             ]
         )
-    named = _found_by_name(query, {row[0].url for row in rows}) if personal and query else []
+    shown = {getattr(row[0], "url", "") for row in rows}
+    named = _found_by_name(query, shown) if personal and query else []
     if named:
         error = ""  # not an identifier, but a name
     rows += named

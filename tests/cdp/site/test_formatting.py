@@ -59,6 +59,7 @@ def test_table_cells_follow_their_column():
     assert formatting.table_cell(1327, "Touchpoints") == "1,327"
     assert formatting.table_cell(1327, "Conversions") == "1,327"  # counted, not credited
     assert formatting.table_cell("Email", "Channel") == "Email"
+    assert formatting.table_cell(61.2563, "Share of revenue (%)") == "61.26%"
     # A column named for a model, not for what it holds: two decimals, nothing lost.
     assert formatting.table_cell(2281.95, "Markov chain (data-driven)") == "2,281.95"
 
