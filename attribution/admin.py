@@ -15,15 +15,16 @@ from attribution.models import (
 # attribution/segments/admin.py, imported here because Django's admin discovers
 # `attribution.admin` only.
 from attribution.segments import admin as segments_admin  # noqa: F401
+from cdp.admin_forms import OmnitrailAdmin
 
 
 @admin.register(Goal)
-class GoalAdmin(admin.ModelAdmin):
+class GoalAdmin(OmnitrailAdmin):
     list_display = ["key", "name", "event", "value_property", "lookback_days", "count_repeat"]
 
 
 @admin.register(Cost)
-class CostAdmin(admin.ModelAdmin):
+class CostAdmin(OmnitrailAdmin):
     list_display = ["date", "channel", "campaign", "cost", "currency", "clicks"]
     list_filter = ["channel"]
     date_hierarchy = "date"
@@ -37,7 +38,7 @@ class CreditInline(admin.TabularInline):
 
 
 @admin.register(AttributionRun)
-class AttributionRunAdmin(admin.ModelAdmin):
+class AttributionRunAdmin(OmnitrailAdmin):
     list_display = ["started_at", "goal", "status", "journeys", "conversions", "value"]
     readonly_fields = [f.name for f in AttributionRun._meta.fields]
     inlines = [CreditInline]
@@ -47,7 +48,7 @@ class AttributionRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChannelRule)
-class ChannelRuleAdmin(admin.ModelAdmin):
+class ChannelRuleAdmin(OmnitrailAdmin):
     """First match wins, in position order: reorder by editing the positions."""
 
     form = ChannelRuleForm
@@ -57,13 +58,13 @@ class ChannelRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(FunnelStage)
-class FunnelStageAdmin(admin.ModelAdmin):
+class FunnelStageAdmin(OmnitrailAdmin):
     list_display = ["position", "name", "events"]
     list_display_links = ["name"]
     list_editable = ["position"]
 
 
 @admin.register(Holdout)
-class HoldoutAdmin(admin.ModelAdmin):
+class HoldoutAdmin(OmnitrailAdmin):
     list_display = ["scope", "value", "percent", "goal", "started_at", "ended_at"]
     list_filter = ["scope", "goal"]

@@ -1,5 +1,9 @@
+from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 
+from cdp.admin_forms import OmnitrailAdmin
 from cdp.models import AuditEntry, IngestCount, Profile, RejectedEvent, Source, Touchpoint
 from cdp.services.ingest import resubmit_rejected
 from cdp.services.sources import create_source, rotate_write_key
@@ -10,7 +14,7 @@ from cdp.tracking_plans import admin as tracking_plans_admin  # noqa: F401
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(OmnitrailAdmin):
     list_display = ["name", "kind", "enabled", "rate_limit", "write_key_prefix", "created_at"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name"]
@@ -43,7 +47,7 @@ class SourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Touchpoint)
-class TouchpointAdmin(admin.ModelAdmin):
+class TouchpointAdmin(OmnitrailAdmin):
     list_display = ["id", "source", "type", "event", "user_id", "anonymous_id", "timestamp"]
     list_filter = ["type", "source"]
     search_fields = ["message_id", "user_id", "anonymous_id", "event"]
@@ -56,14 +60,14 @@ class TouchpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(OmnitrailAdmin):
     list_display = ["id", "merged_into", "created_at", "updated_at"]
     raw_id_fields = ["merged_into"]
     show_full_result_count = False
 
 
 @admin.register(RejectedEvent)
-class RejectedEventAdmin(admin.ModelAdmin):
+class RejectedEventAdmin(OmnitrailAdmin):
     list_display = ["id", "source", "code", "reason", "channel", "line", "status", "received_at"]
     list_filter = ["status", "code", "source", "channel"]
     readonly_fields = [
@@ -92,12 +96,51 @@ class RejectedEventAdmin(admin.ModelAdmin):
 
 # "View site" in the admin's header opens the report pages.
 admin.site.site_url = "/app/"
+admin.site.site_header = "Omnitrail administration"
+admin.site.site_title = "Omnitrail administration"
+admin.site.index_title = "What Omnitrail holds"
+
+
+def object_type_in_words(object_type: str) -> str:
+    """ "cdp.profile" as "Profile", "consent.datasubjectrequest" as "Data subject request"."""
+    try:
+        name = apps.get_model(object_type)._meta.verbose_name
+    except (LookupError, ValueError):
+        return object_type
+    return str(name)[:1].upper() + str(name)[1:]
+
+
+# Django's own user and group pages, with the project's checks on their pickers.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class StaffUserAdmin(OmnitrailAdmin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class RoleGroupAdmin(OmnitrailAdmin, GroupAdmin):
+    pass
+
+
+class ObjectTypeFilter(admin.SimpleListFilter):
+    title = "object type"
+    parameter_name = "object_type"
+
+    def lookups(self, request, model_admin):
+        types = AuditEntry.objects.order_by().values_list("object_type", flat=True).distinct()
+        return sorted(((t, object_type_in_words(t)) for t in types), key=lambda pair: pair[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(object_type=self.value()) if self.value() else queryset
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["at", "username", "action", "object_type", "object_id", "path"]
-    list_filter = ["action", "object_type"]
+class AuditEntryAdmin(OmnitrailAdmin):
+    list_display = ["at", "username", "action", "object_in_words", "object_id", "path"]
+    list_filter = ["action", ObjectTypeFilter]
     search_fields = ["username", "object_id"]
 
     def has_add_permission(self, request):
@@ -109,9 +152,13 @@ class AuditEntryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="Object type", ordering="object_type")
+    def object_in_words(self, entry):
+        return object_type_in_words(entry.object_type)
+
 
 @admin.register(IngestCount)
-class IngestCountAdmin(admin.ModelAdmin):
+class IngestCountAdmin(OmnitrailAdmin):
     """Per source: warnings on stored events, bots' events, rejected bodies not kept."""
 
     list_display = ["source", "code", "field", "count", "last_seen"]

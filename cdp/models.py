@@ -296,6 +296,7 @@ class AuditEntry(models.Model):
         # Created by the consent app, where the audit log began; the table kept its name.
         db_table = "consent_auditentry"
         ordering = ["-at"]
+        verbose_name_plural = "audit entries"
         indexes = [models.Index(fields=["object_type", "object_id"], name="audit_by_object")]
 
     def __str__(self) -> str:

@@ -436,3 +436,11 @@ CELERY_BEAT_SCHEDULE["traits-purchase-model"] = {
     "task": "attribution.tasks.train_purchase_model",
     "schedule": crontab(minute=0, hour=4),
 }
+
+# --- admin ---
+# The currency money is shown in where the data names none (ISO 4217 code).
+OMNITRAIL_CURRENCY = env.str("OMNITRAIL_CURRENCY", default="USD")
+# The locale numbers and money are formatted for (Babel locale name).
+OMNITRAIL_NUMBER_LOCALE = env.str("OMNITRAIL_NUMBER_LOCALE", default="en_US")
+# The file name of an access request's download starts with this (then id and date).
+OMNITRAIL_ACCESS_ZIP_PREFIX = env.str("OMNITRAIL_ACCESS_ZIP_PREFIX", default="omnitrail-access")

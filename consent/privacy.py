@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -35,14 +36,32 @@ def open_request(kind: str, identifier: str, *, requested_by=None) -> DataSubjec
         raise InvalidField(
             f"{kind!r} is not one of {', '.join(DataSubjectRequest.Kind.values)}", field="kind"
         )
-    kind_part, _, value = identifier.strip().partition(":")
-    if not kind_part or not value:
-        raise InvalidIdentifier("use kind:value, e.g. email:ann@example.com", field="identifier")
     request = DataSubjectRequest.objects.create(
-        kind=kind, identifier=identifier.strip(), requested_by=requested_by
+        kind=kind, identifier=identifier_of(identifier), requested_by=requested_by
     )
     transaction.on_commit(lambda: process_data_subject_request.delay(request.pk))
     return request
+
+
+_KIND = re.compile(r"^[a-z][a-z0-9_]*$")
+_PHONE = re.compile(r"^\+?[\d\s().-]{7,}$")
+
+
+def identifier_of(text: str) -> str:
+    """The `kind:value` a person means: written so (`user_id:42`), or a plain email
+    address (`email:`) or phone number (`phone:`) with the kind inferred."""
+    text = (text or "").strip()
+    kind, sep, value = text.partition(":")
+    if sep and _KIND.match(kind) and value.strip():
+        return f"{kind}:{value.strip()}"
+    if "@" in text and " " not in text and not sep:
+        return f"email:{text}"
+    if _PHONE.match(text) and sum(c.isdigit() for c in text) >= 7:
+        return f"phone:{text}"
+    raise InvalidIdentifier(
+        "write an email address, a phone number or kind:value (e.g. user_id:42)",
+        field="identifier",
+    )
 
 
 def _plain(value: Any) -> Any:

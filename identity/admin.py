@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from cdp.admin_forms import OmnitrailAdmin
 from identity.models import (
     BlockedValue,
     Identifier,
@@ -17,7 +18,7 @@ from identity.services.stitching import retry_stitching_failures
 
 
 @admin.register(Identifier)
-class IdentifierAdmin(admin.ModelAdmin):
+class IdentifierAdmin(OmnitrailAdmin):
     list_display = ["kind", "value", "profile", "status", "first_seen", "last_seen"]
     list_filter = ["kind", "status"]
     search_fields = ["value"]
@@ -26,7 +27,7 @@ class IdentifierAdmin(admin.ModelAdmin):
 
 
 @admin.register(BlockedValue)
-class BlockedValueAdmin(admin.ModelAdmin):
+class BlockedValueAdmin(OmnitrailAdmin):
     list_display = ["kind", "value", "note"]
     search_fields = ["value"]
 
@@ -53,14 +54,14 @@ class StitchingFailureAdmin(admin.ModelAdmin):
 
 
 @admin.register(Refusal)
-class RefusalAdmin(admin.ModelAdmin):
+class RefusalAdmin(OmnitrailAdmin):
     list_display = ["created_at", "reason", "kind", "value", "profiles", "detail"]
     list_filter = ["reason", "kind"]
     search_fields = ["value"]
 
 
 @admin.register(MergeDecision)
-class MergeDecisionAdmin(admin.ModelAdmin):
+class MergeDecisionAdmin(OmnitrailAdmin):
     list_display = [
         "created_at",
         "survivor",
@@ -87,13 +88,13 @@ class MergeDecisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(MergeBlock)
-class MergeBlockAdmin(admin.ModelAdmin):
+class MergeBlockAdmin(OmnitrailAdmin):
     list_display = ["low", "high", "reason", "created_at"]
     raw_id_fields = ["low", "high"]
 
 
 @admin.register(MatchReview)
-class MatchReviewAdmin(admin.ModelAdmin):
+class MatchReviewAdmin(OmnitrailAdmin):
     list_display = ["left", "right", "match_probability", "levels", "status", "decided_by"]
     list_filter = ["status"]
     raw_id_fields = ["left", "right", "run"]
@@ -114,13 +115,13 @@ class MatchReviewAdmin(admin.ModelAdmin):
 
 
 @admin.register(MatchModel)
-class MatchModelAdmin(admin.ModelAdmin):
+class MatchModelAdmin(OmnitrailAdmin):
     list_display = ["version", "trained_at", "records", "active"]
     readonly_fields = ["model"]
 
 
 @admin.register(MatchRun)
-class MatchRunAdmin(admin.ModelAdmin):
+class MatchRunAdmin(OmnitrailAdmin):
     list_display = [
         "started_at",
         "mode",

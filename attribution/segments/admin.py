@@ -2,23 +2,29 @@
 estimated size, refresh now), destinations (export now), webhook deliveries (replay)
 and the export files."""
 
+import json
+
 from django.contrib import admin, messages
 from django.db import transaction
-from django.urls import reverse
+from django.http import HttpRequest, JsonResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from attribution.segments import rules as segment_rules
 from attribution.segments.audiences import send_now
 from attribution.segments.destinations import replay
-from attribution.segments.forms import SegmentAdminForm, pretty
+from attribution.segments.forms import SegmentAdminForm, checked_definition
 from attribution.segments.models import Delivery, DeliveryEvent, Destination, Export, Segment
-from attribution.segments.selectors import best_time_to_contact, segment_names
+from attribution.segments.selectors import best_time_to_contact, estimate, segment_names
 from attribution.segments.services import refresh_segments
 from attribution.segments.tasks import refresh_one_segment
+from attribution.segments.vocabulary import rule_vocabulary
+from cdp.admin_forms import OmnitrailAdmin
+from consent.models import Purpose
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(OmnitrailAdmin):
     form = SegmentAdminForm
     change_form_template = "admin/attribution/segment/change_form.html"
     list_display = ["name", "size", "purpose", "refresh_minutes", "last_refreshed_at", "active"]
@@ -59,12 +65,56 @@ class SegmentAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
 
+    def get_urls(self):
+        estimate_url = path(
+            "estimate/",
+            self.admin_site.admin_view(self.estimate_view),
+            name="attribution_segment_estimate",
+        )
+        return [estimate_url, *super().get_urls()]
+
+    def estimate_view(self, request: HttpRequest) -> JsonResponse:
+        """The size a definition would have now and how many consent leaves out, for the
+        editor's Estimate button: POST {"definition", "purpose" (id or ""), "segment"
+        (the segment's own id when editing)}. A wrong rule is a 400 naming its place."""
+        if request.method != "POST":
+            return JsonResponse({"code": "method_not_allowed", "message": "POST"}, status=405)
+        if not self.has_view_or_change_permission(request):
+            return JsonResponse({"code": "forbidden", "message": "not allowed"}, status=403)
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return _bad("body", "not JSON")
+        if not isinstance(body, dict) or not body.get("definition"):
+            return _bad("definition", "definition: add at least one rule")
+        own = str(body.get("segment") or "")
+        own_id = int(own) if own.isdigit() else None
+        try:
+            definition = checked_definition(body["definition"], own_id)
+        except segment_rules.RuleError as error:
+            return _bad(error.field, str(error))
+        purpose = None
+        if str(body.get("purpose") or "").isdigit():
+            purpose = Purpose.objects.filter(pk=int(body["purpose"])).first()
+        estimated = estimate(definition, purpose=purpose)
+        return JsonResponse(
+            {**estimated, "in_words": segment_rules.describe(definition, segment_names())}
+        )
+
     def render_change_form(self, request, context, *args, **kwargs):
-        form = context["adminform"].form
-        context["rules"] = form.rules
-        context["estimated"] = form.estimated
-        context["definition_json"] = pretty(form.instance.definition or {})
+        obj = kwargs.get("obj") or context.get("original")
+        vocabulary = rule_vocabulary()
+        own_id = getattr(obj, "pk", None)
+        vocabulary["segments"] = [s for s in vocabulary["segments"] if s["id"] != own_id]
+        context["rule_vocabulary"] = vocabulary
+        context["segment_id"] = own_id
         return super().render_change_form(request, context, *args, **kwargs)
+
+
+def _bad(field: str, message: str) -> JsonResponse:
+    return JsonResponse(
+        {"code": "invalid_segment_rule", "message": message, "field": field}, status=400
+    )
 
 
 def _refresh_later(segment_id: int) -> None:
@@ -72,7 +122,7 @@ def _refresh_later(segment_id: int) -> None:
 
 
 @admin.register(Destination)
-class DestinationAdmin(admin.ModelAdmin):
+class DestinationAdmin(OmnitrailAdmin):
     list_display = ["name", "kind", "purpose", "format", "active"]
     filter_horizontal = ["segments"]
     actions = ["export_now"]
@@ -93,7 +143,7 @@ class DeliveryEventInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(OmnitrailAdmin):
     """Webhook batches: failures stay here with their last error until replayed."""
 
     list_display = [
@@ -120,7 +170,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Export)
-class ExportAdmin(admin.ModelAdmin):
+class ExportAdmin(OmnitrailAdmin):
     """Every file a destination was sent, each downloadable (through the segment page,
     which checks the personal-data permission)."""
 

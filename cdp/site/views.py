@@ -40,6 +40,7 @@ from cdp.pages import (
 )
 from cdp.selectors import TimelinePage, timeline, touchpoint_count, touchpoint_span
 from cdp.site.selectors import find_profiles
+from consent.officer import find_people, person_name
 from consent.selectors import consent_history, current_consent
 from identity.models import MergeDecision
 from identity.selectors import (
@@ -78,11 +79,35 @@ def _audited(
 # --- search -----------------------------------------------------------------------------
 
 
+def _found_by_name(query: str, shown: set[str]) -> list[list[Any]]:
+    """Rows for the customers whose name matches every word typed ("Arjun Ramirez")."""
+    if any(c.isdigit() or c in "@:" for c in query):
+        return []
+    rows = []
+    for profile in Profile.objects.filter(pk__in=find_people(query)):
+        url = reverse("app-profile", args=[profile.pk])
+        if url in shown:
+            continue
+        traits = profile.traits or {}
+        rows.append(
+            [
+                Link(f"Profile {profile.pk}", url),
+                "name",
+                person_name(profile),
+                person_name(profile),
+                str(traits.get("email", "")),
+                "",
+            ]
+        )
+    return rows
+
+
 @page_permission(VIEW_CUSTOMER_360)
 @require_GET
 def profile_search(request: HttpRequest) -> HttpResponse:
     """Find customers by any identifier (email, phone, user id, loyalty id, device id
-    ..., with or without "kind:") or by profile id."""
+    ..., with or without "kind:"), by profile id, or (for those who may see personal
+    data) by name."""
     query = request.GET.get("q", "").strip()
     personal = request.user.has_perm(VIEW_PERSONAL_DATA)
     error, found = "", None
@@ -107,6 +132,11 @@ def profile_search(request: HttpRequest) -> HttpResponse:
                 f"found on profile {match.via}, merged into this one" if match.via else "",
             ]
         )
+    shown = {getattr(row[0], "url", "") for row in rows}
+    named = _found_by_name(query, shown) if personal and query else []
+    if named:
+        error = ""  # not an identifier, but a name
+    rows += named
     results = Table(
         "results",
         "Customers found",
@@ -179,7 +209,7 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ],
             "personal": personal,
         },
-        title=f"Customer {profile.pk}",
+        title=person_name(profile) if personal else f"Customer {profile.pk}",
         tables=tables,
         charts=charts,
         invalid=bool(errors),

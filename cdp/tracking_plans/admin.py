@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.http import HttpResponse
 from django.utils.html import format_html, format_html_join
 
+from cdp.admin_forms import OmnitrailAdmin
 from cdp.tracking_plans.engine.document import PlanError, plan_summary
 from cdp.tracking_plans.models import PlanViolationCount, TrackingPlan
 from cdp.tracking_plans.selectors import plan_document, violations
@@ -84,7 +85,7 @@ class TrackingPlanAdminForm(forms.ModelForm):
 
 
 @admin.register(TrackingPlan)
-class TrackingPlanAdmin(admin.ModelAdmin):
+class TrackingPlanAdmin(OmnitrailAdmin):
     form = TrackingPlanAdminForm
     list_display = ["name", "sources", "planned_events", "modes_in_words", "updated_at"]
     search_fields = ["name", "description"]
@@ -195,7 +196,7 @@ class TrackingPlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlanViolationCount)
-class PlanViolationCountAdmin(admin.ModelAdmin):
+class PlanViolationCountAdmin(OmnitrailAdmin):
     """What broke a plan, a row per day, source, event, property, kind and action."""
 
     list_display = [

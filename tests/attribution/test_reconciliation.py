@@ -76,9 +76,9 @@ def test_a_goal_counting_the_first_conversion_names_the_repeats(stored):
 
 def test_the_overview_shows_left_out_orders_and_the_in_store_note(analyst, stored):
     html = analyst.get("/app/", {"model": "linear"}).content.decode()
-    assert "1 conversions worth 99.0 left out with them" in html
-    assert "<strong>5</strong> conversions stored, worth 354.0" in html
-    assert "= 4 reported (worth 255.0)" in html
+    assert "1 conversions worth $99.00 left out with them" in html
+    assert "<strong>5</strong> conversions stored, worth $354.00" in html
+    assert "= 4 reported (worth $255.00)" in html
     by_channel = {
         row["channel"]: row for row in api_report("monthly", model="linear")["by_channel"]
     }

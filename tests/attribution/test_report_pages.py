@@ -88,8 +88,8 @@ def test_the_overview_shows_the_monthly_report_of_the_api(analyst, run):
     assert response.context["report"] == api == monthly_report(run, model="linear")
     html = response.content.decode()
     # August to October: 30 + 120 + 50 credited, 75 spent; ann, bob and cy.
-    assert card(html, "revenue") == "200.00" == f"{api['totals']['revenue']:.2f}"
-    assert card(html, "cost") == "75.00"
+    assert card(html, "revenue") == "$200.00" == f"${api['totals']['revenue']:.2f}"
+    assert card(html, "cost") == "$75.00"
     # Every channel here cost something: paid ROAS and blended MER are both 200 / 75.
     assert card(html, "paid-roas") == "2.67" == card(html, "mer")
     assert card(html, "profiles") == "3"

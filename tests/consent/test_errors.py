@@ -25,7 +25,7 @@ def test_an_unknown_identifier_is_named_once(api):
     }
 
 
-def test_a_request_for_an_identifier_without_its_kind_says_how_to_write_it(api):
+def test_a_request_for_an_identifier_of_no_known_shape_says_how_to_write_it(api):
     bad = api.post(
         "/api/v1/privacy/requests", {"kind": "access", "identifier": "ann"}, format="json"
     )
@@ -34,7 +34,8 @@ def test_a_request_for_an_identifier_without_its_kind_says_how_to_write_it(api):
     assert bad.json() == {
         "code": "invalid_identifier",
         "field": "identifier",
-        "message": "identifier: use kind:value, e.g. email:ann@example.com",
+        "message": "identifier: write an email address, a phone number or kind:value "
+        "(e.g. user_id:42)",
     }
 
 

@@ -14,8 +14,10 @@
   }
 
   function cellValue(row, index, numeric) {
-    var text = row.children[index] ? row.children[index].textContent.trim() : "";
+    var cell = row.children[index];
+    var text = cell ? cell.textContent.trim() : "";
     if (!numeric) return text.toLowerCase();
+    if (cell && cell.dataset.sort !== undefined) text = cell.dataset.sort; // the raw number
     var number = parseFloat(text.replace(/[^0-9.eE+-]/g, ""));
     return isNaN(number) ? -Infinity : number;
   }

@@ -1,0 +1,32 @@
+"""The number and colour filters of every page: `{% load omnitrail %}` then
+`{{ value|money }}`, `{{ value|money:"EUR" }}`, `|cost`, `|count`, `|credit`, `|ratio`,
+`|rate`, `|duration` (seconds), `|duration_days`, `|table_cell:column` and
+`|channel_colour`. What each writes is in cdp/formatting.py."""
+
+from django import template
+
+from cdp import formatting
+
+register = template.Library()
+
+for _name in ("money", "cost"):
+    register.filter(_name, getattr(formatting, _name))
+for _name in ("count", "credit", "ratio", "rate", "duration", "duration_days"):
+    register.filter(_name, getattr(formatting, _name))
+register.filter("table_cell", formatting.table_cell)
+register.filter("channel_colour", formatting.channel_colour)
+
+
+@register.filter
+def formatted_row(row, table):
+    """(raw, shown, numeric) per cell of a report table's row: numeric columns written
+    for their column, the raw value kept for sorting."""
+    positions = table.numeric_positions
+    return [
+        (
+            cell,
+            formatting.table_cell(cell, table.columns[i]) if i in positions else cell,
+            i in positions,
+        )
+        for i, cell in enumerate(row)
+    ]
