@@ -183,8 +183,9 @@ def test_full_run_finds_people_with_high_precision_and_recall(population, model)
     clusters = cluster_pairs(table["unique_id"].to_pylist(), pairs, threshold=0.9)
     precision, recall, f1 = pairwise_scores(clusters, truth)
     print(f"pairwise precision {precision:.3f} recall {recall:.3f} F1 {f1:.3f}")
-    assert precision >= 0.95
-    assert recall >= 0.85
+    # Just below what the engine measures on this seeded population (0.985 and 0.994).
+    assert precision >= 0.98
+    assert recall >= 0.99
 
 
 def _parameters(model: dict) -> list[float]:
@@ -277,8 +278,9 @@ def test_new_profiles_are_matched_to_the_right_existing_ones(population):
     found = {p.right_id for p in to_existing if truth[p.left_id] == truth[p.right_id]}
     precision, recall = right / len(to_existing), len(found) / new.num_rows
     print(f"incremental precision {precision:.3f} recall {recall:.3f}")
-    assert precision >= 0.95
-    assert recall >= 0.85
+    # Just below what the engine measures on this seeded population (0.996 and 0.995).
+    assert precision >= 0.99
+    assert recall >= 0.99
 
 
 def test_training_on_records_without_duplicates_says_so(population):
