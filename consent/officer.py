@@ -44,12 +44,13 @@ def person_name(profile: Profile) -> str:
 
 
 def evidence_lines(evidence: Any) -> list[str]:
-    """Evidence as "key: value" lines, nested keys joined with dots."""
+    """Evidence as "key: value" lines, nested keys joined with dots, in the keys' order
+    (PostgreSQL's jsonb keeps no order of its own)."""
     lines: list[str] = []
 
     def walk(value: Any, prefix: str) -> None:
         if isinstance(value, dict):
-            for key, child in value.items():
+            for key, child in sorted(value.items(), key=lambda item: str(item[0])):
                 walk(child, f"{prefix}.{key}" if prefix else str(key))
         elif isinstance(value, list):
             text = ", ".join(json.dumps(v) if isinstance(v, dict | list) else str(v) for v in value)
