@@ -13,8 +13,9 @@ from django.db.models.functions import TruncMonth
 
 from attribution.engine.models import DEFAULT_MODEL
 from attribution.engine.monthly import month_after, month_before, parse_month, range_report
-from attribution.errors import NoMonthlyFigures, UnknownModel
+from attribution.errors import NoMonthlyFigures
 from attribution.models import AttributionRun, Cost
+from attribution.selectors.runs import model_in_run
 from cdp.errors import InvalidField
 from identity.selectors import identifiers_by_profile
 
@@ -75,11 +76,7 @@ def monthly_report(
             f"run {run.pk} was made before runs kept monthly figures: refresh attribution",
             field="goal",
         )
-    if model not in run.models_run:
-        raise UnknownModel(
-            f"{model!r} is not in run {run.pk} (its models: {', '.join(run.models_run)})",
-            field="model",
-        )
+    model_in_run(run, model, field="model")
     months = monthly.get("months", [])
     start = _month("start", start) if start else (months[0] if months else None)
     end = _month("end", end) if end else (months[-1] if months else start)

@@ -13,9 +13,10 @@ from django.db.models.functions import TruncMonth
 from attribution.engine.models import DEFAULT_MODEL
 from attribution.engine.monthly import month_after
 from attribution.engine.performance import EMAIL_EVENTS, performance_report
-from attribution.errors import NoMonthlyFigures, UnknownModel
+from attribution.errors import NoMonthlyFigures
 from attribution.models import AttributionRun, Cost
 from attribution.selectors.monthly import _month
+from attribution.selectors.runs import model_in_run
 from cdp.errors import InvalidField
 from cdp.models import Touchpoint
 
@@ -88,11 +89,7 @@ def channel_performance(
             f"run {run.pk} was made before runs kept channel performance: refresh attribution",
             field="goal",
         )
-    if model not in run.models_run:
-        raise UnknownModel(
-            f"{model!r} is not in run {run.pk} (its models: {', '.join(run.models_run)})",
-            field="model",
-        )
+    model_in_run(run, model, field="model")
     months = months or []
     start = _month("start", start) if start else (months[0] if months else None)
     end = _month("end", end) if end else (months[-1] if months else start)

@@ -16,8 +16,9 @@ from attribution.engine.crosschannel import clv_by_first_touch, funnel
 from attribution.engine.incrementality import holdout_mask, lift
 from attribution.engine.models import DEFAULT_GUARDRAIL
 from attribution.engine.paths import pareto
-from attribution.errors import InvalidGuardrail, NoMonthlyFigures, NothingToAdvise, UnknownModel
+from attribution.errors import InvalidGuardrail, NoMonthlyFigures, NothingToAdvise
 from attribution.models import AttributionRun, Cost, Credit, FunnelStage, Holdout, ProfileFacts
+from attribution.selectors.runs import model_in_run
 from cdp.errors import InvalidField
 from cdp.models import Touchpoint
 
@@ -284,7 +285,7 @@ def revenue_pareto(run: AttributionRun, *, model: str, group_by: str = "channel"
 def return_on_spend_report(run: AttributionRun, *, model: str) -> dict:
     """Paid ROAS (revenue `model` credits to the channels with cost / their cost) and
     blended MER (all revenue credited / all cost) of the run, costs dated up to its end."""
-    _in_run(run, model, field="model")
+    model_in_run(run, model, field="model")
     return _return_on_spend(model, credit_report(run, model=model))
 
 
@@ -310,8 +311,8 @@ def compare_report(
     """GA4's model comparison: per channel (or campaign) the conversions, revenue and
     ROAS under `model` and under `compare`, and the % change from the first to the
     second; with each model's paid ROAS and blended MER."""
-    _in_run(run, model, field="model")
-    _in_run(run, compare, field="compare")
+    model_in_run(run, model, field="model")
+    model_in_run(run, compare, field="compare")
     keys = ["channel"] if group_by == "channel" else ["channel", "campaign"]
     lines = credit_reports(run, models=[model, compare], group_by=group_by)
     by_channel = (
@@ -335,7 +336,7 @@ def path_positions_report(run: AttributionRun, *, model: str) -> list[dict]:
     """Per channel, what `model` credits to its early, middle and late touches of the
     conversion paths (GA4's split: first 25%, middle 50%, last 25% of each path's
     touches), as the run stored it. NoMonthlyFigures for a run made before runs kept it."""
-    _in_run(run, model, field="model")
+    model_in_run(run, model, field="model")
     kept = (run.summary or {}).get("path_positions")
     if kept is None:
         raise NoMonthlyFigures(
@@ -344,11 +345,3 @@ def path_positions_report(run: AttributionRun, *, model: str) -> list[dict]:
             field="goal",
         )
     return kept.get(model, [])
-
-
-def _in_run(run: AttributionRun, model: str, *, field: str) -> None:
-    if model not in run.models_run:
-        raise UnknownModel(
-            f"{model!r} is not in run {run.pk} (its models: {', '.join(run.models_run)})",
-            field=field,
-        )

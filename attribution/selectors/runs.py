@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from attribution.errors import NoCompletedRun
+from attribution.errors import NoCompletedRun, UnknownModel
 from attribution.models import AttributionRun, Goal
 
 
@@ -36,3 +36,12 @@ def goals_with_runs() -> list[Goal]:
     return list(
         Goal.objects.filter(runs__status=AttributionRun.Status.COMPLETED).distinct().order_by("key")
     )
+
+
+def model_in_run(run: AttributionRun, model: str, *, field: str) -> None:
+    """UnknownModel, naming `field` and the run's models, unless the run computed `model`."""
+    if model not in run.models_run:
+        raise UnknownModel(
+            f"{model!r} is not in run {run.pk} (its models: {', '.join(run.models_run)})",
+            field=field,
+        )
