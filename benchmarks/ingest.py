@@ -260,6 +260,7 @@ def run_browser_client(url: str, write_key: str, indices: list[int], barrier, re
     result = ClientResult()
     result.statuses[preflight.status_code * 1000] = 1  # preflights, kept apart (204000)
     barrier.wait(timeout=BARRIER_TIMEOUT)
+    cpu_start = resource.getrusage(resource.RUSAGE_SELF)
     for index in indices:
         body = browser_event(index, write_key)
         started = time.perf_counter()
@@ -272,8 +273,26 @@ def run_browser_client(url: str, write_key: str, indices: list[int], barrier, re
         else:
             result.lost_batches += 1
     result.finished_at = time.perf_counter()
+    cpu_end = resource.getrusage(resource.RUSAGE_SELF)
+    result.cpu_seconds = (cpu_end.ru_utime - cpu_start.ru_utime) + (
+        cpu_end.ru_stime - cpu_start.ru_stime
+    )
     session.close()
     results.put(result)
+
+
+@dataclass
+class LoadResult:
+    """One single-event load: requests answered 200, their rate and latencies, and the
+    CPU seconds each role used meanwhile."""
+
+    rate: float
+    p50: float
+    p99: float
+    seconds: float
+    statuses: dict[int, int]
+    answered: int
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 def browser_phase(url: str, write_key: str, events: int, clients: int) -> tuple:
@@ -306,13 +325,107 @@ def browser_phase(url: str, write_key: str, events: int, clients: int) -> tuple:
         for status, count in outcome.statuses.items():
             statuses[status] = statuses.get(status, 0) + count
     accepted = sum(outcome.accepted for outcome in outcomes)
-    return (
-        accepted / elapsed,
-        percentile(latencies, 0.50),
-        percentile(latencies, 0.99),
-        elapsed,
-        statuses,
+    answered = sum(len(outcome.latencies) for outcome in outcomes)
+    return LoadResult(
+        rate=answered / elapsed,
+        p50=percentile(latencies, 0.50),
+        p99=percentile(latencies, 0.99),
+        seconds=elapsed,
+        statuses=statuses,
+        answered=answered,
+        cpu={"clients": sum(outcome.cpu_seconds for outcome in outcomes), "accepted": accepted},
     )
+
+
+WRK_SCRIPT = Path(__file__).with_name("single_event.lua")
+_WRK_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def _wrk_seconds(text: str) -> float:
+    number = float(text.rstrip("usm"))
+    unit = text[len(text.rstrip("usm")) :] or "s"
+    return number * _WRK_UNITS[unit]
+
+
+def wrk_phase(url: str, write_key: str, seconds: int, connections: int) -> LoadResult:
+    """The same single-event traffic from wrk (a load generator in C, two threads):
+    the clients then cost little of the two cores, so the figure is the server's."""
+    import re
+
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    command += ["-s", str(WRK_SCRIPT), url, "--", write_key, ORIGIN]
+    started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    output = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 120, check=True
+    ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    elapsed = time.perf_counter() - started
+    done = re.search(r"(\d+) requests in ([\d.]+\w+)", output)
+    if done is None:
+        raise SystemExit(f"could not read wrk's answer:\n{output}")
+    total, duration = int(done.group(1)), _wrk_seconds(done.group(2))
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    bad = int(failed.group(1)) if failed else 0
+    latency = dict(re.findall(r"^\s+(50|99)\.000%\s+(\S+)$", output, re.MULTILINE))
+    if not latency:
+        latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    statuses = {200: total - bad}
+    if bad:
+        statuses[0] = bad  # wrk does not say which
+    if errors:
+        print(f"  wrk: socket errors {errors.group(1)}")
+    clients = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    del elapsed
+    return LoadResult(
+        rate=(total - bad) / duration,
+        p50=_wrk_seconds(latency["50"]),
+        p99=_wrk_seconds(latency["99"]),
+        seconds=duration,
+        statuses=statuses,
+        answered=total - bad,
+        cpu={"clients": clients},
+    )
+
+
+def single_event_load(args: argparse.Namespace, url: str, write_key: str) -> LoadResult:
+    if args.browser_load == "wrk":
+        return wrk_phase(url, write_key, args.browser_seconds, args.browser_clients)
+    return browser_phase(url, write_key, args.browser_events, args.browser_clients)
+
+
+def measured(load, server_pid: int) -> LoadResult:
+    """`load()` with the CPU seconds gunicorn, PostgreSQL, Redis and the rest used."""
+    before = cpu_by_role(server_pid)
+    result = load()
+    after = cpu_by_role(server_pid)
+    cpu = {role: after[role] - before[role] for role in after}
+    cpu["clients"] = result.cpu.get("clients", 0.0)
+    busy = cpu.pop("machine")
+    cpu["other"] = max(0.0, busy - sum(cpu.values()))
+    result.cpu = cpu | {"busy": busy}
+    return result
+
+
+def floor_phase(args: argparse.Namespace, env: dict[str, str], write_key: str) -> LoadResult:
+    """The same load on the same gunicorn serving benchmarks/floor_app.py (answers only)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1/t"
+    command = gunicorn_command(args, port)
+    command[command.index("cdp.wsgi")] = "floor_app"
+    server = subprocess.Popen(
+        command,
+        cwd=Path(__file__).parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_serving(server, url, args.workers)
+        return measured(lambda: single_event_load(args, url, write_key), server.pid)
+    finally:
+        stop(server)
 
 
 # --- processes and CPU ----------------------------------------------------------------------
@@ -573,6 +686,22 @@ def main() -> None:
     parser.add_argument(
         "--browser-clients", type=int, default=32, help="concurrent browser-like clients"
     )
+    parser.add_argument(
+        "--browser-load",
+        choices=["python", "wrk"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="who sends the single events: client processes with requests, or wrk "
+        "(Debian's package; the default when installed)",
+    )
+    parser.add_argument(
+        "--browser-seconds", type=int, default=20, help="how long wrk sends (--browser-load wrk)"
+    )
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="skip the same single-event load on an app that only answers",
+    )
     args = parser.parse_args()
     if args.events < BATCH_SIZE or args.clients < 1 or args.workers < 1:
         parser.error("--events must be at least 100; --clients and --workers at least 1")
@@ -666,11 +795,9 @@ def main() -> None:
                 f"{args.browser_clients} browser-like clients ...",
                 flush=True,
             )
-            browser = browser_phase(
-                url.replace("/v1/batch", "/v1/t"),
-                write_key,
-                args.browser_events,
-                args.browser_clients,
+            browser = measured(
+                lambda: single_event_load(args, url.replace("/v1/batch", "/v1/t"), write_key),
+                server.pid,
             )
     finally:
         for client in clients:
@@ -678,10 +805,19 @@ def main() -> None:
                 client.terminate()
         stop(server)
         broker.flushdb()
+    floor = None
+    if browser is not None and args.floor:
+        print("the same single-event load on gunicorn serving an app that only answers ...")
+        floor = floor_phase(args, env, write_key)
 
     with psycopg.connect(database_url) as connection:
         stored = connection.execute(
-            "SELECT count(*) FROM cdp_touchpoint WHERE message_id NOT LIKE 'browser-%%'"
+            "SELECT count(*) FROM cdp_touchpoint WHERE message_id NOT LIKE 'browser-%%' "
+            "AND message_id NOT LIKE 'wrk-%%'"
+        ).fetchone()[0]
+        single_stored = connection.execute(
+            "SELECT count(*) FROM cdp_touchpoint WHERE message_id LIKE 'browser-%%' "
+            "OR message_id LIKE 'wrk-%%'"
         ).fetchone()[0]
         kept_rejections = connection.execute("SELECT count(*) FROM cdp_rejectedevent").fetchone()[0]
     print("loading the same rows with COPY ...", flush=True)
@@ -731,10 +867,14 @@ def main() -> None:
         f"{elapsed:>9.1f}"
     )
     if browser is not None:
-        rate, p50, p99, seconds, browser_statuses = browser
         print(
-            f"  {'HTTP /v1/t, one event, CORS (browser)':<38}{rate:>10,.0f}"
-            f"{p50 * 1000:>9.1f}{p99 * 1000:>9.1f}{seconds:>9.1f}"
+            f"  {'HTTP /v1/t, one event, CORS (browser)':<38}{browser.rate:>10,.0f}"
+            f"{browser.p50 * 1000:>9.1f}{browser.p99 * 1000:>9.1f}{browser.seconds:>9.1f}"
+        )
+    if floor is not None:
+        print(
+            f"  {'  floor: same load, app only answers':<38}{floor.rate:>10,.0f}"
+            f"{floor.p50 * 1000:>9.1f}{floor.p99 * 1000:>9.1f}{floor.seconds:>9.1f}"
         )
     print(
         f"  {'COPY, one transaction (ceiling)':<38}{copied / copy_one:>10,.0f}"
@@ -759,10 +899,32 @@ def main() -> None:
         f"rejected {rejected} (kept {kept_rejections}); batches given up {lost}"
     )
     if browser is not None:
-        print(
-            f"  browser-shaped: {args.browser_events:,} requests from {args.browser_clients} "
-            f"clients; answers {dict(sorted(browser[4].items()))} (204000 = preflights)"
+        load = (
+            f"wrk, {args.browser_clients} connections, {args.browser_seconds} s"
+            if args.browser_load == "wrk"
+            else f"{args.browser_events:,} requests from {args.browser_clients} client processes"
         )
+        print(
+            f"  single events ({load}): answers {dict(sorted(browser.statuses.items()))} "
+            "(204000 = preflights); stored "
+            f"{single_stored:,} of {browser.answered:,} answered 200"
+            f" ({'ok' if single_stored == browser.answered else 'MISMATCH'})"
+        )
+        for name, result in (("/v1/t", browser), ("floor", floor)):
+            if result is None:
+                continue
+            busy = result.cpu["busy"]
+            shares = ", ".join(
+                f"{role} {seconds:.1f}" for role, seconds in result.cpu.items() if role != "busy"
+            )
+            per = result.answered or 1
+            print(
+                f"  CPU seconds, {name}: {shares} (machine {busy / (2 * result.seconds):.0%} busy);"
+                f" per request: gunicorn {result.cpu['gunicorn'] / per * 1000:.2f} ms, postgres "
+                f"{result.cpu['postgres'] / per * 1000:.2f} ms, redis "
+                f"{result.cpu['redis'] / per * 1000:.2f} ms, clients "
+                f"{result.cpu['clients'] / per * 1000:.2f} ms"
+            )
     available = (os.cpu_count() or 1) * elapsed
     shares = ", ".join(f"{role} {seconds:.1f}" for role, seconds in cpu.items())
     print(

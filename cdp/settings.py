@@ -160,6 +160,8 @@ CELERY_TASK_ROUTES = {
     "attribution.tasks.send_due_deliveries": {"queue": "segments"},
     "attribution.*": {"queue": "attribution"},
     "consent.*": {"queue": "consent"},
+    # The hand-off after ingestion starts identity's work: with it.
+    "cdp.tasks.drain_handoffs": {"queue": "identity"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE = {
@@ -242,6 +244,13 @@ OMNITRAIL_MAX_BATCH_BYTES = env.int("OMNITRAIL_MAX_BATCH_BYTES", default=500 * 1
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * OMNITRAIL_MAX_BATCH_BYTES
 # Events per second one source may send before it gets 429; a source may override it.
 OMNITRAIL_DEFAULT_RATE_LIMIT = env.int("OMNITRAIL_DEFAULT_RATE_LIMIT", default=20_000)
+# Each web process keeps a write key's source this many seconds (0: asks every time), so
+# single-event requests cost no query for it; a disabled source or a rotated key stops
+# working within it in the other processes (at once in the one that changed it).
+OMNITRAIL_SOURCE_MEMO_SECONDS = env.float("OMNITRAIL_SOURCE_MEMO_SECONDS", default=2.0)
+# Stored batches are handed on to identity through one Redis list and a drain task that
+# merges them (cdp.services.handoff), rather than one Celery chain per request.
+OMNITRAIL_COALESCE_HANDOFF = env.bool("OMNITRAIL_COALESCE_HANDOFF", default=True)
 # Traits that identify a person, for events that carry neither userId nor anonymousId
 # (files from POS and CRM systems).
 OMNITRAIL_IDENTIFIER_TRAITS = env.list(

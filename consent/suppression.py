@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,6 +26,11 @@ ACTIVE_KEY = "omnitrail:suppression-active"
 # How long the cache keeps "the list is empty": short, so that an erasure whose own cache
 # write failed (the cache unreachable from that process) is enforced everywhere soon after.
 EMPTY_SECONDS, ACTIVE_SECONDS = 5, 60
+# And each process keeps the cache's answer for a second more, so that a stream of
+# single-event requests does not ask the cache each time; mark_active() forgets it at
+# once in its own process.
+PROCESS_SECONDS = 1.0
+_known: tuple[float, bool] | None = None
 
 
 def _key() -> bytes:
@@ -61,6 +67,8 @@ def suppress(identifiers: Iterable[tuple[str, str]], *, request=None) -> list[di
 
 def mark_active() -> None:
     """Tell every process at once that the list is no longer empty."""
+    global _known
+    _known = None
     try:
         cache.set(ACTIVE_KEY, True, ACTIVE_SECONDS)
     except Exception:  # the cache client raises many kinds; the list itself is stored
@@ -75,6 +83,10 @@ def mark_active() -> None:
 def _active() -> bool:
     """Whether the list has any entry: cached, and read from the database whenever the
     cache cannot answer, so that the check is never skipped (an erasure must hold)."""
+    global _known
+    now = time.monotonic()
+    if _known is not None and _known[0] > now:
+        return _known[1]
     try:
         active = cache.get(ACTIVE_KEY)
     except Exception:  # the cache is down: the database answers
@@ -86,7 +98,8 @@ def _active() -> bool:
             cache.set(ACTIVE_KEY, active, ACTIVE_SECONDS if active else EMPTY_SECONDS)
         except Exception:  # gone between the two calls: the answer stands
             logger.warning("the cache is unreachable: the suppression check reads the database")
-    return active
+    _known = (now + PROCESS_SECONDS, bool(active))
+    return bool(active)
 
 
 def suppressed_messages(rows: Mapping[str, dict[str, Any]]) -> set[str]:

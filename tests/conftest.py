@@ -66,6 +66,18 @@ def eager_celery(request):
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def fresh_process_memos():
+    """Each test starts with the per-process memos empty (the write keys' sources, the
+    suppression list's state): a rolled-back test's rows must not be remembered."""
+    from cdp.services.sources import forget_sources
+    from consent import suppression
+
+    forget_sources()
+    suppression._known = None
+    yield
+
+
 _ids = itertools.count()
 
 

@@ -200,6 +200,21 @@ def client_ip(request: HttpRequest) -> str | None:
     return str(remote)
 
 
+def _request_context(request: HttpRequest) -> dict[str, str]:
+    """What the request itself says of the sender, for events that do not say it: its
+    address, and, for a page's request (a browser sends Origin), its User-Agent. A
+    server library's User-Agent (analytics-node, python-requests) describes no person's
+    browser, and would read as a bot, so it is never taken."""
+    context = {}
+    ip = client_ip(request)
+    if ip:
+        context["ip"] = ip
+    agent = request.headers.get("User-Agent", "")
+    if agent and request.headers.get("Origin"):
+        context["userAgent"] = strip_nul(agent[:2048])
+    return context
+
+
 def _write_key(request: HttpRequest, payload: Any) -> Any:
     """The write key from the query string (RudderStack's beacon) or the body."""
     if "writeKey" in request.GET:
@@ -255,14 +270,12 @@ def segment_endpoint(request: HttpRequest, endpoint: str) -> JsonResponse:
             _check_origin(request, source)
         events, batch_context = _events_of(payload, endpoint)
         take_rate_budget(source, len(events))
-        # The request's address stands in for an event that gives none (a browser's).
-        ip = client_ip(request)
         result = ingest_batch(
             source,
             events,
             received_at=received_at,
             sent_at=payload.get("sentAt"),
-            batch_context=({"ip": ip} | batch_context) if ip else batch_context,
+            batch_context=_request_context(request) | batch_context,
             field_prefix="batch" if endpoint == "batch" else "",
         )
     except OmnitrailError as error:

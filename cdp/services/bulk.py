@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from django.db import IntegrityError, connection, models, transaction
@@ -30,6 +31,20 @@ def column_of(model: type[models.Model], name: str) -> str:
     return _column(_concrete_field(model._meta, name))
 
 
+@lru_cache(maxsize=32)
+def _copy_plan(
+    model: type[models.Model],
+) -> tuple[list[models.Field], list[str], frozenset[str], str]:
+    """The fields COPY writes, their names, which are JSON, and the statement: the same
+    for every batch (a single event must not pay for building them)."""
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    names = [field.attname for field in fields]
+    json = frozenset(field.attname for field in fields if isinstance(field, models.JSONField))
+    columns = ", ".join(connection.ops.quote_name(_column(field)) for field in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    return fields, names, json, f"COPY {table} ({columns}) FROM STDIN"
+
+
 def copy_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert `rows` (field attname -> Python value, as normalised for the model; missing
     fields take their defaults) into `model`'s table with one COPY.
@@ -39,15 +54,11 @@ def copy_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> N
     and JSON-serialisable values for JSON fields. Raises IntegrityError on a unique
     conflict, as an INSERT would.
     """
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    names = [field.attname for field in fields]
+    fields, names, json, statement = _copy_plan(model)
     defaults = {field.attname: field.get_default() for field in fields}
-    json = {field.attname for field in fields if isinstance(field, models.JSONField)}
-    columns = ", ".join(connection.ops.quote_name(_column(field)) for field in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        with raw.copy(statement) as copy:
             for row in rows:
                 values = {**defaults, **row}
                 copy.write_row(

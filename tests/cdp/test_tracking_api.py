@@ -210,6 +210,27 @@ def test_disabled_source_gets_401(web_source, segment_post):
     assert Touchpoint.objects.count() == 0
 
 
+def test_a_source_disabled_or_rotated_after_use_is_refused_at_once(web_source, segment_post):
+    """The web process keeps a write key's source for a moment (no query per single
+    event); a change in this process is seen by the very next request."""
+    from cdp.services.sources import rotate_write_key
+
+    source, key = web_source
+    assert segment_post("track", track(messageId="before"), write_key=key).status_code == 200
+    new_key = rotate_write_key(source)
+    refused = segment_post("track", track(messageId="old-key"), write_key=key)
+    assert (refused.status_code, refused.json()["code"]) == (401, "invalid_write_key")
+    assert segment_post("track", track(messageId="new-key"), write_key=new_key).status_code == 200
+    source.enabled = False
+    source.save()
+    refused = segment_post("track", track(messageId="disabled"), write_key=new_key)
+    assert (refused.status_code, refused.json()["code"]) == (401, "source_disabled")
+    assert sorted(Touchpoint.objects.values_list("message_id", flat=True)) == [
+        "before",
+        "new-key",
+    ]
+
+
 def test_batch_mixing_good_and_bad_events_stores_the_good_and_names_the_bad(
     web_source, segment_post
 ):

@@ -117,6 +117,37 @@ def test_ingested_events_are_stitched_by_the_worker(worker, web_source, segment_
     assert (record.profile, record.purpose.key, record.status) == (profile, "analytics", "granted")
 
 
+def test_single_events_from_many_requests_are_handed_on_together(worker, web_source, client):
+    """Browser traffic, one event per request: each request adds its ids to the hand-off
+    list (cdp.services.handoff) and the worker's drain starts identity for all of them;
+    every event ends on its person's profile and the list is left empty."""
+    import orjson
+    import redis
+
+    from cdp.services.handoff import PENDING_KEY
+
+    _, key = web_source
+    for number in range(40):
+        person = f"visitor-{number % 4}"
+        body = {"writeKey": key, "event": "Product Viewed", "anonymousId": person}
+        body["messageId"] = f"single-{number}"
+        if number >= 36:  # each visitor signs in once, in the last requests
+            body = {"writeKey": key, "anonymousId": person, "userId": f"user-{number % 4}"}
+            body["messageId"] = f"single-{number}"
+            response = client.post("/v1/i", orjson.dumps(body), content_type="text/plain")
+        else:
+            response = client.post("/v1/t", orjson.dumps(body), content_type="text/plain")
+        assert response.status_code == 200, response.content
+    assert Touchpoint.objects.count() == 40
+    resolved = wait_until(lambda: not Touchpoint.objects.filter(resolved_at__isnull=True).exists())
+    assert resolved, worker.stdout.read() if worker.poll() is not None else "worker too slow"
+    for number in range(4):
+        profile = Identifier.objects.get(kind="anonymous_id", value=f"visitor-{number}").profile
+        assert Identifier.objects.get(kind="user_id", value=f"user-{number}").profile == profile
+        assert Touchpoint.objects.filter(profile=profile).count() == 10
+    assert redis.Redis.from_url(settings.CELERY_BROKER_URL).llen(PENDING_KEY) == 0
+
+
 def test_the_sweep_task_resolves_what_was_never_enqueued(worker, web_source):
     from cdp.services.ingest import ingest_batch
     from identity.tasks import sweep_unresolved_touchpoints

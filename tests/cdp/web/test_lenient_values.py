@@ -174,6 +174,33 @@ def test_the_requests_ip_fills_an_event_without_one(web_source):
     assert row.ip == "198.51.100.7" and row.context["ip"] == "198.51.100.7"
 
 
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def test_a_pages_user_agent_header_fills_an_event_without_one(web_source):
+    """A pixel or beacon from a page (it sends Origin) says nothing of its browser in the
+    body: the request's User-Agent does, and is parsed like the SDKs' own."""
+    _, key = web_source
+    page = Client(headers={"Origin": "https://shop.example.com", "User-Agent": CHROME})
+    send(key, client=page, messageId="from-page")
+    send(key, client=page, messageId="own", context={"userAgent": "Mozilla/5.0 (iPhone)"})
+    rows = {row.message_id: row for row in Touchpoint.objects.all()}
+    assert rows["from-page"].user_agent == CHROME
+    assert (rows["from-page"].browser, rows["from-page"].os) == ("Chrome", "Windows")
+    assert rows["from-page"].is_bot is False
+    assert rows["own"].user_agent == "Mozilla/5.0 (iPhone)"
+
+
+def test_a_server_librarys_user_agent_is_not_taken_as_the_persons(web_source):
+    _, key = web_source
+    send(key, client=Client(headers={"User-Agent": "python-requests/2.32.3"}))
+    row = Touchpoint.objects.get()
+    assert (row.user_agent, row.is_bot) == ("", False)
+
+
 def test_an_events_own_ip_wins(web_source):
     _, key = web_source
     send(key, client=Client(REMOTE_ADDR="198.51.100.7"), context={"ip": "203.0.113.9"})
