@@ -159,6 +159,7 @@ class DataSubjectRequestViewSet(
             else DataSubjectRequestSerializer
         )
 
+    @extend_schema(responses={202: DataSubjectRequestSerializer})
     def create(self, request, *args, **kwargs):
         incoming = DataSubjectRequestSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)

@@ -125,6 +125,8 @@ class RejectedEventSerializer(serializers.ModelSerializer):
         read_only_fields = [
             "source",
             "raw_body",
+            "raw_body_encoding",
+            "body_bytes",
             "code",
             "reason",
             "index",
