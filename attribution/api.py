@@ -123,10 +123,16 @@ class ReportQuery(serializers.Serializer):
     group_by = serializers.ChoiceField(choices=["channel", "campaign"], default="channel")
     guardrail = serializers.FloatField(default=DEFAULT_GUARDRAIL, min_value=0.0, max_value=1.0)
     # monthly: the months to report (YYYY-MM or a date in the month); default: the run's.
-    start = serializers.CharField(required=False)
-    end = serializers.CharField(required=False)
+    start = serializers.CharField(required=False, allow_blank=True)
+    end = serializers.CharField(required=False, allow_blank=True)
     # compare: the second model of the comparison (GA4's model comparison).
     compare = serializers.ChoiceField(choices=sorted(MODELS), required=False)
+
+    def validate(self, data):
+        for bound in ("start", "end"):  # `?start=` says no more than leaving it out
+            if not data.get(bound):
+                data.pop(bound, None)
+        return data
 
 
 @extend_schema(

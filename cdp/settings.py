@@ -453,3 +453,21 @@ OMNITRAIL_CURRENCY = env.str("OMNITRAIL_CURRENCY", default="USD")
 OMNITRAIL_NUMBER_LOCALE = env.str("OMNITRAIL_NUMBER_LOCALE", default="en_US")
 # The file name of an access request's download starts with this (then id and date).
 OMNITRAIL_ACCESS_ZIP_PREFIX = env.str("OMNITRAIL_ACCESS_ZIP_PREFIX", default="omnitrail-access")
+
+# --- schema ---
+# The native API's schema documents the error answers of every operation (cdp/api/schema.py) ...
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "cdp.api.schema.OmnitrailAutoSchema"
+# ... and a query parameter it does not name for the operation is refused with 400.
+MIDDLEWARE += ["cdp.api.schema.reject_unknown_parameters"]
+# Choice fields of the same name in several serializers, each named for its model.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "SourceKindEnum": "cdp.models.SourceKind",
+    "DataSubjectRequestKindEnum": "consent.models.DataSubjectRequest.Kind",
+    "MatchReviewStatusEnum": "identity.models.MatchReview.Status",
+    "ConsentStatusEnum": "consent.models.ConsentRecord.Status",
+    "DataSubjectRequestStatusEnum": "consent.models.DataSubjectRequest.Status",
+}
+# Request and response bodies as separate components: read-only fields only in answers.
+SPECTACULAR_SETTINGS["COMPONENT_SPLIT_REQUEST"] = True
+# The native API is documented as JSON in and out (what every client and example sends).
+SPECTACULAR_SETTINGS["PARSER_WHITELIST"] = ["rest_framework.parsers.JSONParser"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
@@ -28,10 +29,10 @@ class ConsentRecordSerializer(serializers.ModelSerializer):
     # DRF's serializer metaclass takes declared fields off the class, so this field does
     # not replace Field.source at run time; the stubs cannot know that.
     source: serializers.SlugRelatedField[Source] = serializers.SlugRelatedField(  # type: ignore[assignment]
-        slug_field="name", read_only=True
+        slug_field="name", read_only=True, allow_null=True
     )
     recorded_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:
@@ -72,6 +73,14 @@ class NewConsentSerializer(serializers.Serializer):
         return value
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("identifier", str, description="kind:value: this person's history."),
+            OpenApiParameter("profile", int, description="This profile's history."),
+        ]
+    )
+)
 class ConsentRecordViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -150,6 +159,7 @@ class DataSubjectRequestViewSet(
             else DataSubjectRequestSerializer
         )
 
+    @extend_schema(responses={202: DataSubjectRequestSerializer})
     def create(self, request, *args, **kwargs):
         incoming = DataSubjectRequestSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)

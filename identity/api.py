@@ -1,13 +1,18 @@
 """Identity in the native API: profiles with their identifiers and merge history, merge
 decisions (and unmerging), the review queue."""
 
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from cdp.api.native import TouchpointSerializer
+from cdp.api.schema import conflict_responses
 from cdp.models import Profile, Touchpoint
 from identity.models import MatchReview, MergeDecision, StitchingFailure
 from identity.selectors import (
@@ -46,6 +51,11 @@ class StitchingFailureViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = StitchingFailure.objects.all()
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("profile", int, description="Only this profile's merges.")]
+    )
+)
 class MergeDecisionViewSet(viewsets.ReadOnlyModelViewSet):
     """Every merge with its evidence. `?profile=ID` filters to one profile's history."""
 
@@ -61,7 +71,7 @@ class MergeDecisionViewSet(viewsets.ReadOnlyModelViewSet):
             decisions = decisions.filter(survivor_id=pk) | decisions.filter(merged_id=pk)
         return decisions
 
-    @extend_schema(request=None, responses=MergeDecisionSerializer)
+    @extend_schema(request=None, responses=conflict_responses(ok=MergeDecisionSerializer))
     @action(detail=True, methods=["post"])
     def unmerge(self, request, pk=None):
         """Restore the merged profile as it was; the pair is never merged again."""
@@ -76,6 +86,18 @@ class MergeDecisionViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(MergeDecisionSerializer(decision).data)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status",
+                str,
+                enum=[*MatchReview.Status.values, "all"],
+                description="Default: pending.",
+            )
+        ]
+    )
+)
 class MatchReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Borderline Splink pairs awaiting staff. `?status=pending` (default) or all."""
 
@@ -86,6 +108,9 @@ class MatchReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         if self.action != "list":  # a decided review is still there to read (or be refused)
             return reviews
         wanted = self.request.query_params.get("status", MatchReview.Status.PENDING)
+        if wanted not in (*MatchReview.Status.values, "all"):
+            choices = ", ".join([*MatchReview.Status.values, "all"])
+            raise serializers.ValidationError({"status": f"one of {choices}"})
         return reviews if wanted == "all" else reviews.filter(status=wanted)
 
     def _decide(self, request, decide):
@@ -103,12 +128,12 @@ class MatchReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         review.refresh_from_db()
         return Response(MatchReviewSerializer(review).data)
 
-    @extend_schema(request=None, responses=MatchReviewSerializer)
+    @extend_schema(request=None, responses=conflict_responses(ok=MatchReviewSerializer))
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         return self._decide(request, accept_review)
 
-    @extend_schema(request=None, responses=MatchReviewSerializer)
+    @extend_schema(request=None, responses=conflict_responses(ok=MatchReviewSerializer))
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self._decide(request, reject_review)
@@ -143,6 +168,15 @@ class ProfileSerializer(serializers.ModelSerializer):
         ]
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "identifier", str, description="kind:value, e.g. email:ann@example.com"
+            )
+        ]
+    )
+)
 class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
     """Customers. `?identifier=kind:value` finds the profile that identifier belongs to."""
 
@@ -166,7 +200,7 @@ class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses=TouchpointSerializer(many=True))
     @action(detail=True)
     def touchpoints(self, request, pk=None):
-        profile = get_object_or_404(Profile, pk=pk)
+        profile = self.get_object()  # a pk that is not a number: 404, as for the profile
         page = self.paginate_queryset(
             Touchpoint.objects.filter(profile=profile).select_related("source").order_by("id")
         )

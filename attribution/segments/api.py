@@ -2,7 +2,7 @@
 estimate, templates) and `/api/v1/profiles/{id}/segments/`."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
@@ -18,6 +18,7 @@ from attribution.segments.selectors import (
     size_history,
 )
 from attribution.segments.services import check_references, refresh_segment, save_segment
+from cdp.api.query import query_flag
 from cdp.models import Profile
 from consent.models import Purpose
 
@@ -103,6 +104,62 @@ class MembershipSerializer(serializers.ModelSerializer):
         fields = ["id", "segment", "segment_name", "profile", "entered_at", "exited_at"]
 
 
+class SizesQuery(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=366, default=30)
+
+
+class SizePointSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    size = serializers.IntegerField()
+
+
+class BestTimeSerializer(serializers.Serializer):
+    hour_of_week = serializers.IntegerField(allow_null=True, help_text="0 = Monday 00:00 UTC")
+    hour_of_week_label = serializers.CharField(allow_null=True)
+    channel = serializers.CharField(allow_null=True)
+    sampled = serializers.IntegerField(
+        allow_null=True, help_text="Members it was estimated from; null when exact."
+    )
+
+
+class EstimateRequestSerializer(serializers.Serializer):
+    definition = serializers.JSONField(help_text="The rules (docs/segments.md).")
+    purpose = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+
+class EstimateSerializer(serializers.Serializer):
+    size = serializers.IntegerField()
+    left_out_for_consent = serializers.IntegerField()
+
+
+class RefreshResultSerializer(EstimateSerializer):
+    segment = serializers.CharField()
+    entered = serializers.IntegerField()
+    exited = serializers.IntegerField()
+    seconds = serializers.FloatField()
+
+
+class TemplateSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    definition = serializers.JSONField()
+
+
+class TraitValueSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    value = serializers.JSONField(help_text="A number, text, true/false or a list.")
+    shown = serializers.CharField(help_text="The value as the pages show it.")
+    in_words = serializers.CharField(help_text="The trait's definition in words.")
+
+
+HISTORY = OpenApiParameter(
+    "history", bool, description="true: every stay, with entered_at and exited_at."
+)
+PROFILE_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
+
+
 class SegmentViewSet(viewsets.ModelViewSet):
     """Audiences. The definition is the documented JSON (docs/segments.md), the same
     rules the admin edits. Members are refreshed in the background (and by
@@ -117,50 +174,59 @@ class SegmentViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer):
         serializer.instance = serializer.save_segment()
 
-    @extend_schema(responses=MembershipSerializer(many=True))
+    @extend_schema(parameters=[HISTORY], responses=MembershipSerializer(many=True))
     @action(detail=True)
     def members(self, request, pk=None):
         """Current members (`?history=true`: every stay, with entered_at and exited_at)."""
         segment = self.get_object()
         rows = SegmentMembership.objects.filter(segment=segment).select_related("segment")
-        if request.query_params.get("history") not in ("1", "true"):
+        if not query_flag(request, "history"):
             rows = rows.filter(exited_at__isnull=True)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(MembershipSerializer(page, many=True).data)
 
+    @extend_schema(request=None, responses=RefreshResultSerializer)
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):
         result = refresh_segment(self.get_object())
         return Response(vars(result))
 
-    @action(detail=True)
+    @extend_schema(
+        parameters=[SizesQuery],
+        responses=SizePointSerializer(many=True),
+    )
+    @action(detail=True, pagination_class=None)
     def sizes(self, request, pk=None):
         """Members at the end of each of the last `?days=30` days."""
-        days = request.query_params.get("days", "30")
-        if not days.isdigit() or not 1 <= int(days) <= 366:
-            raise serializers.ValidationError({"days": "a whole number from 1 to 366"})
-        return Response(size_history(self.get_object(), days=int(days)))
+        query = SizesQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(size_history(self.get_object(), days=query.validated_data["days"]))
 
+    @extend_schema(responses=BestTimeSerializer)
     @action(detail=True, url_path="best-time")
     def best_time(self, request, pk=None):
         """The hour of week and channel most members engage at."""
         return Response(best_time_to_contact(self.get_object()))
 
+    @extend_schema(request=EstimateRequestSerializer, responses=EstimateSerializer)
     @action(detail=False, methods=["post"])
     def estimate(self, request):
         """`{"definition": {...}, "purpose": "email_marketing"}`: how many it would select."""
-        definition = request.data.get("definition")
+        asked = EstimateRequestSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        definition = asked.validated_data["definition"]
         try:
             segment_rules.validate(definition)
             check_references(definition, None)
         except segment_rules.RuleError as error:
             raise _rule_error(error) from None
-        purpose = request.data.get("purpose")
+        purpose = asked.validated_data.get("purpose")
         if purpose and not Purpose.objects.filter(key=purpose).exists():
             raise serializers.ValidationError({"purpose": f"no purpose {purpose!r}"})
         return Response(estimate(definition, purpose=purpose or None))
 
-    @action(detail=False)
+    @extend_schema(responses=TemplateSerializer(many=True))
+    @action(detail=False, pagination_class=None)
     def templates(self, request):
         """The built-in templates (create one with `{"template": key}`)."""
         return Response(
@@ -171,7 +237,7 @@ class SegmentViewSet(viewsets.ModelViewSet):
         )
 
 
-@extend_schema(responses=MembershipSerializer(many=True))
+@extend_schema(parameters=[PROFILE_ID, HISTORY], responses=MembershipSerializer(many=True))
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def profile_segments(request, pk):
@@ -183,12 +249,12 @@ def profile_segments(request, pk):
             status=status.HTTP_403_FORBIDDEN,
         )
     profile = get_object_or_404(Profile, pk=pk)
-    history = request.query_params.get("history") in ("1", "true")
+    history = query_flag(request, "history")
     rows = segments_of_profile(profile.pk, history=history)
     return Response(MembershipSerializer(rows, many=True).data)
 
 
-@extend_schema(responses=serializers.ListField(child=serializers.DictField()))
+@extend_schema(parameters=[PROFILE_ID], responses=TraitValueSerializer(many=True))
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def profile_traits(request, pk):

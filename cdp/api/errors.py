@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -38,6 +39,14 @@ def _first_message(detail: Any, path: str = "") -> tuple[str, str]:
     return path, str(detail)
 
 
+def _codes(codes: Any) -> set[str]:
+    if isinstance(codes, dict):
+        return set().union(*(_codes(value) for value in codes.values()))
+    if isinstance(codes, list):
+        return set().union(*(_codes(value) for value in codes))
+    return {codes}
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF errors and our domain errors share one body shape across the native API."""
     if isinstance(exc, OmnitrailError):
@@ -49,8 +58,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return None
     if isinstance(exc, drf_exceptions.ValidationError):
         field, message = _first_message(exc.detail)
+        # Only a name (or key) another row already holds: the body is fine, the state
+        # is not, so 409 as for a refused merge.
+        taken = _codes(exc.get_codes()) == {"unique"}
+        if taken:
+            response.status_code = 409
         response.data = {
-            "code": "invalid_field",
+            "code": "already_exists" if taken else "invalid_field",
             "field": field,
             "message": f"{field}: {message}" if field else message,
             "errors": exc.detail,
@@ -60,3 +74,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         code = detail.code if hasattr(detail, "code") else "error"
         response.data = {"code": code, "message": str(detail)}
     return response
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: a path under /api/ that names nothing answers in the API's error shape
+    (`/api/v1/profiles/abc/segments/`), every other path with Django's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"code": "not_found", "message": f"nothing at {request.path}"}, status=404
+        )
+    return defaults.page_not_found(request, exception)

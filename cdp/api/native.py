@@ -94,7 +94,7 @@ class SourceViewSet(
         return Response(created, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=IngestCountSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="ingest-counts")
+    @action(detail=True, methods=["get"], url_path="ingest-counts", pagination_class=None)
     def ingest_counts(self, request, pk=None):
         """What was noted about this source's events: warnings per code and field, bots'
         events, rejected bodies not kept (over the quota)."""
@@ -125,6 +125,8 @@ class RejectedEventSerializer(serializers.ModelSerializer):
         read_only_fields = [
             "source",
             "raw_body",
+            "raw_body_encoding",
+            "body_bytes",
             "code",
             "reason",
             "index",

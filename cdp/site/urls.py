@@ -31,6 +31,9 @@ router.register(
     "privacy/requests", consent_api.DataSubjectRequestViewSet, basename="privacy-request"
 )
 
+# Unknown paths under /api/ answer JSON, as the API does.
+handler404 = "cdp.api.errors.page_not_found"
+
 urlpatterns = [
     re_path(
         r"^v1/(?P<endpoint>batch|track|identify|page|screen|alias|group)/?$",

@@ -10,11 +10,13 @@ events. Refusals name the place in the file: `{"code": "invalid_tracking_plan",
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from cdp.api.query import query_flag
+from cdp.api.schema import conflict_responses
 from cdp.models import Source
 from cdp.tracking_plans.engine.document import KINDS
 from cdp.tracking_plans.models import TrackingPlan
@@ -70,11 +72,17 @@ class TrackingPlanViewSet(
     def retrieve(self, request, pk=None):
         return Response(_body(self.get_object()))
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        parameters=[
+            OpenApiParameter("replace", bool, description="true: replace the plan of this name.")
+        ],
+        responses=conflict_responses(created=OpenApiTypes.OBJECT),
+    )
     def create(self, request):
         """The body is a plan file (ours, or a Protocols export); `?replace=true` replaces
         the plan of the same name."""
-        replace = request.query_params.get("replace") in ("1", "true")
+        replace = query_flag(request, "replace")
         plan = save_plan(request.data, replace=replace)
         return Response(_body(plan), status=status.HTTP_201_CREATED)
 
