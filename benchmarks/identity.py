@@ -42,8 +42,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-BENCH_DB = "omnitrail_bench_identity"
-REDIS_URL = "redis://127.0.0.1:6379/15"
+BENCH_DB = os.environ.get("OMNITRAIL_BENCH_DB", "omnitrail_bench_identity")
+REDIS_URL = os.environ.get("OMNITRAIL_BENCH_REDIS", "redis://127.0.0.1:6379/15")
 THRESHOLD_REVIEW, THRESHOLD_MERGE = 0.80, 0.95
 
 

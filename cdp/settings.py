@@ -444,3 +444,9 @@ OMNITRAIL_CURRENCY = env.str("OMNITRAIL_CURRENCY", default="USD")
 OMNITRAIL_NUMBER_LOCALE = env.str("OMNITRAIL_NUMBER_LOCALE", default="en_US")
 # The file name of an access request's download starts with this (then id and date).
 OMNITRAIL_ACCESS_ZIP_PREFIX = env.str("OMNITRAIL_ACCESS_ZIP_PREFIX", default="omnitrail-access")
+
+# --- identity ---
+# Identifier kinds households share (a landline, a family email): one of them joins two
+# profiles in stitching only when their first names do not contradict (nickname, typo,
+# initial and swapped names agree; identity.engine.names). Empty: they join regardless.
+OMNITRAIL_NAME_CHECKED_KINDS = env.list("OMNITRAIL_NAME_CHECKED_KINDS", default=["phone", "email"])
