@@ -27,7 +27,7 @@ from identity.models import (
     Refusal,
     StitchingFailure,
 )
-from identity.services.merging import merge_profiles, rebuild_golden_records
+from identity.services.merging import merge_in_order, rebuild_golden_records
 
 logger = logging.getLogger(__name__)
 
@@ -291,18 +291,25 @@ def _write(
         resolved_at=now,
     )
 
-    touched = set(real.values())
-    touched.update(real_id(p) for p in placement.event_profile.values() if p is not None)
-    for merge in placement.merges:
-        survivor = real_id(merge.survivor)
-        merge_profiles(
-            survivor,
-            real_id(merge.merged),
-            method=MergeDecision.Method.IDENTIFIER,
-            evidence={"kind": merge.via[0], "value": merge.via[1]},
-            rebuild=False,
-        )
-        touched.add(survivor)
+    # Golden records change where traits arrived or profiles merged; a page view or a
+    # purchase without traits leaves its profile's as it was.
+    touched = {
+        real_id(profile)
+        for event in events
+        if (profile := placement.event_profile.get(event["id"])) is not None and _says_traits(event)
+    }
+    merge_in_order(
+        [
+            (
+                real_id(merge.survivor),
+                real_id(merge.merged),
+                {"kind": merge.via[0], "value": merge.via[1]},
+            )
+            for merge in placement.merges
+        ],
+        method=MergeDecision.Method.IDENTIFIER,
+    )
+    touched.update(real_id(merge.survivor) for merge in placement.merges)
 
     refusals.extend(
         Refusal(
@@ -322,6 +329,12 @@ def _write(
         )
     )
     return len(events)
+
+
+def _says_traits(event: dict) -> bool:
+    """Whether the golden record reads this event (rebuild_golden_records' filter)."""
+    context = event["context"]
+    return event["type"] == "identify" or (isinstance(context, dict) and "traits" in context)
 
 
 def resolve_pending(*, chunk: int | None = None) -> int:
