@@ -471,3 +471,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 SPECTACULAR_SETTINGS["COMPONENT_SPLIT_REQUEST"] = True
 # The native API is documented as JSON in and out (what every client and example sends).
 SPECTACULAR_SETTINGS["PARSER_WHITELIST"] = ["rest_framework.parsers.JSONParser"]
+# --- identity ---
+# Identifier kinds households share (a landline, a family email): one of them joins two
+# profiles in stitching only when their first names do not contradict (nickname, typo,
+# initial and swapped names agree; identity.engine.names). Empty: they join regardless.
+OMNITRAIL_NAME_CHECKED_KINDS = env.list("OMNITRAIL_NAME_CHECKED_KINDS", default=["phone", "email"])

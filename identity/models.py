@@ -53,6 +53,7 @@ class Refusal(models.Model):
         BLOCKLIST = "blocklist", "Blocklisted value"
         QUARANTINE = "quarantine", "Quarantined identifier"
         UNMERGED = "unmerged", "Pair unmerged by staff"
+        NAMES = "names", "Names differ (a household sharing a phone or email)"
 
     reason = models.CharField(max_length=20, choices=Reason.choices)
     kind = models.CharField(max_length=40)

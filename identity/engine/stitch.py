@@ -7,6 +7,8 @@ from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from identity.engine.names import Name, names_contradict
+
 Item = TypeVar("Item", bound=Hashable)
 
 
@@ -85,6 +87,9 @@ class Guardrails:
     limits: Mapping[str, int]  # kind -> most values one profile may hold (absent: no limit)
     quarantine_after: int  # profiles an identifier may conflict with before it joins nothing
     priority: Sequence[str]  # kinds, strongest first: the event goes where its strongest id is
+    # Kinds shared by households (a landline, a family email): one joins two profiles
+    # only when their names do not contradict (identity.engine.names).
+    name_checked: Collection[str] = ()
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ class Merge:
 
 @dataclass(frozen=True)
 class Refusal:
-    reason: str  # limit | unmerged | quarantine
+    reason: str  # limit | unmerged | quarantine | names
     key: Key
     profiles: tuple[ProfileId, ...]
     detail: str
@@ -119,8 +124,9 @@ class IdentityGraph:
     """The part of the identity graph one batch touches, decided in memory.
 
     Events are placed one at a time in time order: identifiers on one event join one
-    profile unless a guardrail refuses (a kind over its limit, a pair staff unmerged),
-    and an identifier that keeps conflicting is quarantined.
+    profile unless a guardrail refuses (a kind over its limit, a pair staff unmerged,
+    names that contradict across a household's shared phone or email), and an
+    identifier that keeps conflicting is quarantined.
     """
 
     def __init__(
@@ -132,6 +138,7 @@ class IdentityGraph:
         quarantined: Iterable[Key] = (),
         blocked_pairs: Iterable[tuple[ProfileId, ProfileId]] = (),
         conflicts: Mapping[Key, Iterable[ProfileId]] | None = None,
+        names: Mapping[ProfileId, Iterable[Name]] | None = None,
     ):
         self.rules = guardrails
         self.rank = {kind: index for index, kind in enumerate(guardrails.priority)}
@@ -146,6 +153,9 @@ class IdentityGraph:
             key: set(profiles) for key, profiles in (conflicts or {}).items()
         }
         self.redirect: dict[ProfileId, ProfileId] = {}
+        self.names: dict[ProfileId, set[Name]] = {
+            profile: set(known) for profile, known in (names or {}).items()
+        }
         self.result = Placement()
         self._next_new = -1
 
@@ -185,6 +195,7 @@ class IdentityGraph:
         self.redirect[merged] = survivor
         self.counts[survivor] += self.counts.pop(merged)
         self.members[survivor] = self._members(survivor) | self._members(merged)
+        self.names[survivor] = self.names.get(survivor, set()) | self.names.pop(merged, set())
         self.result.merges.append(Merge(survivor, merged, via))
         return survivor
 
@@ -197,6 +208,8 @@ class IdentityGraph:
         event: Hashable | None,
     ) -> None:
         self.result.refusals.append(Refusal(reason, key, profiles, detail, event))
+        if reason == "names":
+            return  # the identifier is shared as it should be; nothing to quarantine
         seen = self.conflicts.setdefault(key, set())
         seen.update(profiles)
         if len(seen) >= self.rules.quarantine_after and key not in self.quarantined:
@@ -213,26 +226,59 @@ class IdentityGraph:
             )
 
     # -- placing events -------------------------------------------------------------------
-    def place(self, event: Hashable, keys: Sequence[Key]) -> ProfileId | None:
-        """Decide the profile of one event carrying `keys`, joining what may be joined."""
+    def _household(
+        self, key: Key, anchor: ProfileId | None, other: ProfileId, name: Name | None
+    ) -> bool:
+        """Whether `key` (a kind households share) would join people whose names differ:
+        the event's name and its profile's so far against the names of `other`."""
+        if key[0] not in self.rules.name_checked:
+            return False
+        mine = set(self.names.get(anchor, ())) if anchor is not None else set()
+        if name is not None:
+            mine.add(name)
+        return names_contradict(mine, self.names.get(other, ()))
+
+    def place(
+        self, event: Hashable, keys: Sequence[Key], name: Name | None = None
+    ) -> ProfileId | None:
+        """Decide the profile of one event carrying `keys` (and the person's `name`, when
+        it gives one), joining what may be joined."""
         keys = sorted(dict.fromkeys(keys), key=lambda key: self.rank.get(key[0], len(self.rank)))
         if not keys:
             self.result.event_profile[event] = None
             return None
         joining = [key for key in keys if key not in self.quarantined]
         known = [key for key in joining if key in self.profile_of]
+        # The person's own identifiers first, then those households share, so that a
+        # shared one is checked against every profile the event joins.
+        known.sort(key=lambda key: key[0] in self.rules.name_checked)
         anchor: ProfileId | None = None
-        if known:
-            anchor = self._current(self.profile_of[known[0]])
-            for key in known[1:]:
-                other = self._current(self.profile_of[key])
-                if other == anchor:
-                    continue
-                refused = self._why_not_merge(anchor, other)
-                if refused:
-                    self._refuse(refused[0], key, (anchor, other), refused[1], event)
-                else:
-                    anchor = self._merge(anchor, other, key)
+        apart: set[Key] = set()  # shared with someone else's household: joins nothing here
+        for key in known:
+            other = self._current(self.profile_of[key])
+            if other == anchor:
+                continue
+            if self._household(key, anchor, other, name):
+                apart.add(key)
+                self._refuse(
+                    "names",
+                    key,
+                    (other,) if anchor is None else (anchor, other),
+                    f"{key[0]} {key[1]!r} is shared with profile {other}, whose names differ:"
+                    " a household, not one person",
+                    event,
+                )
+                continue
+            if anchor is None:
+                anchor = other
+                continue
+            refused = self._why_not_merge(anchor, other)
+            if refused:
+                self._refuse(refused[0], key, (anchor, other), refused[1], event)
+            else:
+                anchor = self._merge(anchor, other, key)
+        if anchor is None and apart:
+            anchor = self._new_profile()  # their own, without the identifier they share
         homeless = [key for key in joining if key not in self.profile_of]
         for key in homeless:
             if anchor is None:
@@ -256,8 +302,10 @@ class IdentityGraph:
             self.profile_of[key] = target
             self.counts[target][key[0]] += 1
             self.result.new_keys[key] = target
-        strongest = next((key for key in keys if key in self.profile_of), None)
-        profile = self._current(self.profile_of[strongest]) if strongest else None
+        strongest = next((key for key in keys if key in self.profile_of and key not in apart), None)
+        profile = self._current(self.profile_of[strongest]) if strongest else anchor
+        if profile is not None and name is not None:
+            self.names.setdefault(profile, set()).add(name)
         self.result.event_profile[event] = profile
         return profile
 

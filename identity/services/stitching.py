@@ -10,11 +10,13 @@ from typing import cast
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count, Q
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from cdp.models import Profile, Touchpoint
 from cdp.services.bulk import bulk_set
 from identity.engine.extract import Key, identifiers_of_event
+from identity.engine.names import Name, name_of
 from identity.engine.normalize import normalize_identifier
 from identity.engine.stitch import Guardrails, IdentityGraph, Placement
 from identity.models import (
@@ -25,7 +27,7 @@ from identity.models import (
     Refusal,
     StitchingFailure,
 )
-from identity.services.merging import merge_profiles, rebuild_golden_records
+from identity.services.merging import merge_in_order, rebuild_golden_records
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ def guardrails() -> Guardrails:
         limits=settings.OMNITRAIL_IDENTIFIER_LIMITS,
         quarantine_after=settings.OMNITRAIL_QUARANTINE_AFTER,
         priority=settings.OMNITRAIL_IDENTIFIER_PRIORITY,
+        name_checked=frozenset(settings.OMNITRAIL_NAME_CHECKED_KINDS),
     )
 
 
@@ -164,7 +167,11 @@ def _resolve(touchpoint_ids: list[int]) -> int:
 
     graph = _load_graph(existing, all_keys - blocked)
     for event in events:
-        graph.place(event["id"], [key for key in keys_of[event["id"]] if key not in blocked])
+        graph.place(
+            event["id"],
+            [key for key in keys_of[event["id"]] if key not in blocked],
+            _name(event) if graph.rules.name_checked else None,
+        )
     return _write(graph.finish(), events, keys_of, existing, refusals)
 
 
@@ -186,8 +193,9 @@ def _load_graph(existing: dict[Key, Identifier], keys: set[Key]) -> IdentityGrap
     earlier = _by_keys(Refusal, keys, reason__in=[Refusal.Reason.LIMIT, Refusal.Reason.UNMERGED])
     for kind, value, profiles in earlier.values_list("kind", "value", "profiles"):
         conflicts[(kind, value)].update(profiles)
+    rules = guardrails()
     return IdentityGraph(
-        guardrails(),
+        rules,
         profile_of={key: identifier.profile_id for key, identifier in existing.items()},
         kind_counts={pk: counts.get(pk, {}) for pk in profile_ids},
         quarantined=[
@@ -197,7 +205,29 @@ def _load_graph(existing: dict[Key, Identifier], keys: set[Key]) -> IdentityGrap
         ],
         blocked_pairs=list(blocked_pairs),
         conflicts=conflicts,
+        names=_names(profile_ids) if rules.name_checked else None,
     )
+
+
+def _name(event: dict) -> Name | None:
+    """The person's name an event gives (its traits, else its context's traits)."""
+    context = event["context"] if isinstance(event["context"], dict) else {}
+    return name_of(event["traits"]) or name_of(context.get("traits"))
+
+
+def _names(profile_ids: set[int]) -> dict[int, list[Name]]:
+    """The name on each profile's golden record, for the household check."""
+    rows = (
+        Profile.objects.filter(pk__in=profile_ids, traits__has_key="first_name")
+        .annotate(first=KT("traits__first_name"), last=KT("traits__last_name"))
+        .values_list("pk", "first", "last")
+    )
+    names: dict[int, list[Name]] = {}
+    for pk, first, last in rows:
+        name = name_of({"first_name": first, "last_name": last})
+        if name is not None:
+            names[pk] = [name]
+    return names
 
 
 def _seen(
@@ -261,18 +291,25 @@ def _write(
         resolved_at=now,
     )
 
-    touched = set(real.values())
-    touched.update(real_id(p) for p in placement.event_profile.values() if p is not None)
-    for merge in placement.merges:
-        survivor = real_id(merge.survivor)
-        merge_profiles(
-            survivor,
-            real_id(merge.merged),
-            method=MergeDecision.Method.IDENTIFIER,
-            evidence={"kind": merge.via[0], "value": merge.via[1]},
-            rebuild=False,
-        )
-        touched.add(survivor)
+    # Golden records change where traits arrived or profiles merged; a page view or a
+    # purchase without traits leaves its profile's as it was.
+    touched = {
+        real_id(profile)
+        for event in events
+        if (profile := placement.event_profile.get(event["id"])) is not None and _says_traits(event)
+    }
+    merge_in_order(
+        [
+            (
+                real_id(merge.survivor),
+                real_id(merge.merged),
+                {"kind": merge.via[0], "value": merge.via[1]},
+            )
+            for merge in placement.merges
+        ],
+        method=MergeDecision.Method.IDENTIFIER,
+    )
+    touched.update(real_id(merge.survivor) for merge in placement.merges)
 
     refusals.extend(
         Refusal(
@@ -292,6 +329,12 @@ def _write(
         )
     )
     return len(events)
+
+
+def _says_traits(event: dict) -> bool:
+    """Whether the golden record reads this event (rebuild_golden_records' filter)."""
+    context = event["context"]
+    return event["type"] == "identify" or (isinstance(context, dict) and "traits" in context)
 
 
 def resolve_pending(*, chunk: int | None = None) -> int:

@@ -67,7 +67,7 @@ def scores(truth):
     return pairwise_scores(profiles, truth)
 
 
-def test_full_run_merges_what_stitching_missed_and_queues_the_doubtful(population, load):
+def test_full_run_merges_what_stitching_missed_and_queues_the_doubtful(population, load, settings):
     records, truth = population
     load(records)
     stitched = scores(truth)
@@ -81,14 +81,19 @@ def test_full_run_merges_what_stitching_missed_and_queues_the_doubtful(populatio
     # Stitching joined what shares an email or phone; Splink finds nearly all the rest
     # and loses no precision doing it.
     assert stitched.recall < 0.95 and matched.recall >= 0.99, (stitched, matched)
-    assert matched.precision >= stitched.precision - 0.005, (stitched, matched)
+    # Stitching keeps households apart (precision 1.000); Splink's few wrong merges are
+    # household members alike in everything but the first name (measured: 0.990; 0.95
+    # before stitching checked names).
+    assert matched.precision >= 0.985, (stitched, matched)
     decisions = MergeDecision.objects.filter(method="splink")
     assert run.merges == decisions.count() >= 20
     right = sum(
         len({truth[record_id(pk)] for pk in decision.evidence["records"]}) == 1
         for decision in decisions
     )
-    assert right >= 0.97 * run.merges, (right, run.merges)
+    # 41 of 43 measured: the two wrong are household members stitching used to join
+    # before Splink saw them.
+    assert right >= 0.94 * run.merges, (right, run.merges)
     # The model is stored as Splink JSON, versioned, and the run names it.
     model = MatchModel.objects.get()
     assert run.model == model and model.version == 1 and model.records == run.records
@@ -102,7 +107,7 @@ def test_full_run_merges_what_stitching_missed_and_queues_the_doubtful(populatio
     }
     # Each Splink merge carries its probability, per-field levels and the records.
     decision = MergeDecision.objects.filter(method="splink").first()
-    assert decision.evidence["match_probability"] >= 0.95
+    assert decision.evidence["match_probability"] >= settings.OMNITRAIL_MATCH_MERGE_THRESHOLD
     assert set(decision.evidence["levels"]) == {
         "first_name",
         "last_name",
@@ -116,7 +121,11 @@ def test_full_run_merges_what_stitching_missed_and_queues_the_doubtful(populatio
     assert not Profile.objects.filter(pk=decision.merged_id, merged_into=None).exists()
     # Borderline pairs wait for staff, between the thresholds, between active profiles.
     for review in MatchReview.objects.all():
-        assert 0.80 <= review.match_probability < 0.95 or review.run.refused
+        assert (
+            settings.OMNITRAIL_MATCH_REVIEW_THRESHOLD
+            <= review.match_probability
+            < settings.OMNITRAIL_MATCH_MERGE_THRESHOLD
+        ) or review.run.refused
         assert review.status == "pending"
     assert run.reviews == MatchReview.objects.count()
 
@@ -196,10 +205,9 @@ def test_incremental_run_matches_new_records_against_existing(population, load, 
     assert MatchRun.objects.count() == before + 1
     assert run.mode == "incremental" and run.model.version == 1
     assert 0 < run.records <= len(later)  # only the new records were scored
-    # As good as a full run over everything (precision is held back by stitching, which
-    # joins households sharing a landline, not by Splink).
+    # As good as a full run over everything.
     matched = scores(truth)
-    assert matched.precision >= 0.94 and matched.recall >= 0.99, matched
+    assert matched.precision >= 0.985 and matched.recall >= 0.99, matched
 
 
 def test_an_unmerged_splink_pair_is_not_merged_again(population, load):

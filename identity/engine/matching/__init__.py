@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 
 from identity.engine.matching.cleaning import (
     CANONICAL_FIRST_NAME,
-    NICKNAMES,
     PLACEHOLDER_MIN_PROFILES,
     STREET_ABBREVIATIONS,
     prepare_records,
@@ -42,6 +41,7 @@ from identity.engine.matching.cleaning import (
 )
 from identity.engine.matching.columns import COMPARED_TRAITS, DIFFERENT, MATCH_COLUMNS, MISSING
 from identity.engine.matching.pairs import ScoredPair, ScoredPairs, cluster_pairs
+from identity.engine.names import NICKNAMES
 
 if TYPE_CHECKING:
     from identity.engine.matching.backends import BACKENDS, MatchingBackendUnavailable

@@ -10,22 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from identity.engine.matching.columns import MATCH_COLUMNS
+from identity.engine.names import NICKNAMES  # the nicknames dataset, one name's forms
 
-
-# Nicknames and the names they stand for, from the `nicknames` package (a maintained
-# dataset of 2,691 English pairs: "bill" is a nickname of william, will, robert...). A
-# first name's forms are itself and every name it is a nickname of: two names share a
-# form when one is a nickname of the other or both are nicknames of one name.
-def _nickname_forms() -> dict[str, tuple[str, ...]]:
-    from nicknames import name_triplets
-
-    forms: dict[str, set[str]] = {}
-    for triplet in name_triplets():
-        forms.setdefault(triplet.name2, {triplet.name2}).add(triplet.name1)
-    return {name: tuple(sorted(names)) for name, names in forms.items()}
-
-
-NICKNAMES: dict[str, tuple[str, ...]] = _nickname_forms()
 # One form per first name, for blocking and the deterministic rules (equi-joins): the
 # first of its forms in alphabetical order, so that "bill" and "william" (a form of
 # "bill") and "billy" land on the same one more often than not.

@@ -503,7 +503,11 @@ def test_crm_phones_are_written_in_varied_formats(population):
 
 
 def test_some_people_have_two_crm_records(population):
-    records = Counter(population.owner(row["crm_id"]) for row in population.crm)
+    records = Counter(
+        population.owner(row["crm_id"])
+        for row in population.crm
+        if not row["crm_id"].startswith("STORE-")  # store sign-ups: tested below
+    )
     duplicated = sum(1 for count in records.values() if count == 2)
     assert max(records.values()) == 2
     # 5% noisy duplicates, and a fifth of the others a second row no key ties to them.
@@ -515,13 +519,42 @@ def test_untied_crm_rows_share_no_identifier_with_their_person(population):
     assert len(untied) > 10
     by_owner = {}
     for row in population.crm:
-        by_owner.setdefault(population.owner(row["crm_id"]), []).append(row)
+        if not row["crm_id"].startswith("STORE-"):
+            by_owner.setdefault(population.owner(row["crm_id"]), []).append(row)
     for row in untied:
         (first,) = [
             other for other in by_owner[population.owner(row["crm_id"])] if other is not row
         ]
         assert not row["phone"] and not row["loyalty_id"] and row["email"] != first["email"]
         assert row["last_name"] != first["last_name"]
+
+
+def test_store_signups_under_a_nickname_share_no_identifier(population):
+    signups = [row for row in population.crm if row["crm_id"].startswith("STORE-")]
+    assert len(signups) > 5
+    formal = {nickname: name for name, nickname in NICKNAMES.items()}
+    for row in signups:
+        assert row["first_name"] in formal
+        assert not (row["email"] or row["phone"] or row["loyalty_id"])
+        assert row["birthday"] and row["postal_code"] and row["last_name"]
+
+
+def test_second_device_signups_share_no_identifier(population):
+    signups = [
+        m
+        for m in population.web
+        if m["type"] == "identify" and m["traits"].get("email", "").endswith("@work.example")
+    ]
+    assert len(signups) > 5
+    for message in signups:
+        assert "userId" not in message
+        assert {"first_name", "last_name", "birthday", "postal_code"} <= set(message["traits"])
+        others = [
+            m
+            for m in population.web
+            if m["anonymousId"] == message["anonymousId"] and m is not message
+        ]
+        assert not others  # a browser of its own
 
 
 def test_pos_purchases_identify_the_shopper_by_loyalty_id_or_email(population):

@@ -22,6 +22,9 @@ CRM_NOISE_RATE = 0.25
 CRM_DUPLICATE_RATE = 0.05
 # People with a CRM row that shares no identifier with anything else they sent.
 CRM_UNTIED_RATE = 0.2
+# People with a nickname who also signed up for a loyalty card at a store's desk, under
+# the nickname and with nothing but their name, birthday and address.
+STORE_SIGNUP_RATE = 0.3
 CRM_NOISE_KINDS = ("typo", "nickname", "missing", "moved", "email case")
 
 
@@ -38,7 +41,27 @@ def crm_records(person: Person, rng: random.Random, ids: IdentifierSpace, number
         untied = random.Random(f"{ids.offsets['crm']}/untied/{number}")
         if untied.random() < CRM_UNTIED_RATE:
             records.append(untied_crm_record(person, untied, ids.crm_id(number, 1)))
+    desk = random.Random(f"{ids.offsets['crm']}/store-signup/{number}")
+    if person.first_name in NICKNAMES and desk.random() < STORE_SIGNUP_RATE:
+        records.append(store_signup_record(person, ids.crm_id(number, 0)))
     return records
+
+
+def store_signup_record(person: Person, crm_id: str) -> list[str]:
+    """A loyalty sign-up typed in at a store's desk: the nickname the person gave ("Bill"
+    for William), their surname, birthday and home address; no email, no phone, so no
+    key ties it to them. Its id is the store's own (STORE-..., one per person)."""
+    record = {
+        "crm_id": f"STORE-{crm_id.removeprefix('CRM-')}",
+        "first_name": NICKNAMES[person.first_name],
+        "last_name": person.last_name,
+        "email": "",
+        "phone": "",
+        "birthday": person.birthday,
+        **person.address.as_traits(),
+        "loyalty_id": "",
+    }
+    return [record[column] for column in CSV_COLUMNS[CRM_FILE]]
 
 
 def untied_crm_record(person: Person, rng: random.Random, crm_id: str) -> list[str]:

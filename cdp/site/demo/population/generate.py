@@ -7,12 +7,59 @@ import pathlib
 import random
 
 from cdp.errors import InvalidField
+from cdp.site.demo.population.chance import new_uuid
 from cdp.site.demo.population.clock import Clock
 from cdp.site.demo.population.costs import CampaignLedger, ad_cost_rows
 from cdp.site.demo.population.crm import crm_records
+from cdp.site.demo.population.devices import web_device
 from cdp.site.demo.population.files import AD_COSTS_FILE, PopulationFiles
-from cdp.site.demo.population.people import IdentifierSpace, new_person
+from cdp.site.demo.population.people import IdentifierSpace, ascii_letters, new_person
+from cdp.site.demo.population.shop import SHOP_NAME, SITE_PAGES, WEB_LIBRARY, page_url
 from cdp.site.demo.population.simulation import PersonSimulation
+
+# People who signed up again on a second browser of their own (a work laptop), with the
+# same name, birthday and postcode but another email and no account: no key ties it.
+SECOND_DEVICE_RATE = 0.08
+
+
+def second_device_signup(simulation: PersonSimulation, rng: random.Random) -> None:
+    """Maybe add that sign-up (an identify from a new browser) to the person's web
+    events; on its own random stream, so the rest of the population is unchanged."""
+    person = simulation.person
+    if rng.random() >= SECOND_DEVICE_RATE:
+        return
+    device = web_device(rng)
+    t = rng.randrange(simulation.clock.end)
+    local = ascii_letters(person.first_name)[:1] + ascii_letters(person.last_name)
+    message = {
+        "type": "identify",
+        "messageId": new_uuid(rng),
+        "anonymousId": device.anonymous_id,
+        "timestamp": simulation.clock.iso(t),
+        "context": {
+            "ip": person.home_ip,
+            "library": WEB_LIBRARY,
+            "locale": "en-US" if person.country == "US" else "en-GB",
+            "page": {
+                "path": "/account/login",
+                "referrer": "",
+                "search": "",
+                "title": f"{SITE_PAGES['/account/login'][1]} | {SHOP_NAME}",
+                "url": page_url("/account/login"),
+            },
+            "userAgent": device.user_agent,
+        },
+        "traits": {
+            "first_name": person.first_name,
+            "last_name": person.last_name,
+            "email": f"{local}.{rng.randrange(10**6)}@work.example",
+            "birthday": person.birthday,
+            "postal_code": person.address.postal_code,
+            "city": person.address.city,
+        },
+    }
+    simulation.record_message("web", t, message, device)
+    simulation.web.sort(key=lambda row: row[0])
 
 
 def default_start(days: int, *, today: dt.date | None = None) -> dt.date:
@@ -56,6 +103,9 @@ def generate_population(
                 person, rng, clock, ledger, crm_records(person, rng, ids, number)
             )
             simulation.run()
+            second_device_signup(
+                simulation, random.Random(f"omnitrail-demo/{seed}/device/{number}")
+            )
             files.write_person(simulation)
         files.write_rows(
             AD_COSTS_FILE,
