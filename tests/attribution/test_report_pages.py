@@ -317,3 +317,17 @@ def test_a_run_made_before_monthly_figures_asks_for_a_refresh(analyst, run):
     api.force_authenticate(report_reader("reader"))
     bad = api.get("/api/v1/attribution/reports/monthly")
     assert bad.status_code == 400 and bad.json()["field"] == "goal"
+
+
+def test_money_is_written_in_the_goals_currency(analyst, run):
+    from cdp.models import Touchpoint
+
+    dollars = card(analyst.get("/app/").content.decode(), "revenue")
+    Touchpoint.objects.filter(event="Order Completed").update(currency="EUR")
+
+    html = analyst.get("/app/").content.decode()
+    assert dollars.startswith("$")
+    assert card(html, "revenue") == "€" + dollars[1:]
+    assert "Credited revenue (EUR)" in html  # the chart's axis
+    page = analyst.get("/app/attribution/").content.decode()
+    assert "conversions worth €" in page
