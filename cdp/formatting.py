@@ -126,8 +126,9 @@ FORMATS = {
 }
 
 
-def table_cell(value: Any, column: str) -> Any:
-    """A numeric table cell formatted for its column; anything else as it is."""
+def table_cell(value: Any, column: str, currency: str | None = None) -> Any:
+    """A numeric table cell formatted for its column (money in `currency`, else
+    OMNITRAIL_CURRENCY); anything else as it is."""
     if _number(value) is None or isinstance(value, str):
         return NOTHING if value is None else value
     kind = column_format(column)
@@ -136,6 +137,8 @@ def table_cell(value: Any, column: str) -> Any:
         kind = "ratio"  # a column not named for what it holds: two decimals lose nothing
     elif kind == "credit" and isinstance(value, int):
         kind = "count"  # conversions counted, not credited
+    if kind in ("money", "cost"):
+        return (money if kind == "money" else cost)(value, currency)
     return FORMATS[kind](value)
 
 

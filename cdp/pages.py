@@ -8,6 +8,7 @@ A page view parses its filters, calls selectors that read stored results, and ha
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import slugify
+
+from cdp.charts import figure_has_data
 
 # The permissions behind the pages (see cdp.roles for the groups that hold them).
 VIEW_REPORTS = "attribution.view_reports"
@@ -39,6 +42,10 @@ class Table:
     rows: Sequence[Sequence[Any]] = field(default_factory=list)
     # Columns holding numbers: right-aligned and sorted as numbers in the page.
     numeric: set[str] = field(default_factory=set)
+    # The currency of its money columns (the goal's); None: OMNITRAIL_CURRENCY.
+    currency: str | None = None
+    # What the page says where there is no row.
+    empty: str = "No data for this range."
 
     @cached_property
     def numeric_positions(self) -> set[int]:
@@ -52,10 +59,21 @@ class Chart:
     name: str
     figure: Any
     caption: str = ""
+    empty: str = "No data for this range."
 
     def as_json(self) -> str:
+        return self._json
+
+    @cached_property
+    def _json(self) -> str:
         figure = self.figure
         return figure.to_json() if hasattr(figure, "to_json") else _plotly_json(figure)
+
+    @cached_property
+    def has_data(self) -> bool:
+        """False when nothing would be drawn: the page then says so instead of drawing
+        an empty axis."""
+        return figure_has_data(json.loads(self._json))
 
 
 def _plotly_json(figure: dict) -> str:
@@ -77,6 +95,24 @@ class Link(str):
 
     def __html__(self) -> str:
         return format_html('<a href="{}">{}</a>', self.url, str(self))
+
+
+class Amount(str):
+    """A table cell of money in its own currency (a customer's order in the currency it
+    was paid in): its number in the CSV download and for sorting, written with the
+    currency's symbol on the page."""
+
+    currency: str
+
+    def __new__(cls, value: object, currency: str) -> Amount:
+        cell = super().__new__(cls, value)
+        cell.currency = currency
+        return cell
+
+
+def amount(value: object, currency: str) -> Amount | str:
+    """An Amount, or an empty cell where there is no value."""
+    return "" if value is None else Amount(value, currency)
 
 
 def when(at: datetime | None) -> str:
@@ -132,7 +168,9 @@ def render_page(
             "title": title,
             "tables": tables_by_name,
             "charts": charts_by_name,
-            "chart_json": {name: chart.as_json() for name, chart in charts_by_name.items()},
+            "chart_json": {
+                name: chart.as_json() for name, chart in charts_by_name.items() if chart.has_data
+            },
             "can": {
                 "reports": request.user.has_perm(VIEW_REPORTS),
                 "customer_360": request.user.has_perm(VIEW_CUSTOMER_360),

@@ -130,6 +130,27 @@ def facts() -> list[dict[str, str]]:
     ]
 
 
+# Computed trait kinds whose value is a number (the others hold text: a value seen).
+NUMBER_TRAITS = {"count", "sum", "average", "min", "max", "unique_count", "predicted"}
+
+
+def computed_traits() -> list[dict[str, str]]:
+    """The active computed traits a rule can compare (`{"computed": key, ...}`), each with
+    its label, the type of its value and its unit."""
+    from attribution.traits.models import ComputedTrait
+
+    rows = ComputedTrait.objects.filter(active=True).order_by("name")
+    return [
+        {
+            "key": key,
+            "label": f"{name} ({key})",
+            "type": "number" if kind in NUMBER_TRAITS else "text",
+            "unit": "likelihood, 0 to 1" if kind == "predicted" else "",
+        }
+        for key, name, kind in rows.values_list("key", "name", "kind")
+    ]
+
+
 def rule_vocabulary(*, with_properties: bool = True) -> dict[str, Any]:
     """Everything the editor's pickers offer, as plain data for the page."""
     events = events_seen()
@@ -142,6 +163,7 @@ def rule_vocabulary(*, with_properties: bool = True) -> dict[str, Any]:
         ),
         "channels": channel_names(),
         "facts": facts(),
+        "computed": computed_traits(),
         "traits": trait_keys(),
         "segments": [
             {"id": pk, "name": name}

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 
 from attribution.streams.models import StreamBatch, StreamDestination
 from attribution.streams.services import replay_range, retry_parked
+from cdp.admin_forms import OmnitrailAdmin
 
 
 class ReplayForm(forms.Form):
@@ -26,7 +27,7 @@ class ReplayForm(forms.Form):
 
 
 @admin.register(StreamDestination)
-class StreamDestinationAdmin(admin.ModelAdmin):
+class StreamDestinationAdmin(OmnitrailAdmin):
     list_display = [
         "name",
         "url",
@@ -75,7 +76,7 @@ class StreamDestinationAdmin(admin.ModelAdmin):
 
 
 @admin.register(StreamBatch)
-class StreamBatchAdmin(admin.ModelAdmin):
+class StreamBatchAdmin(OmnitrailAdmin):
     """Batches sent to stream destinations; the failed ones are the dead-letter list."""
 
     list_display = [

@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from attribution.traits import engine
 from attribution.traits.models import ComputedTrait, PredictiveModel
 from attribution.traits.services import definition, refresh_traits
+from cdp.admin_forms import OmnitrailAdmin
 
 
 class ComputedTraitForm(forms.ModelForm):
@@ -36,7 +37,7 @@ class ComputedTraitForm(forms.ModelForm):
 
 
 @admin.register(ComputedTrait)
-class ComputedTraitAdmin(admin.ModelAdmin):
+class ComputedTraitAdmin(OmnitrailAdmin):
     form = ComputedTraitForm
     list_display = ["name", "key", "in_words", "profiles", "computed_at", "active"]
     list_filter = ["kind", "active"]
@@ -61,7 +62,7 @@ class ComputedTraitAdmin(admin.ModelAdmin):
 
 
 @admin.register(PredictiveModel)
-class PredictiveModelAdmin(admin.ModelAdmin):
+class PredictiveModelAdmin(OmnitrailAdmin):
     """Each trained likelihood-to-purchase model with its out-of-time evaluation."""
 
     list_display = ["trained_at", "trait", "auc", "brier", "base_rate", "evaluated_on", "scored"]

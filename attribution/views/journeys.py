@@ -18,8 +18,18 @@ from plotly import graph_objects as go
 
 from attribution.engine.models import DEFAULT_GOAL, DEFAULT_MODEL, MODELS, model_label, pick
 from attribution.selectors import latest_run
+from attribution.selectors.currency import goal_currency
 from attribution.selectors.pages import goal_choices, path_reports
 from attribution.selectors.reports import revenue_pareto
+from cdp.charts import (
+    CONVERSION_COLOUR,
+    LATER_TOUCHES_COLOUR,
+    LINE,
+    NEUTRAL,
+    axis,
+    channel_colours,
+)
+from cdp.formatting import channel_colour
 from cdp.pages import VIEW_REPORTS, Chart, Table, page_permission, render_page
 
 GROUPINGS = [("channel", "Channel"), ("campaign", "Campaign")]
@@ -67,7 +77,9 @@ def journeys_page(request: HttpRequest) -> HttpResponse:
     reports = path_reports(run)
     view = revenue_pareto(run, model=chosen["model"], group_by=chosen["group_by"])
     grouping = dict(GROUPINGS)[chosen["group_by"]].lower()
+    currency = goal_currency(run.goal)
     context |= {
+        "currency": currency,
         "reports": reports,
         "pareto": view,
         "grouping": grouping,
@@ -83,6 +95,7 @@ def journeys_page(request: HttpRequest) -> HttpResponse:
     ]
     for table in tables:
         table.rows = _cells(table.rows)
+        table.currency = currency
     charts = [
         _sankey_chart(reports["top_paths"]),
         _lengths_chart(reports["path_lengths"]),
@@ -224,7 +237,14 @@ def _pareto_table(view: dict, group_by: str) -> Table:
 
 # --- Charts ----------------------------------------------------------------------------
 
-PALETTE = colors.qualitative.D3 + colors.qualitative.Set2
+# A category label longer than this is shown cut with "…" on the axis (the whole name is
+# in the hover and the table): "Paid Search / spring-sale-2026-brand-terms" would otherwise
+# take half a phone's screen.
+LABEL_CHARACTERS = 24
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_CHARACTERS else label[: LABEL_CHARACTERS - 1] + "…"
 
 
 def _sankey_chart(top_paths: list[dict]) -> Chart:
@@ -246,12 +266,9 @@ def _sankey_chart(top_paths: list[dict]) -> Chart:
             links[(source, target)] = links.get((source, target), 0) + row["conversions"]
 
     labels = [label for _, label in nodes]
-    channel_colour: dict[str, str] = {}
-    for label in labels:
-        if label not in channel_colour:
-            channel_colour[label] = PALETTE[len(channel_colour) % len(PALETTE)]
-    channel_colour["Conversion"] = "#1b7a3d"
-    channel_colour["Later touches"] = "#9aa3b2"
+    colour = {label: channel_colour(label) for label in labels}
+    colour["Conversion"] = CONVERSION_COLOUR
+    colour["Later touches"] = LATER_TOUCHES_COLOUR
     figure = go.Figure(
         go.Sankey(
             arrangement="snap",
@@ -261,14 +278,14 @@ def _sankey_chart(top_paths: list[dict]) -> Chart:
                     "" if label == "Conversion" else f"(step {step})" for step, label in nodes
                 ],
                 "hovertemplate": "%{label} %{customdata}: %{value} conversions<extra></extra>",
-                "color": [channel_colour[label] for label in labels],
+                "color": [colour[label] for label in labels],
                 "pad": 14,
             },
             link={
                 "source": [source for source, _ in links],
                 "target": [target for _, target in links],
                 "value": list(links.values()),
-                "color": [_faded(channel_colour[labels[source]]) for source, _ in links],
+                "color": [_faded(colour[labels[source]]) for source, _ in links],
             },
         )
     )
@@ -298,12 +315,12 @@ def _lengths_chart(path_lengths: dict) -> Chart:
         go.Bar(
             x=[str(length) for length in distribution],
             y=list(distribution.values()),
-            marker_color=PALETTE[0],
+            marker_color=NEUTRAL,
             hovertemplate="%{x} touches: %{y} conversions<extra></extra>",
         )
     )
     figure.update_layout(
-        xaxis_title="Touches before converting", yaxis_title="Conversions", xaxis_type="category"
+        xaxis=axis("Touches before converting", type="category"), yaxis=axis("Conversions")
     )
     mean = path_lengths.get("mean")
     return Chart(
@@ -322,22 +339,25 @@ def _time_chart(time_to_convert: dict) -> Chart:
             go.Bar(
                 x=[str(day) for day in days],
                 y=list(days.values()),
-                marker_color=PALETTE[1],
+                marker_color=NEUTRAL,
                 hovertemplate="%{x} days: %{y} conversions<extra></extra>",
             )
         )
-        figure.update_layout(xaxis_title="Whole days from first touch", yaxis_title="Conversions")
+        figure.update_layout(
+            xaxis=axis("Whole days from first touch", type="category"),
+            yaxis=axis("Conversions"),
+        )
         caption = "Conversions by whole days from the first touch to the conversion."
     else:
         figure = go.Figure(
             go.Bar(
                 x=[label for _, label in TIME_FIGURES],
                 y=[time_to_convert.get(key) for key, _ in TIME_FIGURES],
-                marker_color=PALETTE[1],
+                marker_color=NEUTRAL,
                 hovertemplate="%{x}: %{y} days<extra></extra>",
             )
         )
-        figure.update_layout(yaxis_title="Days from first touch to conversion")
+        figure.update_layout(yaxis=axis("Days from first touch to conversion"))
         caption = (
             "Days from the first touch to the conversion: median, mean and 90th percentile "
             "(the run stores these figures, not each journey's days)."
@@ -347,32 +367,38 @@ def _time_chart(time_to_convert: dict) -> Chart:
 
 def _assisted_chart(assisted: list[dict]) -> Chart:
     channels = [row["channel"] for row in assisted]
+    colours = channel_colours(channels)
     figure = go.Figure(
         [
             go.Bar(
-                name="Last touch",
+                name="Last touch (solid)",
                 x=channels,
                 y=[row["last_touch_conversions"] for row in assisted],
-                marker_color=PALETTE[0],
+                marker={"color": colours},
             ),
             go.Bar(
-                name="Assisted",
+                name="Assisted (hatched)",
                 x=channels,
                 y=[row["assisted_conversions"] for row in assisted],
-                marker_color=PALETTE[1],
+                marker={
+                    "color": colours,
+                    "opacity": 0.6,
+                    "pattern": {"shape": "/", "fgcolor": "#ffffff"},
+                },
             ),
         ]
     )
     figure.update_layout(
         barmode="group",
-        yaxis_title="Conversions",
-        legend={"orientation": "h", "y": 1.12},
+        xaxis=axis("Channel", type="category"),
+        yaxis=axis("Conversions"),
+        legend={"orientation": "h", "y": -0.3},
     )
     return Chart(
         "assisted",
         figure,
-        "Per channel: conversions it closed (the last touch) and conversions it helped "
-        "earlier in the journey.",
+        "Per channel, in its colour: conversions it closed (the last touch, solid) and "
+        "conversions it helped earlier in the journey (hatched).",
     )
 
 
@@ -382,7 +408,7 @@ def _funnel_chart(stages: list[dict]) -> Chart:
             y=[row["stage"] for row in stages],
             x=[row["profiles"] for row in stages],
             textinfo="value+percent previous",
-            marker_color=PALETTE[2],
+            marker_color=NEUTRAL,
         )
     )
     figure.update_layout(margin={"l": 110})
@@ -402,24 +428,32 @@ def _pareto_chart(view: dict, group_by: str) -> Chart:
     figure = go.Figure(
         [
             go.Bar(
-                name="Share of revenue",
+                name="Share of revenue (in the channel's colour)",
                 x=names,
                 y=[row["share"] for row in rows],
-                marker_color=PALETTE[0],
+                hovertemplate="%{x}: %{y:.1%} of the revenue<extra></extra>",
+                marker_color=channel_colours(row["channel"] for row in rows),
             ),
             go.Scatter(
                 name="Cumulative share",
                 x=names,
                 y=[row["cumulative_share"] for row in rows],
                 mode="lines+markers",
-                line={"color": PALETTE[3]},
+                line={"color": LINE},
             ),
         ]
     )
-    figure.add_hline(y=0.8, line_dash="dot", line_color="#5b6576", annotation_text="80%")
+    figure.add_hline(y=0.8, line_dash="dot", line_color=LINE, annotation_text="80%")
     figure.update_layout(
-        yaxis={"tickformat": ".0%", "range": [0, 1.05]},
-        legend={"orientation": "h", "y": 1.12},
+        xaxis=axis(
+            group_by.capitalize(),
+            type="category",
+            tickmode="array",
+            tickvals=names,
+            ticktext=[_short(name) for name in names],
+        ),
+        yaxis=axis("Share of credited revenue", tickformat=".0%", range=[0, 1.05]),
+        legend={"orientation": "h", "y": -0.3},
     )
     needed = view["rows_for_share"]
     return Chart(

@@ -25,6 +25,7 @@ from attribution.engine.models import (
 from attribution.errors import InvalidGuardrail, NoMonthlyFigures, NothingToAdvise
 from attribution.models import AttributionRun
 from attribution.selectors import model_comparison
+from attribution.selectors.currency import goal_currency
 from attribution.selectors.monthly import monthly_report
 from attribution.selectors.performance import channel_performance
 from attribution.selectors.reports import (
@@ -36,7 +37,9 @@ from attribution.selectors.reports import (
     return_on_spend_by_model,
 )
 from attribution.selectors.runs import goals_with_runs, latest_run
+from cdp.charts import LINE, NEUTRAL, axis, money_axis
 from cdp.errors import InvalidField
+from cdp.formatting import channel_colour
 from cdp.pages import VIEW_REPORTS, Chart, Table, page_permission, render_page
 
 MEASURES = {"revenue": "Revenue", "conversions": "Conversions"}
@@ -57,6 +60,7 @@ class RunChoice:
     run: AttributionRun | None = None
     model: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
+    currency: str | None = None  # the goal's (its conversions')
 
     @property
     def models(self) -> list[str]:
@@ -84,6 +88,7 @@ def choose_run(request: HttpRequest) -> RunChoice:
             f"{asked!r} is not in this run (its models: {', '.join(choice.models)})"
         )
     choice.model = pick(asked, choice.models, DEFAULT_MODEL)
+    choice.currency = goal_currency(choice.run.goal if choice.run else choice.goal)
     return choice
 
 
@@ -96,15 +101,19 @@ def respond(
     errors: dict[str, str],
     tables=(),
     charts=(),
+    currency: str | None = None,
 ) -> HttpResponse:
-    """The page; with bad filters, the page with the errors and status 400."""
+    """The page; with bad filters, the page with the errors and status 400. Money in the
+    tables is written in `currency` (the goal's)."""
+    for table in tables:
+        table.currency = table.currency or currency
     if errors and request.GET.get("download"):
         message = "; ".join(f"{name}: {text}" for name, text in errors.items())
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
     return render_page(
         request,
         template,
-        {**context, "errors": errors},
+        {**context, "errors": errors, "currency": currency},
         title=title,
         tables=tables if not errors else (),
         charts=charts if not errors else (),
@@ -146,7 +155,11 @@ def overview(request: HttpRequest) -> HttpResponse:
         except InvalidField as error:
             errors[error.field] = error.message
     complete = request.GET.get("download") == "channel_months"
-    tables, charts, notes = overview_figures(report, complete=complete) if report else ([], [], {})
+    tables, charts, notes = (
+        overview_figures(report, complete=complete, currency=choice.currency)
+        if report
+        else ([], [], {})
+    )
     if report and report["months"] and choice.run is not None and choice.model:
         performance = channel_performance(
             choice.run, model=choice.model, start=report["start"], end=report["end"]
@@ -172,6 +185,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         },
         title="Overview",
         errors=errors,
+        currency=choice.currency,
         tables=tables,
         charts=charts,
     )
@@ -189,7 +203,7 @@ def _with_changes(row: dict) -> list:
     return cells
 
 
-def overview_figures(report: dict, *, complete: bool = False):
+def overview_figures(report: dict, *, complete: bool = False, currency: str | None = None):
     """The overview's tables and chart, and notes on what the page leaves to the CSV."""
     notes = {}
     with_changes = [c for column in FIGURE_COLUMNS for c in (column, f"{column} change")]
@@ -274,15 +288,16 @@ def overview_figures(report: dict, *, complete: bool = False):
                 name=row["channel"],
                 x=report["months"],
                 y=[revenue.get((row["channel"], month), 0.0) for month in report["months"]],
+                marker_color=channel_colour(row["channel"]),
             )
             for row in report["by_channel"]
         ]
     )
     figure.update_layout(
         barmode="stack",
-        xaxis={"type": "category"},
-        yaxis={"title": {"text": "Credited revenue"}},
-        legend=LEGEND_BELOW,
+        xaxis=axis("Month of the conversion", type="category"),
+        yaxis=money_axis("Credited revenue", currency),
+        legend={**LEGEND_BELOW, "title": {"text": "Channel"}},
     )
     chart = Chart(
         "revenue",
@@ -311,13 +326,20 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
         errors[error.field] = error.message
         guardrail = DEFAULT_GUARDRAIL
     compare = _compare_model(request, choice, errors)
+    campaign_models = _campaign_models(request, choice, compare, errors)
     tables, charts, notes = [], [], {}
     notice = ""
     if choice.run is None:
         notice = "No attribution run has completed yet: run refresh_attribution."
     elif not errors and choice.model:  # a run always has a model
         tables, charts, notes = attribution_figures(
-            request, choice.run, model=choice.model, measure=measure, guardrail=guardrail
+            request,
+            choice.run,
+            model=choice.model,
+            measure=measure,
+            guardrail=guardrail,
+            currency=choice.currency,
+            campaign_models=campaign_models,
         )
         tables += comparison_tables(choice.run, model=choice.model, compare=compare, notes=notes)
     return respond(
@@ -335,30 +357,39 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
             "model_options": [(name, model_label(name)) for name in choice.models],
             "compare": compare,
             "compare_label": model_label(compare or ""),
+            "campaign_models": campaign_models,
+            "campaign_labels": [model_label(name) for name in campaign_models],
         },
         title="Attribution",
         errors=errors,
+        currency=choice.currency,
         tables=tables,
         charts=charts,
     )
 
 
-def attribution_figures(request, run, *, model, measure, guardrail):
+def attribution_figures(
+    request, run, *, model, measure, guardrail, currency=None, campaign_models=()
+):
     """The attribution page's tables and charts, and notes on what they leave out."""
     models = list(run.models_run)
     labels = [model_label(name) for name in models]
     notes: dict[str, str] = {}
-    side_by_side, models_chart = _models_figures(run, models, labels, measure)
+    side_by_side, models_chart = _models_figures(run, models, labels, measure, currency)
     campaigns = _campaigns_table(
-        run, models, labels, notes, complete=request.GET.get("download") == "campaigns"
+        run,
+        list(campaign_models) or [model],
+        notes,
+        complete=request.GET.get("download") == "campaigns",
     )
     budget = _budget_table(run, model, guardrail, notes)
     lift_table, lift_chart = _holdout_figures(run, notes)
     return [side_by_side, campaigns, budget, lift_table], [models_chart, lift_chart], notes
 
 
-def _models_figures(run, models: list[str], labels: list[str], measure: str):
-    """Per channel, what each model credits: a table and grouped bars."""
+def _models_figures(run, models: list[str], labels: list[str], measure: str, currency: str):
+    """Per channel, what each model credits: a table, and a bar per model split into
+    its channels (each in the channel's colour, as on every page)."""
     by_channel = model_comparison(run)
     table = Table(
         "models",
@@ -373,54 +404,82 @@ def _models_figures(run, models: list[str], labels: list[str], measure: str):
     bars = go.Figure(
         [
             go.Bar(
-                name=label,
-                x=[row["channel"] for row in by_channel],
-                y=[row.get(name, {}).get(measure, 0.0) for row in by_channel],
+                name=row["channel"],
+                x=labels,
+                y=[row.get(name, {}).get(measure, 0.0) for name in models],
+                marker_color=channel_colour(row["channel"]),
             )
-            for name, label in zip(models, labels, strict=True)
+            for row in by_channel
         ]
     )
     bars.update_layout(
-        barmode="group",
-        yaxis={"title": {"text": f"Credited {measure}"}},
-        legend=LEGEND_BELOW,
+        barmode="stack",
+        xaxis=axis("Attribution model", type="category"),
+        yaxis=money_axis("Credited revenue", currency)
+        if measure == "revenue"
+        else axis("Credited conversions"),
+        legend={**LEGEND_BELOW, "title": {"text": "Channel"}},
     )
     chart = Chart(
         "models",
         bars,
-        f"{MEASURES[measure]} each model credits to each channel (one bar per model)",
+        f"{MEASURES[measure]} each model credits to each channel: one bar per model, "
+        "split into its channels",
     )
     return table, chart
 
 
-def _campaigns_table(run, models: list[str], labels: list[str], notes: dict, *, complete: bool):
-    """Per campaign, the conversions and revenue each model credits (the page shows the
-    CAMPAIGNS_SHOWN with the most revenue, the CSV all)."""
-    by_campaign = model_comparison(run, group_by="campaign")
-    if not complete and len(by_campaign) > CAMPAIGNS_SHOWN:
+def _campaigns_table(run, models: list[str], notes: dict, *, complete: bool) -> Table:
+    """Per campaign, what it cost, and the conversions, revenue and ROAS each of the
+    models picked credits (the page shows the CAMPAIGNS_SHOWN with the most revenue
+    under the first of them, the CSV all). Two or three models side by side keep the
+    ROAS in view on a laptop's screen; every model at once made 18 columns."""
+    reports = credit_reports(run, models=models, group_by="campaign")
+    lines: dict[tuple, dict] = {}
+    for name in models:
+        for row in reports[name]:
+            line = lines.setdefault(
+                (row["channel"], row["campaign"]),
+                {"channel": row["channel"], "campaign": row["campaign"], "cost": row["cost"]},
+            )
+            line[name] = row
+    ordered = sorted(
+        lines.values(),
+        key=lambda line: (-line.get(models[0], {}).get("revenue", 0.0), line["channel"]),
+    )
+    if not complete and len(ordered) > CAMPAIGNS_SHOWN:
         notes["campaigns"] = (
             f"The {CAMPAIGNS_SHOWN} campaigns with the most credited revenue of "
-            f"{len(by_campaign)}; the CSV has them all."
+            f"{len(ordered)}; the CSV has them all."
         )
-        by_campaign = by_campaign[:CAMPAIGNS_SHOWN]
-    columns = [f"{label} {what}" for label in labels for what in ("conversions", "revenue")]
+        ordered = ordered[:CAMPAIGNS_SHOWN]
+    columns = [
+        f"{model_label(name)} {what}"
+        for name in models
+        for what in ("conversions", "revenue", "ROAS")
+    ]
+
+    def cells(line: dict) -> list:
+        out = []
+        for name in models:
+            row = line.get(name, {})
+            out += [
+                round(row.get("conversions", 0.0), 4),
+                round(row.get("revenue", 0.0), 2),
+                _blank(_rounded(row.get("roas"), 2)),
+            ]
+        return out
+
+    labels = ", ".join(model_label(name) for name in models)
     return Table(
         "campaigns",
-        "Conversions and revenue credited per campaign, model by model",
-        ["Channel", "Campaign", *columns],
+        f"Per campaign: cost, and the conversions, revenue and ROAS credited by {labels}",
+        ["Channel", "Campaign", "Cost", *columns],
         [
-            [
-                row["channel"],
-                row["campaign"] or "(none)",
-                *(
-                    _credited(row, name, what)
-                    for name in models
-                    for what in ("conversions", "revenue")
-                ),
-            ]
-            for row in by_campaign
+            [line["channel"], line["campaign"] or "(none)", line["cost"], *cells(line)]
+            for line in ordered
         ],
-        numeric=set(columns),
+        numeric={"Cost", *columns},
     )
 
 
@@ -502,7 +561,7 @@ def _holdout_figures(run, notes: dict):
             x=[row["holdout"] for row in measured],
             y=[_points(row["difference"]) for row in measured],
             mode="markers",
-            marker={"size": 12},
+            marker={"size": 12, "color": NEUTRAL},
             name="Lift",
             error_y={
                 "type": "data",
@@ -512,10 +571,10 @@ def _holdout_figures(run, notes: dict):
             },
         )
     )
-    figure.add_hline(y=0, line_dash="dot", line_color="#5b6576")
+    figure.add_hline(y=0, line_dash="dot", line_color=LINE)
     figure.update_layout(
-        xaxis={"type": "category"},
-        yaxis={"title": {"text": "Conversion rate lift (points)"}},
+        xaxis=axis("Holdout", type="category"),
+        yaxis=axis("Conversion rate lift (percentage points)"),
         showlegend=False,
     )
     chart = Chart(
@@ -586,6 +645,24 @@ def _compare_model(request: HttpRequest, choice: RunChoice, errors: dict) -> str
         errors["compare"] = f"{asked!r} is not in this run (its models: {', '.join(choice.models)})"
     default = next((m for m in DEFAULT_COMPARE if m != choice.model), DEFAULT_COMPARE[0])
     return pick(asked, choice.models, default)
+
+
+def _campaign_models(
+    request: HttpRequest, choice: RunChoice, compare: str | None, errors: dict
+) -> list[str]:
+    """?campaign_models= (repeated): the models whose credit the campaign table shows,
+    each one the run has; by default the two the page compares."""
+    asked = [name.strip() for name in request.GET.getlist("campaign_models") if name.strip()]
+    unknown = [name for name in asked if choice.run and name not in choice.models]
+    if unknown:
+        errors["campaign_models"] = (
+            f"{', '.join(repr(n) for n in unknown)} not in this run "
+            f"(its models: {', '.join(choice.models)})"
+        )
+    picked = [name for name in asked if name in choice.models]
+    if not picked:
+        picked = [name for name in (choice.model, compare) if name]
+    return list(dict.fromkeys(picked))
 
 
 ROS_COLUMNS = [
@@ -723,7 +800,14 @@ def _pct(share):
     return "" if share is None else round(share * 100, 2)
 
 
+# What a campaign cost and returned first (ROAS in view on a laptop's screen), then how
+# it was delivered.
 PAID_COLUMNS = [
+    "Cost",
+    "Conversions",
+    "Revenue",
+    "ROAS",
+    "CPA",
     "Reach",
     "Frequency",
     "Impressions",
@@ -731,19 +815,19 @@ PAID_COLUMNS = [
     "CTR %",
     "CPC",
     "CPM",
-    "Cost",
     "Visits",
     "Post-click conversions",
     "Post-click rate %",
-    "Conversions",
-    "Revenue",
-    "CPA",
-    "ROAS",
 ]
 
 
 def _paid_cells(row: dict) -> list:
     return [
+        row["cost"],
+        round(row["conversions"], 2),
+        row["revenue"],
+        _blank(_rounded(row["roas"], 2)),
+        _blank(row["cpa"]),
         row["reach"],
         _blank(row["frequency"]),
         row["impressions"],
@@ -751,14 +835,9 @@ def _paid_cells(row: dict) -> list:
         _pct(row["ctr"]),
         _blank(row["cpc"]),
         _blank(row["cpm"]),
-        row["cost"],
         row["sessions"],
         row["post_click_conversions"],
         _pct(row["post_click_rate"]),
-        round(row["conversions"], 2),
-        row["revenue"],
-        _blank(row["cpa"]),
-        _blank(_rounded(row["roas"], 2)),
     ]
 
 

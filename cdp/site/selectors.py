@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from attribution.models import Goal
+from attribution.selectors.currency import goal_currency
 from cdp.errors import InvalidField
-from cdp.models import Profile
+from cdp.models import Profile, Touchpoint
 from consent.suppression import search_fingerprint
 from identity.selectors import (
     active_profiles,
@@ -98,3 +100,64 @@ def find_profiles(query: str, *, limit: int = SEARCH_RESULTS) -> ProfileSearch:
             ProfileMatch(profiles[now], kind_found, value_found, via=pk if pk != now else None)
         )
     return ProfileSearch(matches[:limit], fingerprint)
+
+
+# --- a customer's purchases and conversions (the top of the 360° page) --------------------
+
+# The newest conversions the page lists above everything else.
+CONVERSIONS_SHOWN = 50
+
+
+@dataclass
+class CustomerConversion:
+    """One touchpoint that is a conversion of some goal: an order, a sign-up ..."""
+
+    touchpoint: Touchpoint
+    goals: list[str]  # the names of the goals it converts
+    value: float | None  # the goal's value property, else the touchpoint's revenue
+    currency: str  # the currency it was sent in, else the goal's, else the setting
+
+
+def conversions_of_profile(
+    profile_id: int, *, limit: int = CONVERSIONS_SHOWN
+) -> tuple[list[CustomerConversion], bool]:
+    """The customer's newest touchpoints that convert a goal (purchases first among
+    them: every goal's event), newest first, and whether there are more than `limit`.
+    One query on the (profile, timestamp) index, which holds the event."""
+    goals_by_event: dict[str, list[Goal]] = {}
+    for goal in Goal.objects.order_by("key"):
+        goals_by_event.setdefault(goal.event, []).append(goal)
+    if not goals_by_event:
+        return [], False
+    found = list(
+        Touchpoint.objects.filter(profile_id=profile_id, event__in=list(goals_by_event))
+        .select_related("source")
+        .order_by("-timestamp", "-pk")[: limit + 1]
+    )
+    currencies: dict[str, str] = {}
+    conversions = []
+    for touchpoint in found[:limit]:
+        goals = goals_by_event[touchpoint.event]
+        if touchpoint.event not in currencies:
+            currencies[touchpoint.event] = goal_currency(goals[0])
+        conversions.append(
+            CustomerConversion(
+                touchpoint=touchpoint,
+                goals=[goal.name for goal in goals],
+                value=_conversion_value(touchpoint, goals[0].value_property),
+                currency=(touchpoint.currency or currencies[touchpoint.event]).upper(),
+            )
+        )
+    return conversions, len(found) > limit
+
+
+def _conversion_value(touchpoint: Touchpoint, value_property: str) -> float | None:
+    value = (touchpoint.properties or {}).get(value_property)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return None if touchpoint.revenue is None else float(touchpoint.revenue)

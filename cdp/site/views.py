@@ -24,9 +24,12 @@ from attribution.engine.models import DEFAULT_GOAL, model_label, pick
 from attribution.models import Goal
 from attribution.segments.selectors import facts_of_profiles, segments_of_profile
 from attribution.selectors import latest_run
+from attribution.selectors.currency import goal_currency
 from attribution.selectors.customers import customer_attribution, touchpoint_channels
 from attribution.selectors.runs import goals_with_runs
+from cdp import formatting
 from cdp.audit import record_access
+from cdp.charts import axis, money_axis
 from cdp.models import AuditEntry, Profile
 from cdp.pages import (
     VIEW_CUSTOMER_360,
@@ -34,12 +37,13 @@ from cdp.pages import (
     Chart,
     Link,
     Table,
+    amount,
     page_permission,
     render_page,
     when,
 )
 from cdp.selectors import TimelinePage, timeline, touchpoint_count, touchpoint_span
-from cdp.site.selectors import find_profiles
+from cdp.site.selectors import CustomerConversion, conversions_of_profile, find_profiles
 from consent.officer import find_people, person_name
 from consent.selectors import consent_history, current_consent
 from identity.models import MergeDecision
@@ -54,10 +58,6 @@ from identity.services.merging import MergeRefused, unmerge
 HIDDEN = "(hidden)"
 # How much of the long lists the page shows (the newest first).
 HISTORY_ROWS = 100
-
-
-def money(value) -> str:
-    return "" if value is None else f"{float(value):,.2f}"
 
 
 def _audited(
@@ -181,8 +181,9 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
     errors: dict[str, str] = {}
     page = _timeline_page(profile.pk, request.GET, errors)
     goals, goal, run = _goal_and_run(request.GET.get("goal", ""), errors)
+    currency = goal_currency(goal)
     held = _read_customer(profile, page, run)
-    tables, charts = _customer_tables(profile, page, held, _shown_to(personal))
+    tables, charts = _customer_tables(profile, page, held, _shown_to(personal), currency)
     response = render_page(
         request,
         "app/profiles/detail.html",
@@ -208,6 +209,8 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 for m in (held.attribution.population_models if held.attribution else [])
             ],
             "personal": personal,
+            "currency": currency,
+            "conversions_more": held.conversions_more,
         },
         title=person_name(profile) if personal else f"Customer {profile.pk}",
         tables=tables,
@@ -270,6 +273,9 @@ class CustomerRecord:
     first_at: datetime | None
     last_at: datetime | None
     channels: list[str]
+    conversions: list[CustomerConversion]
+    conversions_more: bool
+    conversion_channels: list[str]
 
 
 def _read_customer(profile: Profile, page: TimelinePage, run) -> CustomerRecord:
@@ -284,6 +290,10 @@ def _read_customer(profile: Profile, page: TimelinePage, run) -> CustomerRecord:
     first_at, last_at = touchpoint_span(profile.pk)
     own_domains = (run.parameters or {}).get("own_domains") if run else None
     channels = touchpoint_channels(page.touchpoints, own_domains=own_domains)
+    conversions, conversions_more = conversions_of_profile(profile.pk)
+    conversion_channels = touchpoint_channels(
+        [c.touchpoint for c in conversions], own_domains=own_domains
+    )
     return CustomerRecord(
         count=count,
         count_more=more,
@@ -297,28 +307,60 @@ def _read_customer(profile: Profile, page: TimelinePage, run) -> CustomerRecord:
         first_at=first_at,
         last_at=last_at,
         channels=channels,
+        conversions=conversions,
+        conversions_more=conversions_more,
+        conversion_channels=conversion_channels,
     )
 
 
 def _customer_tables(
-    profile: Profile, page: TimelinePage, held: CustomerRecord, shown: Callable[[object], str]
+    profile: Profile,
+    page: TimelinePage,
+    held: CustomerRecord,
+    shown: Callable[[object], str],
+    currency: str,
 ) -> tuple[list[Table], list[Chart]]:
     """The page's tables, in the order it shows them, and its chart."""
     tables = [
+        _conversions_table(held.conversions, held.conversion_channels),
         _traits_table(profile, shown),
         _identifier_table(held.identifiers, shown),
-        _timeline_table(page.touchpoints, held.channels, shown),
+        _timeline_table(page.touchpoints, held.channels, shown, currency),
         *_consent_tables(held.consents, held.history),
         _segment_table(held.memberships),
         _merge_table(held.merges, shown),
     ]
     charts = []
     if held.attribution:
-        journey_table, credit_table, chart = _attribution_tables(held.attribution)
+        journey_table, credit_table, chart = _attribution_tables(held.attribution, currency)
         tables += [journey_table, credit_table]
         if chart:
             charts.append(chart)
     return tables, charts
+
+
+def _conversions_table(conversions: list[CustomerConversion], channels: list[str]) -> Table:
+    """Every goal's conversions (orders first of all), newest first, each in the currency
+    it was sent in: what a CRM manager looks for first, whatever page of the timeline."""
+    return Table(
+        "conversions",
+        "Purchases and conversions, newest first",
+        ["When", "Goal", "Event", "Value", "Order", "Channel", "Source"],
+        [
+            [
+                when(c.touchpoint.timestamp),
+                ", ".join(c.goals),
+                c.touchpoint.event,
+                amount(None if c.value is None else f"{c.value:.2f}", c.currency),
+                str((c.touchpoint.properties or {}).get("order_id") or ""),
+                channel,
+                c.touchpoint.source.name,
+            ]
+            for c, channel in zip(conversions, channels, strict=True)
+        ],
+        numeric={"Value"},
+        empty="No purchase or conversion yet.",
+    )
 
 
 def _traits_table(profile: Profile, shown) -> Table:
@@ -337,6 +379,7 @@ def _traits_table(profile: Profile, shown) -> Table:
             ]
             for trait, value in sorted((profile.traits or {}).items())
         ],
+        empty="No trait yet.",
     )
 
 
@@ -349,10 +392,11 @@ def _identifier_table(identifiers: list, shown) -> Table:
             [i.kind, shown(i.value), i.status, when(i.first_seen), when(i.last_seen)]
             for i in identifiers
         ],
+        empty="No identifier yet.",
     )
 
 
-def _timeline_table(touchpoints: list, channels: list[str], shown) -> Table:
+def _timeline_table(touchpoints: list, channels: list[str], shown, currency: str) -> Table:
     return Table(
         "timeline",
         "Timeline: every touchpoint, newest first",
@@ -366,11 +410,12 @@ def _timeline_table(touchpoints: list, channels: list[str], shown) -> Table:
                 touchpoint.event,
                 touchpoint.utm_campaign,
                 _device(touchpoint, shown),
-                money(touchpoint.revenue),
+                amount(touchpoint.revenue, touchpoint.currency or currency),
             ]
             for touchpoint, channel in zip(touchpoints, channels, strict=True)
         ],
         numeric={"Revenue"},
+        empty="No touchpoint yet.",
     )
 
 
@@ -383,6 +428,7 @@ def _consent_tables(consents: list, history: list) -> tuple[Table, Table]:
             [c["purpose"], c["state"] or "not stated", "yes" if c["allowed"] else "no", c["by"]]
             for c in consents
         ],
+        empty="No purpose defined yet.",
     )
     before = Table(
         "consent_history",
@@ -400,6 +446,7 @@ def _consent_tables(consents: list, history: list) -> tuple[Table, Table]:
             ]
             for record in history
         ],
+        empty="No consent recorded.",
     )
     return now, before
 
@@ -418,6 +465,7 @@ def _segment_table(memberships: list) -> Table:
             ]
             for m in memberships
         ],
+        empty="In no segment, now or before.",
     )
 
 
@@ -493,7 +541,7 @@ def _path(channels: list[str]) -> str:
     return " → ".join(f"{c} ×{n}" if n > 1 else c for c, n in runs)
 
 
-def _attribution_tables(attribution) -> tuple[Table, Table, Chart | None]:
+def _attribution_tables(attribution, currency: str) -> tuple[Table, Table, Chart | None]:
     models = attribution.models
     journeys = Table(
         "journeys",
@@ -502,7 +550,7 @@ def _attribution_tables(attribution) -> tuple[Table, Table, Chart | None]:
         [
             [
                 when(journey.converted_at),
-                money(journey.value),
+                amount(f"{journey.value:.2f}", currency),
                 len(journey.channels),
                 _path(journey.channels),
                 ", ".join(dict.fromkeys(c for c in journey.campaigns if c)),
@@ -510,6 +558,7 @@ def _attribution_tables(attribution) -> tuple[Table, Table, Chart | None]:
             for journey in attribution.journeys
         ],
         numeric={"Value", "Touches"},
+        empty="No conversion in this run.",
     )
     totals = attribution.credits
     channels = sorted({c for per_channel in totals.values() for c in per_channel})
@@ -519,32 +568,42 @@ def _attribution_tables(attribution) -> tuple[Table, Table, Chart | None]:
         "Revenue credited to each channel for this customer, per model",
         columns,
         [
-            [channel, *(money(totals.get(m, {}).get(channel, (0.0, 0.0))[1]) for m in models)]
+            [
+                channel,
+                *(
+                    amount(f"{totals.get(m, {}).get(channel, (0.0, 0.0))[1]:.2f}", currency)
+                    for m in models
+                ),
+            ]
             for channel in channels
         ],
         numeric=set(columns[1:]),
+        empty="Nothing credited.",
     )
     if not channels:
         return journeys, credits, None
     figure = go.Figure(
         [
             go.Bar(
-                name=model_label(model),
-                x=channels,
-                y=[round(totals.get(model, {}).get(c, (0.0, 0.0))[1], 2) for c in channels],
+                name=channel,
+                x=[model_label(model) for model in models],
+                y=[round(totals.get(model, {}).get(channel, (0.0, 0.0))[1], 2) for model in models],
+                marker_color=formatting.channel_colour(channel),
             )
-            for model in models
+            for channel in channels
         ]
     )
     figure.update_layout(
-        barmode="group",
-        yaxis_title="Revenue credited",
-        legend={"orientation": "h", "y": -0.2},
+        barmode="stack",
+        xaxis=axis("Attribution model", type="category"),
+        yaxis=money_axis("Revenue credited", currency),
+        legend={"orientation": "h", "y": -0.3, "title": {"text": "Channel"}},
     )
     chart = Chart(
         "credits",
         figure,
-        "Revenue each model credits to each channel for this customer's conversions",
+        "Revenue each model credits to each channel for this customer's conversions: one "
+        "bar per model, split into its channels",
     )
     return journeys, credits, chart
 

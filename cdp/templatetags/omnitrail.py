@@ -20,13 +20,20 @@ register.filter("channel_colour", formatting.channel_colour)
 @register.filter
 def formatted_row(row, table):
     """(raw, shown, numeric) per cell of a report table's row: numeric columns written
-    for their column, the raw value kept for sorting."""
+    for their column (amounts in their own currency), the raw value kept for sorting."""
     positions = table.numeric_positions
     return [
         (
             cell,
-            formatting.table_cell(cell, table.columns[i]) if i in positions else cell,
+            _shown(cell, table.columns[i], table) if i in positions else cell,
             i in positions,
         )
         for i, cell in enumerate(row)
     ]
+
+
+def _shown(cell, column: str, table):
+    currency = getattr(cell, "currency", None)  # an amount in its own currency
+    if currency:
+        return formatting.money(str(cell), currency)
+    return formatting.table_cell(cell, column, table.currency)

@@ -14,6 +14,7 @@ from attribution.engine.models import MODEL_LABELS
 from attribution.models import AttributionRun
 from attribution.selectors import model_comparison
 from attribution.selectors.monthly import monthly_report
+from attribution.selectors.reports import credit_reports
 from attribution.services import refresh_attribution
 from tests.attribution.test_monthly_report import three_months  # noqa: F401
 from tests.factories import HoldoutFactory, report_reader
@@ -158,8 +159,9 @@ def test_a_bad_overview_filter_is_named_with_400(analyst, run, query, field):
 def test_the_overview_reads_stored_figures_in_a_few_queries(
     analyst, run, django_assert_max_num_queries
 ):
-    # 8, and 2 for the channel performance sections (its kept figures, the costs).
-    with django_assert_max_num_queries(10):
+    # 8, 2 for the channel performance sections (its kept figures, the costs) and 1 for
+    # the goal's currency (its newest conversion's).
+    with django_assert_max_num_queries(11):
         assert analyst.get("/app/", {"start": "2026-09"}).status_code == 200
 
 
@@ -193,8 +195,9 @@ def test_the_attribution_csv_downloads(analyst, run):
     revenue = {row["channel"]: row["linear"]["revenue"] for row in model_comparison(run)}
     linear = models[0].index("Linear")
     assert {row[0]: float(row[linear]) for row in models[1:]} == revenue
-    assert campaigns[0][:4] == ["Channel", "Campaign", "First touch conversions"] + [
-        "First touch revenue"
+    # The campaign table shows the two models the page compares (linear, last touch).
+    assert campaigns[0] == ["Channel", "Campaign", "Cost"] + [
+        f"{label} {what}" for label in ("Linear", "Last touch") for what in WHAT
     ]
     by_campaign = {(row[0], row[1]): row for row in campaigns[1:]}
     column = campaigns[0].index("Linear revenue")
@@ -203,6 +206,48 @@ def test_the_attribution_csv_downloads(analyst, run):
     assert holdouts[0][:2] == ["Holdout", "Held out %"] and holdouts[0][-1] == "Note"
     assert [row[0] for row in holdouts[1:]] == ["channel:Email"]
     assert holdouts[1][1] == "50.0"
+
+
+WHAT = ("conversions", "revenue", "ROAS")
+
+
+def test_the_campaign_table_shows_the_models_picked_with_cost_and_roas(analyst, run):
+    rows = download(
+        analyst,
+        "/app/attribution/",
+        download="campaigns",
+        campaign_models=["first_touch", "markov"],
+    )
+
+    assert rows[0] == ["Channel", "Campaign", "Cost"] + [
+        f"{label} {what}"
+        for label in ("First touch", "Markov chain (data-driven)")
+        for what in WHAT
+    ]
+    reports = credit_reports(run, models=["first_touch", "markov"], group_by="campaign")
+    first = {(r["channel"], r["campaign"]): r for r in reports["first_touch"]}
+    markov = {(r["channel"], r["campaign"]): r for r in reports["markov"]}
+    assert len(rows) == 1 + len(first.keys() | markov.keys())
+    for row in rows[1:]:
+        key = (row[0], "" if row[1] == "(none)" else row[1])
+        assert float(row[2]) == (first.get(key) or markov[key])["cost"]
+        # a line first touch never credits shows zero credit, no ROAS
+        line = first.get(key, {"revenue": 0.0, "roas": None})
+        assert float(row[4]) == line["revenue"]
+        assert row[5] == ("" if line["roas"] is None else str(round(line["roas"], 2)))
+    page = analyst.get("/app/attribution/", {"campaign_models": ["first_touch", "markov"]})
+    html = page.content.decode()
+    assert 'name="campaign_models" value="markov" checked' in html
+    assert 'name="campaign_models" value="linear" >' in html  # offered, not picked
+
+
+def test_a_campaign_model_the_run_lacks_is_named_with_400(analyst, run):
+    response = analyst.get("/app/attribution/", {"campaign_models": ["linear", "magic"]})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert '<li id="error-campaign_models"><strong>campaign_models</strong>:' in html
+    assert "&#x27;magic&#x27; not in this run" in html
 
 
 def test_the_budget_advice_follows_the_guardrail_asked(analyst, run):
@@ -252,8 +297,9 @@ def test_the_attribution_page_reads_stored_figures_in_a_few_queries(
     analyst, run, django_assert_max_num_queries
 ):
     # 10, and 6 for return on spend and the model comparison (credits and costs, per
-    # channel for the two tables and per campaign): none grows with the data.
-    with django_assert_max_num_queries(16):
+    # channel for the two tables and per campaign), 1 for the goal's currency and 1 for
+    # the campaign table's costs: none grows with the data.
+    with django_assert_max_num_queries(18):
         assert analyst.get("/app/attribution/").status_code == 200
 
 
@@ -271,3 +317,17 @@ def test_a_run_made_before_monthly_figures_asks_for_a_refresh(analyst, run):
     api.force_authenticate(report_reader("reader"))
     bad = api.get("/api/v1/attribution/reports/monthly")
     assert bad.status_code == 400 and bad.json()["field"] == "goal"
+
+
+def test_money_is_written_in_the_goals_currency(analyst, run):
+    from cdp.models import Touchpoint
+
+    dollars = card(analyst.get("/app/").content.decode(), "revenue")
+    Touchpoint.objects.filter(event="Order Completed").update(currency="EUR")
+
+    html = analyst.get("/app/").content.decode()
+    assert dollars.startswith("$")
+    assert card(html, "revenue") == "€" + dollars[1:]
+    assert "Credited revenue (EUR)" in html  # the chart's axis
+    page = analyst.get("/app/attribution/").content.decode()
+    assert "conversions worth €" in page

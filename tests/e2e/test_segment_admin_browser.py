@@ -252,3 +252,38 @@ def test_an_unknown_name_or_a_bad_value_is_a_message_on_the_page(
         "#segment-editor .seg-rule"
     )
     assert errors == []
+
+
+def test_a_computed_trait_and_the_purpose_are_picked_by_their_names(
+    live_server,
+    browser_page,  # noqa: F811
+):
+    from attribution.traits.models import ComputedTrait
+    from consent.models import Purpose
+
+    ComputedTrait.objects.create(
+        key="orders_90d",
+        name="Orders in the last 90 days",
+        kind="count",
+        event="Order Completed",
+        window_days=90,
+    )
+    page = browser_page
+    errors = watch_errors(page)
+    admin_sign_in(page, live_server, "/admin/attribution/segment/add/")
+    page.fill("#id_name", "Frequent buyers")
+    offered = page.locator("#id_purpose option").all_inner_texts()
+    assert set(Purpose.objects.values_list("name", flat=True)) <= set(offered)
+
+    root_add(page)
+    rule(page, 0).locator("[data-role=kind]").select_option("computed")
+    picker = rule(page, 0).locator("[data-role=name]")
+    assert picker.locator("option").all_inner_texts() == ["Orders in the last 90 days (orders_90d)"]
+    rule(page, 0).locator("[data-role=op]").select_option("gte")
+    rule(page, 0).locator("[data-role=value]").fill("2")
+    with page.expect_navigation():
+        page.click("input[name=_save]")
+    assert "was added successfully" in page.inner_text("body")
+    built = Segment.objects.get(name="Frequent buyers")
+    assert built.definition == {"computed": "orders_90d", "op": "gte", "value": 2}
+    assert errors == []

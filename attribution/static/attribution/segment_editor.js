@@ -21,6 +21,7 @@
   const KINDS = [
     ["trait", "Profile trait"],
     ["fact", "Computed fact"],
+    ["computed", "Computed trait"],
     ["event", "Did an event"],
     ["channel", "Seen on a channel"],
     ["segment", "In another segment"],
@@ -28,12 +29,21 @@
   const KEYS = {
     trait: ["trait", "op", "value"],
     fact: ["fact", "op", "value"],
+    computed: ["computed", "op", "value"],
     event: ["event", "did", "at_least", "within_days", "where"],
     channel: ["channel"],
     segment: ["segment", "member"],
   };
   const COMPARISONS = ["gt", "gte", "lt", "lte", "between"];
   const facts = Object.fromEntries(vocab.facts.map((f) => [f.key, f]));
+  const computedTraits = vocab.computed || [];
+  const computed = Object.fromEntries(computedTraits.map((t) => [t.key, t]));
+  // What a fact or computed-trait rule compares: its label, type and unit.
+  function typedOf(kind, node) {
+    if (kind === "fact") return facts[node.fact];
+    if (kind === "computed") return computed[node.computed];
+    return undefined;
+  }
   const eventNames = vocab.events.map((e) => e.name);
 
   // The box moves into the "advanced" section; without JavaScript it stays where it is.
@@ -207,6 +217,12 @@
     switch (kind) {
       case "trait": return { trait: vocab.traits[0] || "", op: "equals", value: "" };
       case "fact": return { fact: "order_count", op: "gte", value: 1 };
+      case "computed": {
+        const first = computedTraits[0];
+        return first && first.type === "number"
+          ? { computed: first.key, op: "gte", value: 1 }
+          : { computed: first ? first.key : "", op: "equals", value: "" };
+      }
       case "event": return { event: eventNames[0] || "", did: true };
       case "channel": return { channel: vocab.channels[0] || "" };
       default: return { segment: vocab.segments.length ? vocab.segments[0].id : null, member: true };
@@ -214,9 +230,9 @@
   }
 
   function opsFor(kind, node) {
-    if (kind === "fact") {
-      const fact = facts[node.fact];
-      return fact && fact.type === "number" ? vocab.number_ops : vocab.text_ops;
+    if (kind === "fact" || kind === "computed") {
+      const typed = typedOf(kind, node);
+      return typed && typed.type === "number" ? vocab.number_ops : vocab.text_ops;
     }
     return Object.keys(vocab.ops);
   }
@@ -224,7 +240,8 @@
   function setOp(node, op) {
     const old = node.value;
     node.op = op;
-    const numeric = node.fact ? (facts[node.fact] || {}).type === "number" : false;
+    const kind = "fact" in node ? "fact" : "computed" in node ? "computed" : null;
+    const numeric = kind ? (typedOf(kind, node) || {}).type === "number" : false;
     if (op === "is_set" || op === "not_set") delete node.value;
     else if (op === "between") node.value = Array.isArray(old) && old.length === 2 ? old : [0, 1];
     else if (op === "in") node.value = Array.isArray(old) ? old : old === undefined || old === "" ? [] : [old];
@@ -238,13 +255,14 @@
 
   function compareFields(kind, node, redraw) {
     const parts = [];
-    const numeric = kind === "fact" && (facts[node.fact] || {}).type === "number";
+    const typed = typedOf(kind, node);
+    const numeric = Boolean(typed) && typed.type === "number";
     parts.push(select("op", "Operator", opsFor(kind, node).map((op) => [op, vocab.ops[op]]), node.op, (op) => {
       setOp(node, op);
       changed();
       redraw();
     }));
-    const fixed = numeric || COMPARISONS.includes(node.op) ? "number" : kind === "fact" ? "text" : null;
+    const fixed = numeric || COMPARISONS.includes(node.op) ? "number" : typed ? "text" : null;
     if (node.op === "between") {
       const pair = Array.isArray(node.value) ? node.value : [0, 1];
       parts.push(scalarInput("value-low", "From", pair[0], "number", (v) => { node.value = [v, pair[1]]; pair[0] = v; changed(); }));
@@ -255,8 +273,8 @@
     } else if (node.op !== "is_set" && node.op !== "not_set") {
       parts.push(typedValue("value", "Value", node.value, (v) => { node.value = v; changed(); }, fixed));
     }
-    if (kind === "fact" && facts[node.fact] && facts[node.fact].unit) {
-      parts.push(el("span", { class: "seg-unit" }, facts[node.fact].unit));
+    if (typed && typed.unit) {
+      parts.push(el("span", { class: "seg-unit" }, typed.unit));
     }
     return parts;
   }
@@ -321,6 +339,21 @@
         select("name", "Fact", options, node.fact, (key) => {
           node.fact = key;
           const ops = opsFor("fact", node);
+          setOp(node, ops.includes(node.op) ? node.op : ops[0]);
+          changed();
+          redraw();
+        }),
+        ...compareFields(kind, node, redraw),
+      ];
+    }
+    if (kind === "computed") {
+      const options = computedTraits.map((t) => [t.key, t.label]);
+      // A key the JSON names that no active trait has is kept and offered as it is.
+      if (node.computed && !computed[node.computed]) options.push([node.computed, `${node.computed} (not an active computed trait)`]);
+      return [
+        select("name", "Computed trait", options, node.computed, (key) => {
+          node.computed = key;
+          const ops = opsFor("computed", node);
           setOp(node, ops.includes(node.op) ? node.op : ops[0]);
           changed();
           redraw();
@@ -397,7 +430,8 @@
       rule.classList.add("seg-custom");
       rule.append(el("code", {}, JSON.stringify(node)), el("span", { class: "seg-unit" }, "(edit in the JSON view)"));
     } else {
-      rule.append(select("kind", "Kind", KINDS, kind, (k) => {
+      const kinds = KINDS.filter(([k]) => k !== "computed" || computedTraits.length || kind === "computed");
+      rule.append(select("kind", "Kind", kinds, kind, (k) => {
         innerPlace.set(newRule(k));
         changed();
         draw();

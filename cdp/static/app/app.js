@@ -2,13 +2,41 @@
 (function () {
   "use strict";
 
+  // Below this width (a phone) category labels are angled and the text smaller, so a
+  // channel name reads whole ("In-store", not "In-st"); axes always grow their margins
+  // to fit their labels (automargin) instead of cutting them.
+  var NARROW = 600;
+
+  function eachAxis(layout, callback) {
+    Object.keys(layout).forEach(function (key) {
+      if (/^[xy]axis\d*$/.test(key)) callback(key, layout[key]);
+    });
+  }
+
+  function screenLayout(el, figure) {
+    var layout = Object.assign({ margin: { t: 30, r: 10, b: 40, l: 50 }, autosize: true }, figure.layout || {});
+    if (!layout.xaxis) layout.xaxis = {};
+    if (!layout.yaxis) layout.yaxis = {};
+    var narrow = el.clientWidth < NARROW;
+    eachAxis(layout, function (key, axis) {
+      axis.automargin = true;
+      if (narrow && key.charAt(0) === "x" && axis.tickangle === undefined) axis.tickangle = -45;
+    });
+    if (narrow) {
+      layout.font = Object.assign({ size: 11 }, layout.font || {});
+      layout.margin = Object.assign({}, layout.margin, { l: 10, r: 10 });
+      if (layout.legend) layout.legend = Object.assign({}, layout.legend, { font: { size: 10 } });
+    }
+    return layout;
+  }
+
   function drawCharts() {
     document.querySelectorAll("[data-chart]").forEach(function (el) {
+      if (el.dataset.empty) return; // the page says "no data for this range" instead
       var data = document.getElementById("chart-data-" + el.dataset.chart);
       if (!data || !window.Plotly) return;
       var figure = JSON.parse(data.textContent);
-      var layout = Object.assign({ margin: { t: 30, r: 10, b: 40, l: 50 }, autosize: true }, figure.layout || {});
-      window.Plotly.newPlot(el, figure.data || [], layout, { responsive: true, displaylogo: false });
+      window.Plotly.newPlot(el, figure.data || [], screenLayout(el, figure), { responsive: true, displaylogo: false });
       el.dataset.drawn = "1";
     });
   }

@@ -400,3 +400,30 @@ def test_stewards_unmerge_from_the_page(user_in, ann):
     again = steward.post(f"{url(ann)}unmerge/{decision.pk}/", follow=True)
     assert f"Not unmerged: merge {decision.pk} was already undone" in again.content.decode()
     assert "Unmerge</button>" not in again.content.decode()
+
+
+def test_purchases_are_listed_first_in_the_currency_they_were_paid_in(user_in, ann, deliver):
+    deliver(
+        {
+            "type": "track",
+            "event": "Order Completed",
+            "userId": "ann",
+            "timestamp": at(-2),
+            "properties": {"revenue": 1234.5, "currency": "EUR", "order_id": "A-17"},
+        }
+    )
+    response = user_in("Customer care").get(url(ann), {"goal": "purchase"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    # Above the timeline, newest first, each in the currency it was sent in; the order
+    # sent without one is in the goal's (its newest conversion's: euros).
+    assert html.index('data-table="conversions"') < html.index('data-table="timeline"')
+    rows = response.context["tables"]["conversions"].rows
+    assert [(row[1], row[2], row[3], row[3].currency, row[4]) for row in rows] == [
+        ("Purchase", "Order Completed", "1234.50", "EUR", "A-17"),
+        ("Purchase", "Order Completed", "120.00", "EUR", ""),
+    ]
+    assert "€1,234.50" in html and "€120.00" in html
+    # The goal's money (the cards, its attribution) is in its newest conversion's currency.
+    assert response.context["currency"] == "EUR"
