@@ -30,6 +30,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from queue import Empty
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import attribution_refresh as loader  # noqa: E402  (its generator and COPY loader)
@@ -37,6 +38,7 @@ import segments as segment_bench  # noqa: E402  (its traits and its clock)
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/omnitrail_bench_activation"
 CHANGED = 1_000
+FOLDER = "/tmp/omnitrail-bench-activation/files"
 TRAITS = [
     # key, kind, event, property, window days
     ("orders", "count", "Order Completed", "", None),
@@ -54,6 +56,7 @@ TRAITS = [
 
 def _setup(database_url: str) -> None:
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+    os.environ.setdefault("OMNITRAIL_EXPORT_DIR", str(Path(FOLDER).parent))  # files inside
     os.environ.pop("REDIS_URL", None)
     loader.django_setup(database_url)
     segment_bench.shift_clock()
@@ -112,7 +115,13 @@ def run(database_url: str, name: str, arg: object = None) -> tuple[float, float,
     queue = context.Queue()
     child = context.Process(target=_step, args=(database_url, name, arg, queue))
     child.start()
-    result = queue.get()
+    while True:  # a child that fails says so (its traceback) instead of hanging the run
+        try:
+            result = queue.get(timeout=5)
+            break
+        except Empty:
+            if not child.is_alive():
+                raise SystemExit(f"{name} failed (exit code {child.exitcode})") from None
     child.join()
     return result
 
@@ -171,8 +180,9 @@ def main() -> None:
     parser.add_argument("--touchpoints", type=int, default=20_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--reuse", action="store_true")
-    parser.add_argument("--folder", default="/tmp/omnitrail-bench-activation")
+    parser.add_argument("--folder", default=FOLDER)
     args = parser.parse_args()
+    os.environ["OMNITRAIL_EXPORT_DIR"] = str(Path(args.folder).parent)  # the files go inside
 
     if args.reuse and segment_bench.database_has_touchpoints(args.database_url):
         print(f"reusing {args.database_url.rpartition('/')[2]} (--reuse)")

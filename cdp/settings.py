@@ -444,3 +444,8 @@ OMNITRAIL_CURRENCY = env.str("OMNITRAIL_CURRENCY", default="USD")
 OMNITRAIL_NUMBER_LOCALE = env.str("OMNITRAIL_NUMBER_LOCALE", default="en_US")
 # The file name of an access request's download starts with this (then id and date).
 OMNITRAIL_ACCESS_ZIP_PREFIX = env.str("OMNITRAIL_ACCESS_ZIP_PREFIX", default="omnitrail-access")
+
+# --- facts ---
+# Bots' and crawlers' touchpoints (cdp enrichment) count in profile facts, computed
+# traits and segment event rules only when this is true (docs/activation.md).
+OMNITRAIL_SEGMENT_BOTS = env.bool("OMNITRAIL_SEGMENT_BOTS", default=False)

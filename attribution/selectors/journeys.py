@@ -94,7 +94,13 @@ _BLOCK_BYTES = 32 << 20
 
 
 def _select(
-    *, profile_ids: np.ndarray | None, until: datetime | None, events: tuple[str, ...], prop: str
+    *,
+    profile_ids: np.ndarray | None,
+    until: datetime | None,
+    events: tuple[str, ...],
+    prop: str,
+    profile_range: tuple[int, int] | None = None,
+    bots: bool | None = None,
 ) -> tuple[str, list]:
     """The SELECT of the touch rows (the columns of _COLUMNS) and its parameters."""
     postgres = connection.vendor == "postgresql"
@@ -128,8 +134,13 @@ def _select(
         f"({column('type')} {views} OR {event} {touch})",
     ]
     params += [*view_params, *touch_params]
-    if not settings.OMNITRAIL_ATTRIBUTE_BOTS:  # bots' and crawlers' events (cdp enrichment)
+    if bots is None:
+        bots = settings.OMNITRAIL_ATTRIBUTE_BOTS
+    if not bots:  # bots' and crawlers' events (cdp enrichment)
         where.append(f"NOT {column('is_bot')}")
+    if profile_range is not None:  # (after, up to]: a range of the profile timeline index
+        where.append(f"{column('profile')} > %s AND {column('profile')} <= %s")
+        params += [int(profile_range[0]), int(profile_range[1])]
     if until is not None:
         where.append(f"{at} <= %s")
         params.append(connection.ops.adapt_datetimefield_value(until))
@@ -230,6 +241,8 @@ def touch_frame(
     events: Sequence[str] | None = None,
     own_domains: Sequence[str] | None = None,
     value_property: str = "revenue",
+    profile_range: tuple[int, int] | None = None,
+    bots: bool | None = None,
 ) -> pd.DataFrame:
     """The touch rows, for journeys, segments and reports: page and screen views,
     marketing events, and the events named in `events` (e.g. a goal's conversions).
@@ -244,6 +257,10 @@ def touch_frame(
     campaign (utm_campaign, "" when none) as categoricals; revenue (float64, 0.0 when
     none); value (float64: on the `events` rows their `value_property`, the revenue
     column when that is "revenue", 0.0 when missing or not a number; 0.0 elsewhere).
+
+    `profile_range=(after, last)` keeps the rows of the profiles with ids in (after,
+    last] (a chunk of the population, read by the profile timeline index). Bots' and
+    crawlers' rows are left out unless `bots` (default OMNITRAIL_ATTRIBUTE_BOTS).
     """
     events = tuple(dict.fromkeys(events or ()))
     wanted = None
@@ -255,6 +272,8 @@ def touch_frame(
         until=until,
         events=events,
         prop=value_property,
+        profile_range=profile_range,
+        bots=bots,
     )
     read = _read_postgresql if connection.vendor == "postgresql" else _read_sqlite
     table = read(sql, params).unify_dictionaries()
