@@ -181,6 +181,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--folder", default=FOLDER)
+    parser.add_argument(
+        "--steps", default=",".join(STEPS), help="which steps, comma-separated (default: all)"
+    )
     args = parser.parse_args()
     os.environ["OMNITRAIL_EXPORT_DIR"] = str(Path(args.folder).parent)  # the files go inside
 
@@ -210,6 +213,8 @@ def main() -> None:
         ("traits_incremental", ids),
         ("audience", folder),
     ):
+        if name not in args.steps.split(","):
+            continue
         seconds, peak, said = run(args.database_url, name, arg)
         print(
             f"{name:<20} {seconds:8.2f} s  peak RSS {peak:8.0f} MB  {said}  "

@@ -31,7 +31,7 @@ from attribution.segments.models import (
     SegmentMembership,
 )
 from attribution.segments.selectors import current_members, evaluate, personas
-from attribution.selectors.journeys import touch_frame
+from attribution.selectors.journeys import touch_frame, touch_frames_by_range
 from attribution.traits.services import refresh_traits
 from cdp.engine.batches import id_batches
 from cdp.id_filters import ids_in
@@ -321,21 +321,23 @@ def _profile_ranges(size: int) -> Iterator[tuple[int, int]]:
 
 def _refresh_all_facts(now: datetime) -> int:
     """Every profile's facts in two passes over chunks of profiles: the first reads
-    each chunk's touch rows, summarises them (stashed on disk) and gathers what the
-    population's RFM edges and personas are learnt from; the second scores each stashed
-    chunk with the learnt model and writes it. Peak memory: one chunk's rows plus the
+    each chunk's touch rows (on PostgreSQL the table read once and dealt into a file per
+    chunk), summarises them (stashed on disk) and gathers what the population's RFM
+    edges and personas are learnt from; the second scores each stashed chunk with the
+    learnt model and writes it. Peak memory: one chunk's rows plus the
     learning sample (facts_engine.LEARN_FROM profiles at most)."""
     event = conversion_event()
     stamp = pd.Timestamp(now)
     learning = facts_engine.Learning(expected=Profile.objects.count())
     stashed = []
     with tempfile.TemporaryDirectory(prefix="omnitrail-facts-") as folder:
-        for n, profile_range in enumerate(_profile_ranges(FACTS_CHUNK)):
-            frame = touch_frame(
-                profile_range=profile_range,
-                events=[event, *IN_STORE_EVENTS],
-                bots=settings.OMNITRAIL_SEGMENT_BOTS,
-            )
+        frames = touch_frames_by_range(
+            list(_profile_ranges(FACTS_CHUNK)),
+            events=[event, *IN_STORE_EVENTS],
+            bots=settings.OMNITRAIL_SEGMENT_BOTS,
+            folder=folder,
+        )
+        for n, (_, frame) in enumerate(frames):
             facts, channels = facts_engine.summarise(frame, conversion_event=event, now=stamp)
             del frame
             learning.add(facts, channels, stamp)
