@@ -156,8 +156,12 @@ def prepare(folder: Path, seed: int) -> list[int]:
     )
     destination.segments.add(segment)
     purposes = list(Purpose.objects.filter(key__in=["ad_user_data", "ad_personalization"]))
-    ConsentRecord.objects.filter(purpose__in=purposes, channel="import").delete()
     members = list(segment.memberships.filter(exited_at=None).values_list("profile_id", flat=True))
+    given = ConsentRecord.objects.filter(purpose__in=purposes, channel="import")
+    if given.count() == len(members) * len(purposes):  # a --reuse run: granted already
+        members = []
+    else:
+        given.delete()
     # Granted a day before the end of the generated period: in force whatever the
     # shifted clock of each child process reads.
     granted = segment_bench.END - timezone.timedelta(days=1)

@@ -322,9 +322,12 @@ def touch_frames_by_range(
     def deal(table: pa.Table) -> None:
         plain = table.cast(schema)
         bucket = np.searchsorted(lasts, plain["profile_id"].to_numpy(), side="left")
-        for n in np.unique(bucket):
-            if n < len(writers):  # (rows past the last range: none, ids are ascending)
-                writers[n].write_table(plain.filter(pa.array(bucket == n)))
+        order = np.argsort(bucket, kind="stable")  # one take, then a slice per range
+        plain, bucket = plain.take(pa.array(order)), bucket[order]
+        starts = np.searchsorted(bucket, np.arange(len(writers) + 1), side="left")
+        for n, writer in enumerate(writers):
+            if starts[n + 1] > starts[n]:
+                writer.write_table(plain.slice(starts[n], starts[n + 1] - starts[n]))
 
     try:
         _read_postgresql(sql, params, each=deal)
