@@ -137,24 +137,32 @@ def prepare(folder: Path, seed: int) -> list[int]:
     from cdp.models import Profile
     from consent.models import ConsentRecord, Purpose
 
-    ComputedTrait.objects.all().delete()
-    ComputedTrait.objects.bulk_create(
-        ComputedTrait(key=k, name=k, kind=kind, event=e, property=p, window_days=w)
-        for k, kind, e, p, w in TRAITS
-    )
-    Destination.objects.filter(name="bench: Google Ads").delete()
-    Segment.objects.filter(name="bench: everyone with an email").delete()
-    segment = save_segment(
-        name="bench: everyone with an email", definition={"trait": "email", "op": "is_set"}
-    )
-    refresh_segment(segment)
-    destination = Destination.objects.create(
-        name="bench: Google Ads",
-        kind="google_ads",
-        purpose=Purpose.objects.get(key="ad_user_data"),
-        path=str(folder),
-    )
-    destination.segments.add(segment)
+    wanted = {k: (kind, e, p, w) for k, kind, e, p, w in TRAITS}
+    have = {
+        t.key: (t.kind, t.event, t.property, t.window_days) for t in ComputedTrait.objects.all()
+    }
+    if have != wanted:  # (a --reuse run keeps the traits, segment and destination it made)
+        ComputedTrait.objects.all().delete()
+        ComputedTrait.objects.bulk_create(
+            ComputedTrait(key=k, name=k, kind=kind, event=e, property=p, window_days=w)
+            for k, (kind, e, p, w) in wanted.items()
+        )
+    segment = Segment.objects.filter(name="bench: everyone with an email").first()
+    destination = Destination.objects.filter(name="bench: Google Ads").first()
+    if segment is None or destination is None or destination.path != str(folder):
+        Destination.objects.filter(name="bench: Google Ads").delete()
+        Segment.objects.filter(name="bench: everyone with an email").delete()
+        segment = save_segment(
+            name="bench: everyone with an email", definition={"trait": "email", "op": "is_set"}
+        )
+        refresh_segment(segment)
+        destination = Destination.objects.create(
+            name="bench: Google Ads",
+            kind="google_ads",
+            purpose=Purpose.objects.get(key="ad_user_data"),
+            path=str(folder),
+        )
+        destination.segments.add(segment)
     purposes = list(Purpose.objects.filter(key__in=["ad_user_data", "ad_personalization"]))
     members = list(segment.memberships.filter(exited_at=None).values_list("profile_id", flat=True))
     given = ConsentRecord.objects.filter(purpose__in=purposes, channel="import")
