@@ -30,6 +30,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from queue import Empty
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import attribution_refresh as loader  # noqa: E402  (its generator and COPY loader)
@@ -37,6 +38,7 @@ import segments as segment_bench  # noqa: E402  (its traits and its clock)
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/omnitrail_bench_activation"
 CHANGED = 1_000
+FOLDER = "/tmp/omnitrail-bench-activation/files"
 TRAITS = [
     # key, kind, event, property, window days
     ("orders", "count", "Order Completed", "", None),
@@ -54,6 +56,7 @@ TRAITS = [
 
 def _setup(database_url: str) -> None:
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+    os.environ.setdefault("OMNITRAIL_EXPORT_DIR", str(Path(FOLDER).parent))  # files inside
     os.environ.pop("REDIS_URL", None)
     loader.django_setup(database_url)
     segment_bench.shift_clock()
@@ -112,7 +115,13 @@ def run(database_url: str, name: str, arg: object = None) -> tuple[float, float,
     queue = context.Queue()
     child = context.Process(target=_step, args=(database_url, name, arg, queue))
     child.start()
-    result = queue.get()
+    while True:  # a child that fails says so (its traceback) instead of hanging the run
+        try:
+            result = queue.get(timeout=5)
+            break
+        except Empty:
+            if not child.is_alive():
+                raise SystemExit(f"{name} failed (exit code {child.exitcode})") from None
     child.join()
     return result
 
@@ -128,27 +137,39 @@ def prepare(folder: Path, seed: int) -> list[int]:
     from cdp.models import Profile
     from consent.models import ConsentRecord, Purpose
 
-    ComputedTrait.objects.all().delete()
-    ComputedTrait.objects.bulk_create(
-        ComputedTrait(key=k, name=k, kind=kind, event=e, property=p, window_days=w)
-        for k, kind, e, p, w in TRAITS
-    )
-    Destination.objects.filter(name="bench: Google Ads").delete()
-    Segment.objects.filter(name="bench: everyone with an email").delete()
-    segment = save_segment(
-        name="bench: everyone with an email", definition={"trait": "email", "op": "is_set"}
-    )
-    refresh_segment(segment)
-    destination = Destination.objects.create(
-        name="bench: Google Ads",
-        kind="google_ads",
-        purpose=Purpose.objects.get(key="ad_user_data"),
-        path=str(folder),
-    )
-    destination.segments.add(segment)
+    wanted = {k: (kind, e, p, w) for k, kind, e, p, w in TRAITS}
+    have = {
+        t.key: (t.kind, t.event, t.property, t.window_days) for t in ComputedTrait.objects.all()
+    }
+    if have != wanted:  # (a --reuse run keeps the traits, segment and destination it made)
+        ComputedTrait.objects.all().delete()
+        ComputedTrait.objects.bulk_create(
+            ComputedTrait(key=k, name=k, kind=kind, event=e, property=p, window_days=w)
+            for k, (kind, e, p, w) in wanted.items()
+        )
+    segment = Segment.objects.filter(name="bench: everyone with an email").first()
+    destination = Destination.objects.filter(name="bench: Google Ads").first()
+    if segment is None or destination is None or destination.path != str(folder):
+        Destination.objects.filter(name="bench: Google Ads").delete()
+        Segment.objects.filter(name="bench: everyone with an email").delete()
+        segment = save_segment(
+            name="bench: everyone with an email", definition={"trait": "email", "op": "is_set"}
+        )
+        refresh_segment(segment)
+        destination = Destination.objects.create(
+            name="bench: Google Ads",
+            kind="google_ads",
+            purpose=Purpose.objects.get(key="ad_user_data"),
+            path=str(folder),
+        )
+        destination.segments.add(segment)
     purposes = list(Purpose.objects.filter(key__in=["ad_user_data", "ad_personalization"]))
-    ConsentRecord.objects.filter(purpose__in=purposes, channel="import").delete()
     members = list(segment.memberships.filter(exited_at=None).values_list("profile_id", flat=True))
+    given = ConsentRecord.objects.filter(purpose__in=purposes, channel="import")
+    if given.count() == len(members) * len(purposes):  # a --reuse run: granted already
+        members = []
+    else:
+        given.delete()
     # Granted a day before the end of the generated period: in force whatever the
     # shifted clock of each child process reads.
     granted = segment_bench.END - timezone.timedelta(days=1)
@@ -171,8 +192,12 @@ def main() -> None:
     parser.add_argument("--touchpoints", type=int, default=20_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--reuse", action="store_true")
-    parser.add_argument("--folder", default="/tmp/omnitrail-bench-activation")
+    parser.add_argument("--folder", default=FOLDER)
+    parser.add_argument(
+        "--steps", default=",".join(STEPS), help="which steps, comma-separated (default: all)"
+    )
     args = parser.parse_args()
+    os.environ["OMNITRAIL_EXPORT_DIR"] = str(Path(args.folder).parent)  # the files go inside
 
     if args.reuse and segment_bench.database_has_touchpoints(args.database_url):
         print(f"reusing {args.database_url.rpartition('/')[2]} (--reuse)")
@@ -200,6 +225,8 @@ def main() -> None:
         ("traits_incremental", ids),
         ("audience", folder),
     ):
+        if name not in args.steps.split(","):
+            continue
         seconds, peak, said = run(args.database_url, name, arg)
         print(
             f"{name:<20} {seconds:8.2f} s  peak RSS {peak:8.0f} MB  {said}  "

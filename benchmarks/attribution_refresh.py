@@ -433,6 +433,10 @@ def touchpoint_columns(rows: dict, offset: int, sources: dict) -> dict:
         "device_type": "",
         "revenue": revenue,
         "currency": "",
+        "browser": "Safari",  # the enrichment columns (cdp.engine.enrichment) of that agent
+        "os": "Mac OS X",
+        "is_bot": "false",
+        "extras": "{}",
         "profile_id": profile,
         "resolved_at": timestamp,
     }

@@ -476,3 +476,7 @@ SPECTACULAR_SETTINGS["PARSER_WHITELIST"] = ["rest_framework.parsers.JSONParser"]
 # profiles in stitching only when their first names do not contradict (nickname, typo,
 # initial and swapped names agree; identity.engine.names). Empty: they join regardless.
 OMNITRAIL_NAME_CHECKED_KINDS = env.list("OMNITRAIL_NAME_CHECKED_KINDS", default=["phone", "email"])
+# --- facts ---
+# Bots' and crawlers' touchpoints (cdp enrichment) count in profile facts, computed
+# traits and segment event rules only when this is true (docs/activation.md).
+OMNITRAIL_SEGMENT_BOTS = env.bool("OMNITRAIL_SEGMENT_BOTS", default=False)

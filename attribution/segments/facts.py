@@ -37,6 +37,9 @@ QUINTILES = (0.2, 0.4, 0.6, 0.8)
 MAIN_CHANNELS = 6
 PERSONAS = 4
 MIN_FOR_PERSONAS = 40
+# The RFM edges and personas are learnt from every profile up to this many, from a
+# uniform sample of this many above (memory bounded at any population size).
+LEARN_FROM = 1_000_000
 
 
 @dataclass
@@ -59,7 +62,22 @@ def compute(
     """Facts per profile (index profile_id) and (profile_id, channel, touches) rows from
     `frame` (columns profile_id, timestamp (UTC), event, channel, campaign, revenue;
     sorted by profile and time). Without `model` the population's edges and personas are
-    learnt from `frame`; with it they are applied."""
+    learnt from `frame`; with it they are applied. (A full refresh over a large
+    population calls `summarise`, `Learning` and `score` a chunk of profiles at a time.)"""
+    facts, channels = summarise(frame, conversion_event=conversion_event, now=now)
+    model = model or FactsModel()
+    if not model.rfm_edges or not model.personas:
+        learning = Learning()
+        learning.add(facts, channels, now)
+        learning.learn(now, model)
+    return score(facts, channels, now, model), channels, model
+
+
+def summarise(
+    frame: pd.DataFrame, *, conversion_event: str, now: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The facts of the profiles in `frame` that need nothing of the rest of the
+    population (all but the RFM scores and the persona), and their channel rows."""
     frame = frame.assign(
         channel=frame["channel"].astype(str).to_numpy(),
         campaign=frame["campaign"].astype(str).to_numpy(),
@@ -112,18 +130,77 @@ def compute(
     )
     facts["channel_count"] = facts["channel_count"].astype(np.int64)
     facts["order_count"] = facts["order_count"].astype(np.int64)
-    recency = (now - facts["last_order_at"]).dt.total_seconds().to_numpy() / 86_400
-    buyers = facts["order_count"].to_numpy() > 0
-    model = model or FactsModel()
-    if not model.rfm_edges:
-        model.rfm_edges = {
-            name: (np.quantile(values[buyers], QUINTILES).tolist() if buyers.any() else [0.0] * 4)
-            for name, values in (
-                ("recency", recency),
-                ("frequency", facts["order_count"].to_numpy(dtype=float)),
-                ("monetary", facts["total_revenue"].to_numpy(dtype=float)),
+    facts["clv"] = _clv(facts, now, _recency(facts, now))
+    return facts, channels
+
+
+def _recency(facts: pd.DataFrame, now: pd.Timestamp) -> np.ndarray:
+    """Days since the last order (NaN for who never bought)."""
+    days: np.ndarray = (now - facts["last_order_at"]).dt.total_seconds().to_numpy() / 86_400
+    return days
+
+
+class Learning:
+    """What the RFM edges and the personas are learnt from, gathered a chunk of profiles
+    at a time: every channel's touches, and each profile's orders, revenue, recency and
+    channel rows -- of all of them, or above `LEARN_FROM` profiles of a seeded uniform
+    sample of that many (so that memory stays bounded at any population size)."""
+
+    def __init__(self, expected: int = 0, seed: int = 0) -> None:
+        self.rate = min(1.0, LEARN_FROM / expected) if expected else 1.0
+        self.rng = np.random.default_rng(seed)
+        self.profiles = 0
+        self.sampled = 0
+        self.touches: dict[str, int] = {}
+        self.parts: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+
+    def add(self, facts: pd.DataFrame, channels: pd.DataFrame, now: pd.Timestamp) -> None:
+        self.profiles += len(facts)
+        for name, count in channels.groupby("channel")["touches"].sum().items():
+            self.touches[str(name)] = self.touches.get(str(name), 0) + int(count)
+        kept = facts[["order_count", "total_revenue"]].assign(recency=_recency(facts, now))
+        if self.rate < 1.0:
+            kept = kept[self.rng.random(len(kept)) < self.rate]
+            channels = channels[np.isin(channels["profile_id"].to_numpy(), kept.index)]
+        self.sampled += len(kept)
+        self.parts.append((kept, channels[["profile_id", "channel", "touches"]]))
+
+    def learn(self, now: pd.Timestamp, model: FactsModel | None = None) -> FactsModel:
+        """Fill in what `model` does not know yet (a new model when None)."""
+        model = model or FactsModel()
+        if self.parts:
+            facts = pd.concat([part for part, _ in self.parts])
+            channels = pd.concat([rows for _, rows in self.parts], ignore_index=True)
+        else:
+            facts = pd.DataFrame(
+                {"order_count": [], "total_revenue": [], "recency": []}, dtype=float
             )
-        }
+            channels = pd.DataFrame({"profile_id": [], "channel": [], "touches": []})
+        recency = facts["recency"].to_numpy(dtype=float)
+        buyers = facts["order_count"].to_numpy() > 0
+        if not model.rfm_edges:
+            model.rfm_edges = {
+                name: (
+                    np.quantile(values[buyers], QUINTILES).tolist() if buyers.any() else [0.0] * 4
+                )
+                for name, values in (
+                    ("recency", recency),
+                    ("frequency", facts["order_count"].to_numpy(dtype=float)),
+                    ("monetary", facts["total_revenue"].to_numpy(dtype=float)),
+                )
+            }
+        if not model.personas and self.profiles >= MIN_FOR_PERSONAS:
+            _learn_personas(facts, channels, recency, model, self)
+        return model
+
+
+def score(
+    facts: pd.DataFrame, channels: pd.DataFrame, now: pd.Timestamp, model: FactsModel
+) -> pd.DataFrame:
+    """`summarise`'s facts with the RFM scores and the persona `model` gives them."""
+    facts = facts.copy()
+    recency = _recency(facts, now)
+    buyers = facts["order_count"].to_numpy() > 0
     edges = model.rfm_edges
     r = 5 - _above(recency, edges["recency"])
     f = 1 + _above(facts["order_count"].to_numpy(dtype=float), edges["frequency"])
@@ -132,9 +209,8 @@ def compute(
     facts["frequency_score"] = np.where(buyers, f, 0)
     facts["monetary_score"] = np.where(buyers, m, 0)
     facts["rfm_score"] = facts["recency_score"] + facts["frequency_score"] + facts["monetary_score"]
-    facts["clv"] = _clv(facts, now, recency)
     facts["persona"] = _personas(facts, channels, recency, model)
-    return facts, channels, model
+    return facts
 
 
 def _above(values: np.ndarray, edges: list[float]) -> np.ndarray:
@@ -194,32 +270,47 @@ def _features(
     return np.column_stack(behaviour + shares)
 
 
+def _learn_personas(
+    facts: pd.DataFrame,
+    channels: pd.DataFrame,
+    recency: np.ndarray,
+    model: FactsModel,
+    learning: Learning,
+) -> None:
+    """k-means over the (sampled) population's features; the main channels are the
+    whole population's."""
+    totals = pd.Series(learning.touches, dtype=np.int64).sort_index()
+    names = totals.sort_values(ascending=False).index[:MAIN_CHANNELS]
+    model.features["channels"] = [str(n) for n in names]
+    x = _features(facts, channels, recency, model.features["channels"])
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model.features |= {"mean": mean.tolist(), "scale": scale.tolist()}
+    from sklearn.cluster import MiniBatchKMeans
+
+    k = min(PERSONAS, len(facts))
+    fitted = MiniBatchKMeans(n_clusters=k, random_state=0, n_init=3, batch_size=4096).fit(
+        (x - mean) / scale
+    )
+    per_sampled = learning.profiles / max(learning.sampled, 1)
+    model.personas = _describe(fitted.cluster_centers_ * scale + mean, fitted.labels_, model)
+    if per_sampled != 1.0:  # sizes of the population, estimated from the sample's
+        for persona in model.personas:
+            persona["size"] = round(persona["size"] * per_sampled)
+            persona["description"] = (
+                f"about {persona['size']:,}"
+                + persona["description"][persona["description"].index(" profiles:") :]
+            )
+
+
 def _personas(
     facts: pd.DataFrame, channels: pd.DataFrame, recency: np.ndarray, model: FactsModel
 ) -> np.ndarray:
     if not model.personas:
-        if len(facts) < MIN_FOR_PERSONAS:
-            return np.full(len(facts), "", dtype=object)
-        names = (
-            channels.groupby("channel")["touches"]
-            .sum()
-            .sort_values(ascending=False)
-            .index[:MAIN_CHANNELS]
-        )
-        model.features["channels"] = [str(n) for n in names]
-        x = _features(facts, channels, recency, model.features["channels"])
-        mean, scale = x.mean(axis=0), x.std(axis=0)
-        scale[scale == 0] = 1.0
-        model.features |= {"mean": mean.tolist(), "scale": scale.tolist()}
-        from sklearn.cluster import MiniBatchKMeans
-
-        k = min(PERSONAS, len(facts))
-        fitted = MiniBatchKMeans(n_clusters=k, random_state=0, n_init=3, batch_size=4096).fit(
-            (x - mean) / scale
-        )
-        labels = fitted.labels_
-        model.personas = _describe(fitted.cluster_centers_ * scale + mean, labels, model)
+        return np.full(len(facts), "", dtype=object)
     names = model.features["channels"]
+    if not len(facts):
+        return np.full(0, "", dtype=object)
     x = _features(facts, channels, recency, names)
     centres = (np.array([p["centre"] for p in model.personas]) - model.features["mean"]) / (
         model.features["scale"]

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import reduce
 from typing import Any
 
+from django.conf import settings
 from django.db.models import (
     Count,
     DateTimeField,
@@ -95,6 +96,8 @@ def _q(node: Mapping, now: datetime, scope: list[int] | None = None) -> Q:
 def _event_q(node: Mapping, now: datetime, scope: list[int] | None) -> Q:
     """Did (or did not do) the event, at least so many times, lately, with these properties."""
     touches = Touchpoint.objects.filter(event=node["event"], profile__isnull=False)
+    if not settings.OMNITRAIL_SEGMENT_BOTS:  # bots' and crawlers' events (cdp enrichment)
+        touches = touches.filter(is_bot=False)
     if node.get("within_days"):
         touches = touches.filter(timestamp__gte=now - timedelta(days=node["within_days"]))
     for key, value in (node.get("where") or {}).items():

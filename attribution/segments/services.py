@@ -5,12 +5,15 @@ touchpoints for every profile at once, or anew for the profiles that changed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -28,10 +31,11 @@ from attribution.segments.models import (
     SegmentMembership,
 )
 from attribution.segments.selectors import current_members, evaluate, personas
-from attribution.selectors.journeys import touch_frame
+from attribution.selectors.journeys import touch_frame, touch_frames_by_range
 from attribution.traits.services import refresh_traits
 from cdp.engine.batches import id_batches
 from cdp.id_filters import ids_in
+from cdp.models import Profile, Touchpoint
 from cdp.services.bulk import copy_rows
 from consent.policy import purpose_by_key
 
@@ -264,41 +268,117 @@ def conversion_event() -> str:
     return goal.event if goal else "Order Completed"
 
 
+# Profiles whose touch rows are read, summarised and written at a time (about 20
+# touch rows each: half a million rows, a few hundred MB, whatever the population).
+FACTS_CHUNK = 20_000  # = journeys.PROFILES_PICKED_BY_DATABASE: picked by the index
+
+
 def refresh_facts(profile_ids: Iterable[int] | None = None, *, now: datetime | None = None) -> int:
     """Recompute the facts of `profile_ids` (all profiles when None: that also learns
-    the RFM edges and the personas anew). Returns how many profiles have facts."""
+    the RFM edges and the personas anew), a chunk of profiles at a time so that memory
+    stays bounded. Bots' and crawlers' touches are left out unless
+    OMNITRAIL_SEGMENT_BOTS. Returns how many profiles have facts."""
     now = now or timezone.now()
-    ids = None if profile_ids is None else sorted(set(profile_ids))
+    if profile_ids is None:
+        count = _refresh_all_facts(now)
+        refresh_traits(None, now=now)  # the computed traits staff defined, bounded too
+        return count
+    ids = sorted(set(profile_ids))
     event = conversion_event()
-    frame = touch_frame(profile_ids=ids, events=[event, *IN_STORE_EVENTS])
-    learnt = None if ids is None else _latest_model()
-    facts, channels, model = facts_engine.compute(
-        frame, conversion_event=event, now=pd.Timestamp(now), model=learnt
-    )
+    model = _latest_model()
+    count = 0
     with transaction.atomic():
-        if ids is None:
+        for chunk in id_batches(ids, FACTS_CHUNK):
+            frame = touch_frame(
+                profile_ids=chunk,
+                events=[event, *IN_STORE_EVENTS],
+                bots=settings.OMNITRAIL_SEGMENT_BOTS,
+            )
+            facts, channels, model = facts_engine.compute(
+                frame, conversion_event=event, now=pd.Timestamp(now), model=model
+            )
+            del frame
+            ProfileFacts.objects.filter(profile_id__in=chunk).delete()
+            ProfileChannel.objects.filter(profile_id__in=chunk).delete()
+            _write_facts(facts, channels, now)
+            count += len(facts)
+    refresh_traits(ids, now=now)
+    return count
+
+
+def _profile_ranges(size: int) -> Iterator[tuple[int, int]]:
+    """(after, last] id ranges of `size` profiles each, over every profile."""
+    last = 0
+    while True:
+        ids = list(
+            Profile.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size]
+        )
+        if not ids:
+            return
+        yield last, ids[-1]
+        last = ids[-1]
+
+
+def _refresh_all_facts(now: datetime) -> int:
+    """Every profile's facts in two passes over chunks of profiles: the first reads
+    each chunk's touch rows (on PostgreSQL the table read once and dealt into a file per
+    chunk), summarises them (stashed on disk) and gathers what the population's RFM
+    edges and personas are learnt from; the second scores each stashed chunk with the
+    learnt model and writes it. Peak memory: one chunk's rows plus the
+    learning sample (facts_engine.LEARN_FROM profiles at most)."""
+    event = conversion_event()
+    stamp = pd.Timestamp(now)
+    learning = facts_engine.Learning(expected=Profile.objects.count())
+    stashed = []
+    with tempfile.TemporaryDirectory(prefix="omnitrail-facts-") as folder:
+        frames = touch_frames_by_range(
+            list(_profile_ranges(FACTS_CHUNK)),
+            events=[event, *IN_STORE_EVENTS],
+            bots=settings.OMNITRAIL_SEGMENT_BOTS,
+            folder=folder,
+        )
+        for n, (_, frame) in enumerate(frames):
+            facts, channels = facts_engine.summarise(frame, conversion_event=event, now=stamp)
+            del frame
+            learning.add(facts, channels, stamp)
+            path = Path(folder) / f"{n}.pickle"
+            pd.to_pickle((facts, channels), path)  # type: ignore[attr-defined]
+            stashed.append(path)
+        model = learning.learn(stamp)
+        del learning
+        count = 0
+        with transaction.atomic():
             ProfileFacts.objects.all().delete()
             ProfileChannel.objects.all().delete()
             FactsModel.objects.create(
-                rfm_edges=model.rfm_edges, personas=model.personas, features=model.features
+                rfm_edges=model.rfm_edges,
+                personas=model.personas,
+                features=model.features | {"bot_touches_left_out": _bot_touches_left_out()},
             )
-        else:
-            for chunk in id_batches(ids):
-                ProfileFacts.objects.filter(profile_id__in=chunk).delete()
-                ProfileChannel.objects.filter(profile_id__in=chunk).delete()
-        _insert(ProfileFacts, _fact_rows(facts, now))
-        _insert(
-            ProfileChannel,
-            [
-                {"profile_id": int(p), "channel": c, "touches": int(n)}
-                for p, c, n in channels[["profile_id", "channel", "touches"]].itertuples(
-                    index=False
-                )
-            ],
-        )
-    # The computed traits staff defined, for the same profiles (bounded chunks).
-    refresh_traits(ids, now=now)
-    return len(facts)
+            for path in stashed:
+                facts, channels = pd.read_pickle(path)
+                _write_facts(facts_engine.score(facts, channels, stamp, model), channels, now)
+                count += len(facts)
+    return count
+
+
+def _bot_touches_left_out() -> int:
+    """Touchpoints of profiles flagged as bots' or crawlers' (cdp enrichment) that the
+    facts, computed traits and segment event rules leave out (0 when they count)."""
+    if settings.OMNITRAIL_SEGMENT_BOTS:
+        return 0
+    return Touchpoint.objects.filter(is_bot=True, profile__isnull=False).count()
+
+
+def _write_facts(facts: pd.DataFrame, channels: pd.DataFrame, now: datetime) -> None:
+    _insert(ProfileFacts, _fact_rows(facts, now))
+    _insert(
+        ProfileChannel,
+        [
+            {"profile_id": int(p), "channel": c, "touches": int(n)}
+            for p, c, n in channels[["profile_id", "channel", "touches"]].itertuples(index=False)
+        ],
+    )
 
 
 def _latest_model() -> facts_engine.FactsModel | None:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -94,7 +95,13 @@ _BLOCK_BYTES = 32 << 20
 
 
 def _select(
-    *, profile_ids: np.ndarray | None, until: datetime | None, events: tuple[str, ...], prop: str
+    *,
+    profile_ids: np.ndarray | None,
+    until: datetime | None,
+    events: tuple[str, ...],
+    prop: str,
+    profile_range: tuple[int, int] | None = None,
+    bots: bool | None = None,
 ) -> tuple[str, list]:
     """The SELECT of the touch rows (the columns of _COLUMNS) and its parameters."""
     postgres = connection.vendor == "postgresql"
@@ -128,8 +135,13 @@ def _select(
         f"({column('type')} {views} OR {event} {touch})",
     ]
     params += [*view_params, *touch_params]
-    if not settings.OMNITRAIL_ATTRIBUTE_BOTS:  # bots' and crawlers' events (cdp enrichment)
+    if bots is None:
+        bots = settings.OMNITRAIL_ATTRIBUTE_BOTS
+    if not bots:  # bots' and crawlers' events (cdp enrichment)
         where.append(f"NOT {column('is_bot')}")
+    if profile_range is not None:  # (after, up to]: a range of the profile timeline index
+        where.append(f"{column('profile')} > %s AND {column('profile')} <= %s")
+        params += [int(profile_range[0]), int(profile_range[1])]
     if until is not None:
         where.append(f"{at} <= %s")
         params.append(connection.ops.adapt_datetimefield_value(until))
@@ -161,11 +173,14 @@ def _select(
     return f"SELECT {', '.join(selected)} FROM {table} WHERE {' AND '.join(where)}", params
 
 
-def _read_postgresql(sql: str, params: list) -> pa.Table:
+def _read_postgresql(
+    sql: str, params: list, each: Callable[[pa.Table], None] | None = None
+) -> pa.Table | None:
     """COPY the rows out as CSV, parsed by pyarrow a block at a time (in parallel, text
     straight into dictionaries): no Python object per value, and never the whole CSV in
     memory. (Parsing in a second thread while the next block arrives gained nothing on
-    two cores: PostgreSQL writing the CSV is the critical path.)"""
+    two cores: PostgreSQL writing the CSV is the critical path.) With `each`, every
+    parsed block is handed to it and dropped (returns None)."""
     tables = []
     block = io.BytesIO()
     with connection.cursor() as cursor, connection.wrap_database_errors:
@@ -175,8 +190,14 @@ def _read_postgresql(sql: str, params: list) -> pa.Table:
                 if block.tell() >= _BLOCK_BYTES:
                     tables.append(_parse_csv(block.getvalue()))
                     block = io.BytesIO()
+                    if each is not None:  # handed over block by block, not kept
+                        each(tables.pop())
     if block.tell():
         tables.append(_parse_csv(block.getvalue()))
+    if each is not None:
+        for table in tables:
+            each(table)
+        return None
     if not tables:
         return pa.Table.from_pylist([], schema=pa.schema(list(_COLUMNS.items())))
     return pa.concat_tables(tables)
@@ -230,6 +251,8 @@ def touch_frame(
     events: Sequence[str] | None = None,
     own_domains: Sequence[str] | None = None,
     value_property: str = "revenue",
+    profile_range: tuple[int, int] | None = None,
+    bots: bool | None = None,
 ) -> pd.DataFrame:
     """The touch rows, for journeys, segments and reports: page and screen views,
     marketing events, and the events named in `events` (e.g. a goal's conversions).
@@ -244,6 +267,10 @@ def touch_frame(
     campaign (utm_campaign, "" when none) as categoricals; revenue (float64, 0.0 when
     none); value (float64: on the `events` rows their `value_property`, the revenue
     column when that is "revenue", 0.0 when missing or not a number; 0.0 elsewhere).
+
+    `profile_range=(after, last)` keeps the rows of the profiles with ids in (after,
+    last] (a chunk of the population, read by the profile timeline index). Bots' and
+    crawlers' rows are left out unless `bots` (default OMNITRAIL_ATTRIBUTE_BOTS).
     """
     events = tuple(dict.fromkeys(events or ()))
     wanted = None
@@ -255,14 +282,84 @@ def touch_frame(
         until=until,
         events=events,
         prop=value_property,
+        profile_range=profile_range,
+        bots=bots,
     )
-    read = _read_postgresql if connection.vendor == "postgresql" else _read_sqlite
-    table = read(sql, params).unify_dictionaries()
+    if connection.vendor == "postgresql":
+        table = _read_postgresql(sql, params)
+    else:
+        table = _read_sqlite(sql, params)
+    assert table is not None
+    return _frame(table, None if by_database else wanted, events, own_domains, value_property)
 
+
+def touch_frames_by_range(
+    ranges: Sequence[tuple[int, int]],
+    *,
+    events: Sequence[str] | None = None,
+    bots: bool | None = None,
+    folder: str,
+) -> Iterator[tuple[tuple[int, int], pd.DataFrame]]:
+    """touch_frame's rows of every profile, one frame per (after, last] profile id range
+    of `ranges` (ascending, contiguous), in bounded memory. On PostgreSQL the table is
+    read once (one COPY, a sequential scan: a profile's rows are scattered over the
+    heap, so a range at a time would read most of it again) and its rows dealt into one
+    Arrow file per range under `folder`; each is then read back and framed alone. On
+    SQLite a query per range."""
+    events = tuple(dict.fromkeys(events or ()))
+    if connection.vendor != "postgresql":
+        for profile_range in ranges:
+            yield profile_range, touch_frame(profile_range=profile_range, events=events, bots=bots)
+        return
+    sql, params = _select(profile_ids=None, until=None, events=events, prop="revenue", bots=bots)
+    lasts = np.array([last for _, last in ranges], dtype=np.int64)
+    schema = pa.schema(
+        [(name, pa.string() if kind == _TEXT else kind) for name, kind in _COLUMNS.items()]
+    )
+    paths = [os.path.join(folder, f"touches-{n}.arrow") for n in range(len(ranges))]
+    writers = [pa.ipc.new_stream(path, schema) for path in paths]
+
+    def deal(table: pa.Table) -> None:
+        plain = table.cast(schema)
+        bucket = np.searchsorted(lasts, plain["profile_id"].to_numpy(), side="left")
+        order = np.argsort(bucket, kind="stable")  # one take, then a slice per range
+        plain, bucket = plain.take(pa.array(order)), bucket[order]
+        starts = np.searchsorted(bucket, np.arange(len(writers) + 1), side="left")
+        for n, writer in enumerate(writers):
+            if starts[n + 1] > starts[n]:
+                writer.write_table(plain.slice(starts[n], starts[n + 1] - starts[n]))
+
+    try:
+        _read_postgresql(sql, params, each=deal)
+    finally:
+        for writer in writers:
+            writer.close()
+    for profile_range, path in zip(ranges, paths, strict=True):
+        with pa.memory_map(path) as source:
+            table = pa.ipc.open_stream(source).read_all()
+        os.remove(path)
+        table = pa.table(
+            {
+                name: table[name].dictionary_encode() if kind == _TEXT else table[name]
+                for name, kind in _COLUMNS.items()
+            }
+        )
+        yield profile_range, _frame(table, None, events, None, "revenue")
+
+
+def _frame(
+    table: pa.Table,
+    wanted: np.ndarray | None,
+    events: tuple[str, ...],
+    own_domains: Sequence[str] | None,
+    value_property: str,
+) -> pd.DataFrame:
+    """The read rows as touch_frame's frame (`wanted`: keep only those profiles)."""
+    table = table.unify_dictionaries()
     profile = table["profile_id"].to_numpy()
     at = table["at"].cast(pa.int64()).to_numpy()
     ids = table["id"].to_numpy()
-    if wanted is not None and not by_database:
+    if wanted is not None:
         kept = np.flatnonzero(np.isin(profile, wanted))
         order = kept[np.lexsort((ids[kept], at[kept], profile[kept]))]
     else:

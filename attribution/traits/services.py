@@ -1,6 +1,8 @@
 """Computed traits, stored: every active profile's value of every active trait,
-computed a chunk of profiles at a time (their events read, reduced, written, dropped:
-memory stays bounded at any population size), and recomputed for the changed profiles
+computed set-based in PostgreSQL (attribution/traits/database.py: one INSERT ... SELECT
+per trait), or on SQLite a chunk of profiles at a time in Python (their events read,
+reduced, written, dropped); either way memory stays bounded at any population size.
+Recomputed for the changed profiles
 with their facts (`refresh_facts(profile_ids)` calls `refresh_traits(profile_ids)`)."""
 
 from __future__ import annotations
@@ -11,18 +13,20 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from attribution.traits import engine
+from attribution.traits import database, engine
 from attribution.traits.models import ComputedTrait, ProfileTraitValue
 from cdp.engine.batches import id_batches
 from cdp.models import Profile, Touchpoint
 from cdp.services.bulk import copy_rows
 
-CHUNK = 2_000  # profiles per read and write
+CHUNK = 2_000  # profiles per read and write (SQLite, in Python)
+DATABASE_CHUNK = 20_000  # changed profiles per statement (PostgreSQL, in the database)
 
 
 def definition(trait: ComputedTrait) -> engine.Definition:
@@ -62,15 +66,35 @@ def refresh_traits(profile_ids: Iterable[int] | None = None, *, now: datetime | 
     ]
     if not traits:
         return 0
-    if profile_ids is None:
-        chunks: Iterable[list[int]] = _all_active_ids()
+    if connection.vendor == "postgresql":  # set-based, in the database
+        done = _refresh_in_database(traits, profile_ids, now)
     else:
-        chunks = id_batches(set(profile_ids), CHUNK)
-    done = 0
-    for chunk in chunks:
-        done += _refresh_chunk(chunk, traits, now)
+        if profile_ids is None:
+            chunks: Iterable[list[int]] = _all_active_ids()
+        else:
+            chunks = id_batches(set(profile_ids), CHUNK)
+        done = 0
+        for chunk in chunks:
+            done += _refresh_chunk(chunk, traits, now)
     if profile_ids is None:
         ComputedTrait.objects.filter(pk__in=[t.pk for t, _ in traits]).update(computed_at=now)
+    return done
+
+
+def _refresh_in_database(
+    traits: list[tuple[ComputedTrait, engine.Definition]],
+    profile_ids: Iterable[int] | None,
+    now: datetime,
+) -> int:
+    if profile_ids is None:
+        with transaction.atomic():
+            database.refresh(traits, None, now)
+        return Profile.objects.filter(merged_into__isnull=True).count()
+    done = 0
+    for chunk in id_batches(set(profile_ids), DATABASE_CHUNK):
+        with transaction.atomic():
+            database.refresh(traits, chunk, now)
+        done += Profile.objects.filter(pk__in=chunk, merged_into__isnull=True).count()
     return done
 
 
@@ -79,6 +103,8 @@ def _events(chunk: list[int], definitions: list[engine.Definition], now: datetim
     properties are read as text and parsed with orjson (Django's JSON conversion per
     row costs more than the traits)."""
     rows = Touchpoint.objects.filter(profile_id__in=chunk, timestamp__lte=now)
+    if not settings.OMNITRAIL_SEGMENT_BOTS:  # bots' and crawlers' events (cdp enrichment)
+        rows = rows.filter(is_bot=False)
     names = {d.event for d in definitions}
     if "" not in names:
         rows = rows.filter(event__in=sorted(names))
