@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client, RequestFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,7 +110,11 @@ def _with_a_stream_and_a_trait():
         )
 
 
-def submissions(shown: dict[str, list[str]]):
+def submissions(shown: dict[str, list[str]], *, one_at_a_time: bool):
+    """Every form as shown, empty, and with each junk value in every field; an add form
+    also with one field at a time junk (the others as shown, so that the junk reaches
+    the model and the database), each field taking the next junk value in turn (the
+    whole suite of every value in every field took 13 minutes on PostgreSQL)."""
     fields = [
         name for name in shown if name not in SKIP and not name.endswith(("_FORMS", "-DELETE"))
     ]
@@ -117,9 +122,11 @@ def submissions(shown: dict[str, list[str]]):
     yield "empty", {}
     for junk in JUNK:
         yield f"all {junk!r}", {**shown, **{name: [junk] for name in fields}}
-    for name in fields:
-        for junk in ONE_AT_A_TIME:
-            yield f"{name}={junk!r}", {**shown, name: [junk]}
+    if not one_at_a_time:
+        return
+    for number, name in enumerate(fields):
+        junk = ONE_AT_A_TIME[number % len(ONE_AT_A_TIME)]
+        yield f"{name}={junk!r}", {**shown, name: [junk]}
 
 
 def admin_pages(user):
@@ -151,6 +158,11 @@ def test_every_project_admin_derives_from_omnitrail_admin():
     assert set(plain) <= {"identity.StitchingFailure"}, plain
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL is the stricter database (NUL, lengths, integer ranges): what "
+    "reaches it and fails there is what this test looks for; one run of it is enough",
+)
 def test_no_admin_page_or_form_answers_with_a_server_error(staff):
     client, user = staff
     failures, posted = [], 0
@@ -162,7 +174,8 @@ def test_no_admin_page_or_form_answers_with_a_server_error(staff):
             continue
         if has_form is None or shown.status_code != 200:
             continue
-        for what, data in submissions(shown_form(shown.content.decode())):
+        form = shown_form(shown.content.decode())
+        for what, data in submissions(form, one_at_a_time=url.endswith("/add/")):
             posted += 1
             forms_posted.add(_form_of(url))
             answer = client.post(url, data)
