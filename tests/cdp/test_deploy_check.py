@@ -11,7 +11,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def deploy_check(**env: str) -> str:
     environment = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG")
+        k: v
+        for k, v in os.environ.items()
+        # DJANGO_ALLOW_ASYNC_UNSAFE: set for the browser tests' process (tests/e2e/browser.py),
+        # never in a deployment
+        if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
     }
     environment |= {
         "DEBUG": "false",
