@@ -68,9 +68,15 @@ def copy_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> N
 
 def copy_if_all_new(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> bool:
     """COPY `rows` in if none of them is already stored (PostgreSQL only): True when they
-    went in, False (and nothing written) when one broke a unique constraint."""
+    went in, False (and nothing written) when one broke a unique constraint.
+
+    Inside a transaction the COPY runs in a savepoint, so that a conflict does not end
+    the caller's; outside one it is its own transaction (autocommit: one round trip)."""
     try:
-        with transaction.atomic():  # a savepoint: the conflict must not end the caller's
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                copy_rows(model, rows)
+        else:
             copy_rows(model, rows)
     except IntegrityError:
         return False

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -31,7 +31,7 @@ from cdp.engine.messages import (
 from cdp.errors import OmnitrailError
 from cdp.ingest_steps import check_event_consent, suppressed_messages
 from cdp.models import IngestCount, RejectedEvent, Source, Touchpoint
-from cdp.services.bulk import copy_if_all_new, copy_rows
+from cdp.services.bulk import copy_if_all_new
 from cdp.services.handoff import hand_off
 from cdp.tracking_plans.ingest import NO_PLAN, plan_check_for
 
@@ -165,7 +165,7 @@ def ingest_batch(
         and plan is NO_PLAN
         and connection.vendor == "postgresql"
         and not connection.in_atomic_block
-        and _copy_alone(candidates)
+        and copy_if_all_new(Touchpoint, candidates)
     ):
         # Nothing to write but the touchpoints (the common single event from a browser):
         # the COPY is its own transaction, one round trip instead of five.
@@ -206,16 +206,6 @@ def ingest_batch(
             record_rejections(source, events, result.rejected, channel=channel)
         _enqueue_after_commit(source, new)
     return result
-
-
-def _copy_alone(rows: list[dict[str, Any]]) -> bool:
-    """COPY `rows` in autocommit (the statement is the transaction): True when stored,
-    False (nothing stored) when one of them is already there."""
-    try:
-        copy_rows(Touchpoint, rows)
-    except IntegrityError:
-        return False
-    return True
 
 
 def _enqueue_after_commit(source: Source, new: list[dict[str, Any]]) -> None:
