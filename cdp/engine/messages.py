@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -369,11 +370,18 @@ def _amounts(
 
 def _ip(value: Any, *, anonymize: bool) -> str | None:
     # A malformed IP stays in context; the column only holds addresses.
+    return _read_ip(value, anonymize) if isinstance(value, str) and value else None
+
+
+@lru_cache(maxsize=4096)
+def _read_ip(value: str, anonymize: bool) -> str | None:
+    """The address in its canonical form (anonymised when asked), None when it is not
+    one; kept per process, since a batch's events mostly share their sender's IP."""
     try:
-        address = str(ipaddress.ip_address(value)) if isinstance(value, str) and value else None
+        address = str(ipaddress.ip_address(value))
     except ValueError:
         return None
-    return anonymize_ip(address) if address and anonymize else address
+    return anonymize_ip(address) if anonymize else address
 
 
 def strip_nul(value: Any) -> Any:

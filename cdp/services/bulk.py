@@ -7,9 +7,20 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models.options import Options
 from psycopg.types.json import Jsonb
+
+
+def _json_bytes(value: Any) -> bytes | str:
+    """JSON for a jsonb column: orjson (a tenth of the stdlib's time per value), or the
+    stdlib for what orjson refuses (integers beyond 64 bits, lone surrogates), so what
+    is stored is the same either way."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
 
 
 def _column(field: models.Field[Any, Any]) -> str:
@@ -62,7 +73,10 @@ def copy_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> N
             for row in rows:
                 values = {**defaults, **row}
                 copy.write_row(
-                    [Jsonb(values[name]) if name in json else values[name] for name in names]
+                    [
+                        Jsonb(values[name], dumps=_json_bytes) if name in json else values[name]
+                        for name in names
+                    ]
                 )
 
 

@@ -275,6 +275,24 @@ def test_an_integer_id_of_any_length_is_stored_as_its_digits(web_source):
     assert Touchpoint.objects.get().user_id == "123456789012345678901234567890"
 
 
+def test_a_property_integer_beyond_64_bits_and_unicode_are_stored_exactly(web_source):
+    # The COPY path writes JSON with orjson, and with the stdlib for what orjson refuses.
+    _, key = web_source
+    body = (
+        '{"event": "X", "userId": "u", "messageId": "m", "properties": '
+        '{"order": 98765432109876543210987, "city": "Zürich ☃", "n": [1, 2.5, null]}}'
+    ).encode()
+    response = Client().post(
+        "/v1/track", body, "application/json", headers={"Authorization": basic(key)}
+    )
+    assert response.status_code == 200
+    assert Touchpoint.objects.get().properties == {
+        "order": 98765432109876543210987,
+        "city": "Zürich ☃",
+        "n": [1, 2.5, None],
+    }
+
+
 def test_warnings_are_counted_per_source_and_field_and_shown_to_operators(web_source, admin_client):
     source, key = web_source
     for index in range(3):
