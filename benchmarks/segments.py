@@ -26,7 +26,8 @@ the incremental run under two seconds. Figures are printed, never asserted.
 
 A segment whose refresh is still running after `--segment-timeout` seconds is cancelled
 and reported as timed out. `--reuse` skips the load when the database already holds
-touchpoints; `--set name=value` changes a PostgreSQL setting for the session (to try a
+touchpoints; `--keep-facts` (with `--reuse`) uses the facts an earlier run computed
+instead of refreshing them first, timing the segments alone; `--set name=value` changes a PostgreSQL setting for the session (to try a
 fix); `--explain N` prints the plans of the N slowest segments' queries.
 """
 
@@ -532,6 +533,12 @@ def main() -> None:
         "--reuse", action="store_true", help="skip the load when the database holds touchpoints"
     )
     parser.add_argument(
+        "--keep-facts",
+        action="store_true",
+        help="with --reuse: use the profile facts an earlier run computed instead of "
+        "refreshing them first (times the segments alone)",
+    )
+    parser.add_argument(
         "--explain",
         type=int,
         default=0,
@@ -611,23 +618,34 @@ def main() -> None:
         f"the clock reads {END:%Y-%m-%d} (end of the generated period)"
     )
 
-    # A --reuse run: an earlier run's facts model, stamped by the same shifted clock,
-    # could look newer than this run's and be used for the incremental facts.
-    FactsModel.objects.all().delete()
-    started = time.perf_counter()
-    with_facts = refresh_facts()
-    facts_seconds = time.perf_counter() - started
-    print(
-        f"\nrefresh_facts() (all profiles): {facts_seconds:.1f} s, {with_facts:,} profiles "
-        f"with facts, {ProfileChannel.objects.count():,} channel rows; "
-        f"peak RSS {peak_mb():,.0f} MB"
-    )
-    # Both tables were just emptied and filled again; autovacuum (off here) would
-    # vacuum and analyze them within a minute (else a --reuse run reads the dead rows
-    # of every run before it).
-    started = time.perf_counter()
-    vacuum(connection, ProfileFacts, ProfileChannel)
-    print(f"VACUUM ANALYZE of the facts and channel tables: {time.perf_counter() - started:.1f} s")
+    if args.keep_facts and FactsModel.objects.exists():
+        facts_seconds = 0.0
+        kept = FactsModel.objects.order_by("-computed_at").first()
+        print(
+            "\nrefresh_facts() not run (--keep-facts): the facts computed at "
+            f"{kept.computed_at:%Y-%m-%d %H:%M} (shifted clock) are used, "
+            f"{ProfileFacts.objects.count():,} profiles with facts"
+        )
+    else:
+        # A --reuse run: an earlier run's facts model, stamped by the same shifted clock,
+        # could look newer than this run's and be used for the incremental facts.
+        FactsModel.objects.all().delete()
+        started = time.perf_counter()
+        with_facts = refresh_facts()
+        facts_seconds = time.perf_counter() - started
+        print(
+            f"\nrefresh_facts() (all profiles): {facts_seconds:.1f} s, {with_facts:,} profiles "
+            f"with facts, {ProfileChannel.objects.count():,} channel rows; "
+            f"peak RSS {peak_mb():,.0f} MB"
+        )
+        # Both tables were just emptied and filled again; autovacuum (off here) would
+        # vacuum and analyze them within a minute (else a --reuse run reads the dead rows
+        # of every run before it).
+        started = time.perf_counter()
+        vacuum(connection, ProfileFacts, ProfileChannel)
+        print(
+            f"VACUUM ANALYZE of the facts and channel tables: {time.perf_counter() - started:.1f} s"
+        )
 
     segments = in_dependency_order(create_segments())
     vacuum(connection, SegmentMembership)  # a --reuse run just deleted the last run's
