@@ -38,6 +38,8 @@ DEFAULT_MODULES = [
     "attribution/engine/markov.py",
     "attribution/engine/shapley.py",
     "identity/engine/golden.py",
+    "identity/engine/names.py",
+    "identity/engine/normalize.py",
 ]
 # mutmut's result words, as `mutmut results --all true` prints them.
 KILLED = {"killed"}
