@@ -101,11 +101,13 @@ def run(modules: list[str], budget: float, functions: list[str] | None = None) -
         _copy_repository(workdir)
         _limit_to(workdir / "pyproject.toml", modules)
         started = time.monotonic()
-        # Each module gets its share of the budget, so every one of them is reached.
-        share = budget / len(modules)
+        # Each module gets its share of what is left of the budget, so every one of them
+        # is reached and a module done early leaves its time to the next.
         wanted = [pattern for module in modules for pattern in _patterns(module, functions or [])]
         with open(workdir / "mutmut.log", "wb") as log:
-            for module in modules:
+            for done, module in enumerate(modules):
+                left = budget - (time.monotonic() - started)
+                share = max(left, 0) / (len(modules) - done)
                 patterns = _patterns(module, functions or [])
                 process = _mutmut(workdir, "run", *patterns, stdout=log, stderr=log)
                 try:

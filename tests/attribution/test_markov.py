@@ -603,3 +603,23 @@ def test_journeys_without_any_touch_give_no_shares():
 def test_removing_an_unknown_channel_is_refused_by_name():
     with pytest.raises(ValueError, match=r"^removed: unknown channel 'Radio'$"):
         conversion_probability(hand_journeys(), removed="Radio")
+
+
+def test_the_hand_solved_chain_solved_by_iteration(monkeypatch):
+    # B -> CONVERSION 1: the first sweep moves x_B by exactly 1, which is no reason to stop.
+    monkeypatch.setattr(markov, "DENSE_STATE_LIMIT", 0)
+
+    assert conversion_probability(hand_journeys()) == pytest.approx(3 / 4, abs=1e-11)
+    assert removal_effects(hand_journeys()) == pytest.approx(
+        {name: float(effect) for name, effect in HAND_EFFECTS.items()}, abs=1e-11
+    )
+
+
+def test_the_closest_shares_do_not_depend_on_the_unit_of_value():
+    # The gaps are relative to N and V, so values in cents or in hundreds (V = 0.7) give
+    # the same shares.
+    cents = markov_credit(hand_journeys())
+    hundreds = markov_credit(hand_journeys((0.1, 0, 0.2, 0.4)))
+
+    np.testing.assert_allclose(hundreds.touch_shares, cents.touch_shares, rtol=0, atol=1e-7)
+    assert hundreds.touch_value == pytest.approx(cents.touch_value / 100, abs=1e-9)
