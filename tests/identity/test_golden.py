@@ -86,3 +86,14 @@ def test_several_misspelt_rules_are_all_named():
         r"source_priority\); trait 'plan': unknown rule 'y' \(rules: ",
     ):
         build_golden_record(SAID, rules={"city": "x", "plan": "y"})
+
+
+def test_without_a_rule_for_the_rest_the_most_recent_value_is_kept_and_says_so():
+    traits, provenance = build_golden_record(SAID, rules={"email": "most_frequent"})
+
+    assert traits == {"city": "York"}
+    assert provenance["city"] == {
+        "source": "web",
+        "at": "2026-09-05T00:00:00+00:00",
+        "rule": "most_recent",
+    }
