@@ -2,6 +2,8 @@
 
     python scripts/mutation.py                       # the default modules, 10 minutes at most
     python scripts/mutation.py --budget 120 attribution/engine/markov.py
+    python scripts/mutation.py --functions _solve_iteratively _closest_factors \
+        --budget 600 attribution/engine/markov.py   # only these functions' mutants
 
 mutmut (configured under [tool.mutmut] in pyproject.toml) changes one thing at a time
 in the engines' code — a `<` into `<=`, a constant, a `-` into `+`, an argument dropped —
@@ -21,6 +23,8 @@ equivalent (it changes nothing observable).
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import json
 import os
 import re
 import shutil
@@ -38,6 +42,8 @@ DEFAULT_MODULES = [
     "attribution/engine/markov.py",
     "attribution/engine/shapley.py",
     "identity/engine/golden.py",
+    "identity/engine/names.py",
+    "identity/engine/normalize.py",
 ]
 # mutmut's result words, as `mutmut results --all true` prints them.
 KILLED = {"killed"}
@@ -77,18 +83,33 @@ def _module_of(mutant: str) -> str:
     return re.split(r"\.x(?:_|ǁ)", mutant, maxsplit=1)[0]
 
 
-def run(modules: list[str], budget: float) -> int:
+def _patterns(module: str, functions: list[str]) -> list[str]:
+    """mutmut's names for a module's mutants, or for those of some of its functions
+    (a method is named Class.method)."""
+    dotted = module.removesuffix(".py").replace("/", ".")
+    if not functions:
+        return [f"{dotted}.*"]
+    return [
+        f"{dotted}.x{'ǁ'.join(['', *name.split('.')]) if '.' in name else '_' + name}__mutmut_*"
+        for name in functions
+    ]
+
+
+def run(modules: list[str], budget: float, functions: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="omnitrail-mutation-") as tmp:
         workdir = Path(tmp)
         _copy_repository(workdir)
         _limit_to(workdir / "pyproject.toml", modules)
         started = time.monotonic()
-        # Each module gets its share of the budget, so every one of them is reached.
-        share = budget / len(modules)
+        # Each module gets its share of what is left of the budget, so every one of them
+        # is reached and a module done early leaves its time to the next.
+        wanted = [pattern for module in modules for pattern in _patterns(module, functions or [])]
         with open(workdir / "mutmut.log", "wb") as log:
-            for module in modules:
-                dotted = module.removesuffix(".py").replace("/", ".")
-                process = _mutmut(workdir, "run", f"{dotted}.*", stdout=log, stderr=log)
+            for done, module in enumerate(modules):
+                left = budget - (time.monotonic() - started)
+                share = max(left, 0) / (len(modules) - done)
+                patterns = _patterns(module, functions or [])
+                process = _mutmut(workdir, "run", *patterns, stdout=log, stderr=log)
                 try:
                     process.wait(timeout=share)
                 except subprocess.TimeoutExpired:
@@ -103,7 +124,7 @@ def run(modules: list[str], budget: float) -> int:
         statuses: dict[str, str] = {}
         for line in out.splitlines():
             found = RESULT_LINE.match(line)
-            if found:
+            if found and any(fnmatch.fnmatchcase(found["name"], p) for p in wanted):
                 statuses[found["name"]] = found["status"].strip()
         if not statuses:
             print((workdir / "mutmut.log").read_text(errors="replace")[-3000:])
@@ -123,18 +144,44 @@ def run(modules: list[str], budget: float) -> int:
         survivors = sorted(name for name, status in statuses.items() if status in SURVIVED)
         if survivors:
             print(f"\nsurvivors ({len(survivors)}):")
-        for name in survivors:
-            shown = _mutmut(workdir, "show", name, stdout=subprocess.PIPE, text=True)
-            diff, _ = shown.communicate()
-            changed = [
-                line
-                for line in diff.splitlines()
-                if line[:1] in "+-" and not line.startswith(("+++", "---"))
-            ]
+        # One process for every diff: `mutmut show` per survivor starts mutmut each time
+        # (seconds apiece on a busy machine).
+        for name, changed in _diffs(workdir, survivors).items():
             print(f"  {name}")
             for line in changed:
                 print(f"      {line.strip()[:110]}")
     return 0
+
+
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+diffs = {}
+for name, path in json.load(sys.stdin):
+    diff = get_diff_for_mutant(name, path=path)
+    diffs[name] = [
+        line for line in diff.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+print(json.dumps(diffs))
+"""
+
+
+def _diffs(workdir: Path, survivors: list[str]) -> dict[str, list[str]]:
+    """Each survivor's changed lines (mutmut's own diff of the mutant)."""
+    if not survivors:
+        return {}
+    named = [(name, _module_of(name).replace(".", "/") + ".py") for name in survivors]
+    found = subprocess.run(
+        [sys.executable, "-c", _DIFFS],
+        cwd=workdir,
+        input=json.dumps(named),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    diffs: dict[str, list[str]] = json.loads(found.stdout)
+    return diffs
 
 
 def _print_row(module: str, counts: Counter[str]) -> None:
@@ -152,8 +199,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", default=DEFAULT_MODULES, help="files to mutate")
     parser.add_argument("--budget", type=float, default=600, help="seconds (default 600)")
+    parser.add_argument(
+        "--functions", nargs="+", default=[], help="mutate only these functions (Class.method)"
+    )
     args = parser.parse_args()
-    return run(args.modules, args.budget)
+    return run(args.modules, args.budget, args.functions)
 
 
 if __name__ == "__main__":

@@ -191,6 +191,90 @@ def test_touches_come_closer_to_the_standard_credit_than_the_journey_split():
     assert distance(credit.touch_conversions, credit.touch_value) < distance(*split)
 
 
+def _solve_exactly(matrix: list[list[F]], rhs: list[F]) -> list[F]:
+    """Gauss-Jordan elimination in fractions: the exact solution of a small system."""
+    n = len(rhs)
+    rows = [[*row, b] for row, b in zip(matrix, rhs, strict=True)]
+    for col in range(n):
+        pivot = next(r for r in range(col, n) if rows[r][col] != 0)
+        rows[col], rows[pivot] = rows[pivot], rows[col]
+        for r in range(n):
+            if r != col and rows[r][col] != 0:
+                k = rows[r][col] / rows[col][col]
+                rows[r] = [x - k * y for x, y in zip(rows[r], rows[col], strict=True)]
+    return [rows[i][n] / rows[i][i] for i in range(n)]
+
+
+def test_touches_carry_the_least_squares_closest_standard_credit():
+    # The hand journeys worth 10, 20, 40 (m = 70/3). The journey split (weights 3/7,
+    # 3/7, 1/7) gives groups of touches, (count, value): A under m (A > B's A: 1/2, 5),
+    # B under m (A > B's B and B: 1/2 + 1 = 3/2, 5 + 20 = 25), A over m (C > A's A: 3/4,
+    # 30), C over m (C > A's C: 1/4, 10). One factor f per group; the channel totals
+    # f . count and f . value should be closest to the standard 9/7, 9/7, 3/7 and 30,
+    # 30, 10 (squared gaps relative to N = 3 and V = 70) while f . count = 3 and
+    # f . value = 70 in all. The minimum of that quadratic under two linear constraints
+    # solves one linear system (Lagrange: 2 M'M f + C' l = 2 M't, C f = d), solved
+    # here exactly; its factors are all > 0, so the bounds f >= 0 are not in play.
+    groups = [(0, F(1, 2), F(5)), (1, F(3, 2), F(25)), (0, F(3, 4), F(30)), (2, F(1, 4), F(10))]
+    target = [(F(9, 7), F(30)), (F(9, 7), F(30)), (F(3, 7), F(10))]
+    m, t = [], []
+    for c, (conversions, value) in enumerate(target):
+        m.append([a / 3 if ch == c else F(0) for ch, a, _ in groups])
+        t.append(conversions / 3)
+        m.append([av / 70 if ch == c else F(0) for ch, _, av in groups])
+        t.append(value / 70)
+    constraints = [[a for _, a, _ in groups], [av for _, _, av in groups]]
+    k = len(groups)
+    normal = [[2 * sum((row[i] * row[j] for row in m), F(0)) for j in range(k)] for i in range(k)]
+    system = [normal[i] + [constraints[0][i], constraints[1][i]] for i in range(k)]
+    system += [[*constraints[0], F(0), F(0)], [*constraints[1], F(0), F(0)]]
+    rhs = [2 * sum((row[i] * b for row, b in zip(m, t, strict=True)), F(0)) for i in range(k)]
+    a_low, b_low, a_high, c_high = _solve_exactly(system, [*rhs, F(3), F(70)])[:k]
+    assert (a_low, b_low, a_high, c_high) == (
+        F(143504, 135741),
+        F(44138, 45247),
+        F(370856, 407223),
+        F(58848, 45247),
+    )
+
+    credit = markov_credit(hand_journeys())
+
+    # Touches: A > B (A, B), A > C (not converted), B, C > A (C, A).
+    expected = [a_low / 2, b_low / 2, 0, 0, b_low, c_high / 4, a_high * 3 / 4]
+    assert credit.touch_shares == pytest.approx([float(x) for x in expected], abs=1e-7)
+    assert credit.touch_conversions == pytest.approx(
+        [float(a_low / 2 + a_high * 3 / 4), float(b_low * 3 / 2), float(c_high / 4)], abs=1e-7
+    )
+    assert credit.touch_value == pytest.approx(
+        [float(a_low * 5 + a_high * 30), float(b_low * 25), float(c_high * 10)], abs=1e-6
+    )
+
+
+def test_conversions_all_worth_the_same_lend_an_untouched_channels_credit_evenly():
+    # A converts twice and B once (each worth 10); C > A does not convert.
+    #   START -> A 1/2, B 1/4, C 1/4; C -> A 1; A -> CONVERSION 2/3, NULL 1/3; B -> CONV 1
+    #   x_A = x_C = 2/3, x_B = 1: P = 1/3 + 1/4 + 1/6 = 3/4
+    #   without A 1/4 (RE 2/3), without B 1/2 (RE 1/3), without C 7/12 (RE 2/9)
+    #   weights 6/11, 3/11, 2/11: standard conversions 18/11, 9/11, 6/11 of N = 3.
+    # C touched no converting journey, so no shares can give it its 6/11. Every journey
+    # is worth the mean, so only the count is constrained: 2 f_A + f_B = 3, and the value
+    # gaps are the count gaps (x 10). Least squares: (2 f_A - 18/11)^2 + (f_B - 9/11)^2
+    # is least at 2 f_A = 21/11, f_B = 12/11: A and B each take half of C's 6/11.
+    journeys = Journeys.from_paths(
+        [["A"], ["A"], ["B"], ["C", "A"]],
+        converted=[True, True, True, False],
+        value=[10, 10, 10, 0],
+    )
+
+    credit = markov_credit(journeys)
+
+    assert credit.conversions == pytest.approx([18 / 11, 9 / 11, 6 / 11], abs=1e-12)
+    assert not credit.carried_exactly
+    assert credit.touch_shares == pytest.approx([21 / 22, 21 / 22, 12 / 11, 0, 0], abs=1e-7)
+    assert credit.touch_conversions == pytest.approx([21 / 11, 12 / 11, 0], abs=1e-7)
+    assert credit.touch_value == pytest.approx([210 / 11, 120 / 11, 0], abs=1e-6)
+
+
 def test_value_removal_effects_match_the_hand_solved_chain():
     # Each move into CONVERSION is worth the value of the conversions made by it, over
     # all moves out of the state: A 40 / 3 (C > A), B (10 + 20) / 2, C 0.
@@ -337,6 +421,31 @@ def test_large_chains_solved_by_iteration_agree_with_the_exact_solve(monkeypatch
     assert iterated == {name: pytest.approx(value, abs=1e-9) for name, value in exact.items()}
 
 
+def test_a_slow_chain_solved_by_iteration_stops_within_its_tolerance(monkeypatch):
+    # A > B a hundred times over, converting; A alone not converting.
+    #   START -> A 1; A -> B 100/101, NULL 1/101; B -> A 99/100, CONVERSION 1/100
+    #   x_A = 100/101 x_B, x_B = 1/100 + 99/100 x_A  =>  x_B = 101/200, x_A = P = 1/2
+    # Each round A > B > A keeps 99/101 of the change: thousands of sweeps, so stopping
+    # on a small change alone would leave an error of about 1e-12 / (1 - 0.99) ~ 1e-10.
+    journeys = Journeys.from_paths([["A", "B"] * 100, ["A"]], converted=[True, False], value=[1, 0])
+    monkeypatch.setattr(markov, "DENSE_STATE_LIMIT", 0)
+
+    assert abs(conversion_probability(journeys) - 1 / 2) < 3 * markov.ITERATION_TOLERANCE
+    assert conversion_probability(journeys, removed="B") == 0
+    assert removal_effects(journeys) == {"A": 1.0, "B": 1.0}
+
+
+def test_a_chain_that_does_not_converge_in_the_sweeps_allowed_is_refused(monkeypatch):
+    journeys = Journeys.from_paths([["A", "B"] * 100, ["A"]], converted=[True, False], value=[1, 0])
+    monkeypatch.setattr(markov, "DENSE_STATE_LIMIT", 0)
+    monkeypatch.setattr(markov, "MAX_ITERATIONS", 50)
+
+    with pytest.raises(RuntimeError, match="^markov: conversion probabilities did not converge"):
+        conversion_probability(journeys)
+    with pytest.raises(RuntimeError, match="in 50 iterations$"):
+        conversion_probability(journeys)
+
+
 def test_no_conversions_means_no_credit():
     journeys = Journeys.from_paths([["A", "B"], ["B"]], converted=[False, False])
 
@@ -442,3 +551,75 @@ def test_converting_journey_whose_channels_all_weigh_nothing_is_split_by_touch()
     shares = markov._distribute(journeys, np.array([0.0, 0.0, 1.0]))
 
     assert shares == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0, 1, 0], abs=1e-12)
+
+
+def test_order_two_states_start_afresh_with_each_journey():
+    # A > A converts, A alone does not, B converts. At order 2 the states are (A), (A, A)
+    # and (B): the second journey's A is (A), not (A, A) after the first journey's A.
+    #   START -> (A) 2/3, (B) 1/3; (A) -> (A, A) 1/2, NULL 1/2; (A, A), (B) -> CONVERSION
+    #   P = 2/3 x 1/2 + 1/3 = 2/3; without A 1/3, without B 1/3: RE 1/2 each.
+    journeys = Journeys.from_paths([["A", "A"], ["A"], ["B"]], converted=[True, False, True])
+
+    assert removal_effects(journeys, order=2) == pytest.approx({"A": 0.5, "B": 0.5}, abs=1e-12)
+    assert conversion_probability(journeys, order=2) == pytest.approx(2 / 3, abs=1e-12)
+
+
+def test_a_converting_journey_without_touches_changes_no_channels_credit():
+    # Left out of the chain and of N and V: the hand journeys' credit, whatever it is worth.
+    with_empty = Journeys.from_paths(
+        [*HAND_PATHS, []], converted=[*HAND_CONVERTED, True], value=[10, 0, 20, 40, 1000]
+    )
+
+    credit, hand = markov_credit(with_empty), markov_credit(hand_journeys())
+
+    assert credit.conversions == pytest.approx([9 / 7, 9 / 7, 3 / 7], abs=1e-12)
+    assert credit.value == pytest.approx([30, 30, 10], abs=1e-9)
+    np.testing.assert_allclose(credit.touch_shares, hand.touch_shares, rtol=0, atol=1e-12)
+    by_journey = credit.by_journey(with_empty)
+    assert by_journey[4].tolist() == [0, 0, 0]
+    assert by_journey.sum(axis=0) == pytest.approx([9 / 7, 9 / 7, 3 / 7], abs=1e-12)
+
+
+def test_a_channel_nobody_touched_is_listed_with_no_credit():
+    journeys = Journeys.from_paths(
+        HAND_PATHS, converted=HAND_CONVERTED, value=[10, 0, 20, 40], channels="ABCD"
+    )
+
+    credit = markov_credit(journeys)
+
+    assert credit.channels == ("A", "B", "C", "D")
+    assert credit.weights == pytest.approx([3 / 7, 3 / 7, 1 / 7, 0], abs=1e-12)
+    assert len(credit.touch_conversions) == len(credit.touch_value) == 4
+    assert credit.touch_conversions[3] == credit.touch_value[3] == 0
+
+
+def test_journeys_without_any_touch_give_no_shares():
+    journeys = Journeys.from_paths([[], []], converted=[False, False], channels=["A"])
+
+    assert markov_shares(journeys).shape == (0,)
+    assert markov_journey_shares(journeys).shape == (0,)
+
+
+def test_removing_an_unknown_channel_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"^removed: unknown channel 'Radio'$"):
+        conversion_probability(hand_journeys(), removed="Radio")
+
+
+def test_the_hand_solved_chain_solved_by_iteration(monkeypatch):
+    # B -> CONVERSION 1: the first sweep moves x_B by exactly 1, which is no reason to stop.
+    monkeypatch.setattr(markov, "DENSE_STATE_LIMIT", 0)
+
+    assert conversion_probability(hand_journeys()) == pytest.approx(3 / 4, abs=1e-11)
+    assert removal_effects(hand_journeys()) == pytest.approx(
+        {name: float(effect) for name, effect in HAND_EFFECTS.items()}, abs=1e-11
+    )
+
+
+def test_the_closest_shares_do_not_depend_on_the_unit_of_value():
+    # The gaps are relative to N and V, so values in cents or in hundreds (V = 0.7) give
+    # the same shares.
+    cents = markov_credit(hand_journeys())
+    hundreds = markov_credit(hand_journeys((0.1, 0, 0.2, 0.4)))
+
+    np.testing.assert_allclose(hundreds.touch_shares, cents.touch_shares, rtol=0, atol=1e-7)
+    assert hundreds.touch_value == pytest.approx(cents.touch_value / 100, abs=1e-9)

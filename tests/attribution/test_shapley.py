@@ -278,3 +278,63 @@ def test_credits_sum_to_the_conversions_and_their_value(rows, exact_limit):
     assert value.sum() == pytest.approx(journeys.value.sum())
     if result.exact:
         np.testing.assert_allclose(conversions, as_array(result.values), atol=1e-9)
+
+
+def test_sampled_standard_errors_are_those_of_the_orders_drawn():
+    # A converts alone, and A > B converts. Along any order A completes {A}; {A, B} goes
+    # to whichever of A and B comes last. So A's contribution is 2 or 1, B's 0 or 1, and
+    # B's estimate is k / s for the k of s orders with B last: exact A 3/2, B 1/2. Each
+    # contribution's sample variance (ddof 1) is k (s - k) / (s (s - 1)), so the standard
+    # error of the mean is sqrt(p (1 - p) / (s - 1)) with p = k / s.
+    journeys = Journeys.from_paths([["A"], ["A", "B"]])
+    samples = 2_000
+
+    sampled = shapley_values(journeys, exact_limit=0, samples=samples, seed=3)
+
+    k = sampled.values["B"] * samples
+    assert k == round(k) and 0 < k < samples
+    p = k / samples
+    assert sampled.values["A"] == pytest.approx(2 - p, abs=1e-12)
+    error = math.sqrt(p * (1 - p) / (samples - 1))
+    assert sampled.standard_errors == pytest.approx({"A": error, "B": error}, rel=1e-9)
+    assert abs(p - 1 / 2) <= 4 * error
+
+
+def test_settings_at_their_limits_are_accepted():
+    # Two orders are the fewest that state a standard error; no channel exact, or twenty.
+    two = shapley_values(GAME, exact_limit=0, samples=2, seed=1)
+    assert two.exact is False and two.samples == 2
+    assert sum(two.values.values()) == pytest.approx(7)
+    assert shapley_values(GAME, exact_limit=20).values == pytest.approx(
+        {"A": 4.5, "B": 2, "C": 0.5}
+    )
+    with pytest.raises(ValueError, match=r"^samples must be at least 2 to state a standard error$"):
+        shapley_values(GAME, exact_limit=0, samples=1)
+
+
+def test_by_default_up_to_fifteen_channels_are_exact_and_more_sampled_2000_times():
+    fifteen = random_journeys(15, 200, seed=8)
+    assert shapley_values(fifteen).exact is True
+    sixteen = random_journeys(16, 200, seed=8)
+    default = shapley_values(sixteen)
+    assert default.exact is False and default.samples == 2_000
+    assert default == shapley_values(sixteen, samples=2_000, seed=0)
+    assert default.values != shapley_values(sixteen, samples=2_000, seed=1).values
+
+
+def test_a_last_journey_without_touches_is_skipped():
+    journeys = Journeys.from_paths([["A"], ["A", "B"], []], converted=[True, True, False])
+
+    assert shapley_values(journeys).values == pytest.approx({"A": 1.5, "B": 0.5})
+    assert shapley_values(journeys, exact_limit=0, samples=10).values["A"] >= 1
+
+
+def test_refusals_say_what_to_do():
+    with pytest.raises(ValueError, match=r"got 65; group rare channels together first$"):
+        shapley_values(Journeys.from_paths([[f"ch{i}"] for i in range(65)]))
+    with pytest.raises(
+        ValueError,
+        match=r"^1 converting journeys have no touch; give each at least one "
+        r"\(a conversion with no marketing contact is a Direct touch\)$",
+    ):
+        shapley_values(Journeys.from_paths([["A"], []], converted=[True, True]))
