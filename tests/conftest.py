@@ -33,6 +33,8 @@ DATABASE_FREE_MODULES = frozenset(
         "tests/cdp/tracking_plans/test_engine.py",
         "tests/identity/test_golden.py",
         "tests/identity/test_matching_engine.py",
+        "tests/identity/test_names.py",
+        "tests/identity/test_normalize.py",
         "tests/identity/test_training_without_keys.py",
     }
 )
