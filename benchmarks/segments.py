@@ -27,8 +27,9 @@ the incremental run under two seconds. Figures are printed, never asserted.
 A segment whose refresh is still running after `--segment-timeout` seconds is cancelled
 and reported as timed out. `--reuse` skips the load when the database already holds
 touchpoints; `--keep-facts` (with `--reuse`) uses the facts an earlier run computed
-instead of refreshing them first, timing the segments alone; `--set name=value` changes a PostgreSQL setting for the session (to try a
-fix); `--explain N` prints the plans of the N slowest segments' queries.
+instead of refreshing them first, timing the segments alone; `--set name=value` changes
+a PostgreSQL setting for the session (to try a fix); `--explain N` prints the plans of
+the N slowest segments' queries.
 """
 
 from __future__ import annotations

@@ -8,24 +8,25 @@ from django.conf import settings
 from attribution.models import Goal
 from cdp.models import Touchpoint
 
+# How many of a goal's newest conversions are read for their currency.
+NEWEST_CONVERSIONS = 1_000
+
 
 def goal_currency(goal: Goal | str | None) -> str:
     """The currency of the goal's newest conversion that names one (its value is summed
-    in that currency; a shop selling in one currency sends the same on every order).
-    Read backwards along the (event, timestamp) index: the first row with a currency
-    ends the scan, so this costs a few rows however many conversions are stored."""
+    in that currency; a shop selling in one currency sends the same on every order),
+    among its NEWEST_CONVERSIONS newest; OMNITRAIL_CURRENCY when none of them names one.
+    Read backwards along the (event, timestamp) index, so it costs at most that many rows
+    however many conversions are stored (filtering on the currency instead read every
+    conversion when none named one: 8 s a page at 500,000 orders)."""
     if goal is None:
         return settings.OMNITRAIL_CURRENCY
     event = goal.event if isinstance(goal, Goal) else _goal_event(goal)
     if not event:
         return settings.OMNITRAIL_CURRENCY
-    currency = (
-        Touchpoint.objects.filter(event=event)
-        .exclude(currency="")
-        .order_by("-timestamp")
-        .values_list("currency", flat=True)
-        .first()
-    )
+    newest = Touchpoint.objects.filter(event=event).order_by("-timestamp")
+    currencies = newest.values_list("currency", flat=True)[:NEWEST_CONVERSIONS]
+    currency = next((code for code in currencies if code), "")
     return (currency or settings.OMNITRAIL_CURRENCY).upper()
 
 

@@ -427,3 +427,36 @@ def test_purchases_are_listed_first_in_the_currency_they_were_paid_in(user_in, a
     assert "€1,234.50" in html and "€120.00" in html
     # The goal's money (the cards, its attribution) is in its newest conversion's currency.
     assert response.context["currency"] == "EUR"
+
+
+def test_the_goals_currency_is_read_from_its_newest_conversions_only(
+    ann, deliver, settings, monkeypatch
+):
+    from attribution.selectors import currency
+
+    settings.OMNITRAIL_CURRENCY = "USD"
+    deliver(
+        {
+            "type": "track",
+            "event": "Order Completed",
+            "userId": "ann",
+            "timestamp": at(-2),
+            "properties": {"revenue": 10, "currency": "eur"},
+        }
+    )
+    for day, order in ((-3, "B-1"), (-4, "B-2")):  # newer orders naming no currency
+        deliver(
+            {
+                "type": "track",
+                "event": "Order Completed",
+                "userId": "ann",
+                "timestamp": at(day),
+                "properties": {"revenue": 5, "order_id": order},
+            }
+        )
+    assert currency.goal_currency("purchase") == "EUR"  # the newest that names one
+    # Beyond the newest conversions read, a currency is not looked for: the setting's.
+    monkeypatch.setattr(currency, "NEWEST_CONVERSIONS", 2)
+    assert currency.goal_currency("purchase") == "USD"
+    monkeypatch.setattr(currency, "NEWEST_CONVERSIONS", 3)
+    assert currency.goal_currency("purchase") == "EUR"
