@@ -480,3 +480,9 @@ OMNITRAIL_NAME_CHECKED_KINDS = env.list("OMNITRAIL_NAME_CHECKED_KINDS", default=
 # Bots' and crawlers' touchpoints (cdp enrichment) count in profile facts, computed
 # traits and segment event rules only when this is true (docs/activation.md).
 OMNITRAIL_SEGMENT_BOTS = env.bool("OMNITRAIL_SEGMENT_BOTS", default=False)
+# --- identity ---
+# Incremental Splink runs keep the existing records (cleaned, counted, indexed by their
+# blocking keys) in the worker's memory between runs, read anew after a full run, a
+# retrained model or another worker's run; about 1 GB per million records. False: every
+# incremental run reads and cleans all records again (seconds per million).
+OMNITRAIL_MATCH_KEEP_RECORDS = env.bool("OMNITRAIL_MATCH_KEEP_RECORDS", default=True)

@@ -183,19 +183,93 @@ def incremental_run() -> MatchRun:
     run.records = new.count
     if not new.count:
         return _finish(run, [], new)
+    threshold = settings.OMNITRAIL_MATCH_REVIEW_THRESHOLD
+    if settings.OMNITRAIL_MATCH_KEEP_RECORDS and settings.OMNITRAIL_MATCH_BACKEND == "duckdb":
+        kept = _kept_records(model, last)
+        pairs = kept.records.predict_new(new.table, threshold=threshold)
+        pairs = _with_profiles(pairs, new.profile_of)
+        run = _finish(run, pairs, Records(new.table, pairs.profile_of))
+        kept.records.add(new.table)
+        kept.last_run = (run.pk, run.finished_at)
+        return run
     # Against all records, not only those sharing a blocking key: term frequencies (how
     # common a surname or postcode is) must come from everyone, as in training. A record
     # in both tables counts as new.
     everyone = match_records()
     pairs = engine.predict_new_against_existing(
-        everyone.table,
-        new.table,
-        model.model,
-        threshold=settings.OMNITRAIL_MATCH_REVIEW_THRESHOLD,
-        **_engine_options(),
+        everyone.table, new.table, model.model, threshold=threshold, **_engine_options()
     )
     # A new record that repeats an older one of its profile has its own id in `new`.
     return _finish(run, pairs, Records(everyone.table, everyone.profile_of | new.profile_of))
+
+
+@dataclass
+class _Kept:
+    """The existing records of incremental runs, kept in this process between runs
+    (`engine.KeptRecords`), and what they are valid for: the model, and the run after
+    which they held every record (the last run, full or incremental, of any process)."""
+
+    records: engine.KeptRecords
+    model_id: int
+    fingerprint: str
+    last_run: tuple[int, dt.datetime | None]  # its id and when it finished
+
+
+_kept: _Kept | None = None
+
+
+def _kept_records(model: MatchModel, last: MatchRun) -> _Kept:
+    """The kept records, read anew from the database when the model changed (retrained)
+    or another run (a full run, another worker's run) happened since they were kept."""
+    global _kept
+    fingerprint = engine.model_fingerprint(model.model)
+    if (
+        _kept is not None
+        and _kept.model_id == model.pk
+        and _kept.fingerprint == fingerprint
+        and _kept.last_run == (last.pk, last.finished_at)
+    ):
+        return _kept
+    forget_kept_records()
+    everyone = match_records()
+    records = engine.KeptRecords(
+        everyone.table, model.model, memory_limit=settings.OMNITRAIL_MATCH_MEMORY_LIMIT
+    )
+    _kept = _Kept(records, model.pk, fingerprint, (last.pk, last.finished_at))
+    return _kept
+
+
+def forget_kept_records() -> None:
+    """Drop the records kept for incremental runs (the next run reads them anew)."""
+    global _kept
+    if _kept is not None:
+        _kept.records.close()
+    _kept = None
+
+
+class _PairsWithProfiles(engine.ScoredPairs):
+    profile_of: dict[int, int]
+
+
+def _with_profiles(pairs: engine.ScoredPairs, new_profiles: dict[int, int]) -> _PairsWithProfiles:
+    """The pairs whose records still exist, with the profile each record belongs to now
+    (a kept record is a touchpoint id: its touchpoint may have been erased or merged
+    since it was kept)."""
+    ids = {pair.left_id for pair in pairs} | {pair.right_id for pair in pairs}
+    owners = dict(
+        Touchpoint.objects.filter(id__in=ids - set(new_profiles))
+        .exclude(profile__isnull=True)
+        .values_list("id", "profile_id")
+    )
+    current = active_profiles(set(owners.values()))
+    profile_of = {uid: current[owner] for uid, owner in owners.items() if owner in current}
+    profile_of |= {uid: new_profiles[uid] for uid in ids & set(new_profiles)}
+    kept = _PairsWithProfiles(
+        pair for pair in pairs if pair.left_id in profile_of and pair.right_id in profile_of
+    )
+    kept.comparisons = pairs.comparisons
+    kept.profile_of = profile_of
+    return kept
 
 
 def _finish(run: MatchRun, pairs: list[engine.ScoredPair], records: Records) -> MatchRun:

@@ -331,3 +331,58 @@ def test_spark_backend_in_local_mode_finds_the_same_people():
     assert precision >= 0.97 and recall >= 0.95, (precision, recall)
     with pytest.raises(ValueError, match="trained on spark"):
         predict_pairs(table, model, threshold=0.95, backend="duckdb")
+
+
+def test_kept_records_find_the_pairs_a_fresh_incremental_run_finds(population, model):
+    from identity.engine.matching import KeptRecords
+
+    table, truth = population
+    existing, later = _first_and_later_records(table, truth)
+    half = later.num_rows // 2
+    new, newer = later.slice(0, half), later.slice(half)
+    # One record arrives again (its id in both the kept and the new records).
+    again = existing.slice(0, 1)
+
+    kept = KeptRecords(existing, model)
+    assert kept.count == existing.num_rows
+
+    def same(found, expected):
+        assert len(expected) > 50
+        assert {(p.left_id, p.right_id): p.match_probability for p in found} == pytest.approx(
+            {(p.left_id, p.right_id): p.match_probability for p in expected}
+        )
+        assert {(p.left_id, p.right_id): p.levels for p in found} == {
+            (p.left_id, p.right_id): p.levels for p in expected
+        }
+
+    arriving = pa.concat_tables([new, again])
+    found = kept.predict_new(arriving, threshold=0.5)
+    same(found, predict_new_against_existing(existing, arriving, model, threshold=0.5))
+    assert 0 < found.comparisons < existing.num_rows * arriving.num_rows
+    assert set(kept.timings) >= {"new records", "candidates", "between", "within"}
+    assert kept.count == existing.num_rows  # predicting keeps nothing
+
+    # Once kept, the new records are existing ones for the next run (the one that came
+    # again replaced, not doubled).
+    kept.add(arriving)
+    assert kept.count == existing.num_rows + new.num_rows
+    everyone = pa.concat_tables([existing, new])
+    same(
+        kept.predict_new(newer, threshold=0.5),
+        predict_new_against_existing(everyone, newer, model, threshold=0.5),
+    )
+    kept.close()
+
+
+def test_incremental_blocking_narrows_only_the_postcode_alone():
+    from identity.engine.matching import incremental_blocking_rules
+    from identity.engine.matching.incremental import POSTCODE_AND_MORE
+
+    model = build_settings()
+    rules = incremental_blocking_rules(model)
+    stored = [rule["blocking_rule"] for rule in model["blocking_rules_to_generate_predictions"]]
+    assert 'l."postal_code" = r."postal_code"' in stored
+    assert 'l."postal_code" = r."postal_code"' not in rules
+    assert set(POSTCODE_AND_MORE) <= set(rules)
+    assert len(rules) == len(stored) - 1 + len(POSTCODE_AND_MORE)
+    assert set(stored) - {'l."postal_code" = r."postal_code"'} <= set(rules)

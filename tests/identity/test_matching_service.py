@@ -21,7 +21,7 @@ from cdp.site.demo.labelled_records import Record, make_population
 from identity.engine.evaluation import pairwise_scores
 from identity.models import MatchModel, MatchReview, MatchRun, MergeDecision, Refusal
 from identity.selectors import identifier_profiles
-from identity.services.matching import full_run, incremental_run
+from identity.services.matching import full_run, incremental_run, match_records
 from identity.services.merging import unmerge
 
 PEOPLE = 600
@@ -303,3 +303,88 @@ def test_staff_decide_the_review_queue_in_the_api_and_the_admin(population, load
     full_run()
     left, right = Profile.objects.get(pk=second.left_id), Profile.objects.get(pk=second.right_id)
     assert left.merged_into_id != right.pk and right.merged_into_id != left.pk
+
+
+def test_incremental_runs_keep_the_records_until_a_full_run_or_a_new_model(
+    population, load, settings
+):
+    from identity.services import matching
+
+    settings.OMNITRAIL_MATCH_OVERLAP_SECONDS = 0
+    records, truth = population
+    earlier, later = [], []
+    seen = set()
+    for record in records:
+        person = truth[f"crm-{record.unique_id}"]
+        (later if person in seen and person % 3 == 0 else earlier).append(record)
+        seen.add(person)
+    parts = [later[index::4] for index in range(4)]
+    load(earlier)
+    full_run()
+    everyone = match_records().count
+
+    load(parts[0], name="first.csv")
+    first = incremental_run()
+    kept = matching._kept
+    assert kept is not None and kept.records.count == everyone + first.records
+    assert kept.last_run == (first.pk, first.finished_at)
+
+    # The next run scores only its own records against those kept (not read again).
+    load(parts[1], name="second.csv")
+    second = incremental_run()
+    assert matching._kept is kept
+    assert kept.records.count == everyone + first.records + second.records
+    assert 0 < second.records <= len(parts[1])
+    matched = scores(truth)
+    assert matched.precision >= 0.985, matched
+
+    # A full run changes the existing records (merges): they are read anew.
+    full_run()
+    load(parts[2], name="third.csv")
+    everyone = match_records().count  # the new records among them
+    third = incremental_run()
+    assert matching._kept is not kept and matching._kept is not None
+    # Read anew: everyone, and the new records that repeat an older one of their
+    # profile under their own id.
+    assert everyone <= matching._kept.records.count <= everyone + third.records
+    rebuilt = matching._kept
+
+    # A retrained model is another model: the kept records belong to the old one.
+    full_run(retrain=True)
+    load(parts[3], name="fourth.csv")
+    incremental_run()
+    assert matching._kept is not rebuilt and matching._kept.model_id == third.model.pk + 1
+    # Every record that should be one person is, as after one full run.
+    matched = scores(truth)
+    assert matched.precision >= 0.985 and matched.recall >= 0.99, matched
+    matching.forget_kept_records()
+
+
+def test_kept_records_of_an_erased_touchpoint_are_left_out(population, load, settings):
+    from identity.services import matching
+
+    settings.OMNITRAIL_MATCH_OVERLAP_SECONDS = 0
+    records, truth = population
+    by_person: dict[int, list[Record]] = {}
+    for record in records:
+        by_person.setdefault(truth[f"crm-{record.unique_id}"], []).append(record)
+    first, later = next(group[:2] for group in by_person.values() if len(group) > 1)
+    warm_up = next(group[-1] for group in by_person.values() if len(group) > 2)
+    load([r for r in records if r is not later and r is not warm_up])
+    full_run()
+    load([warm_up], name="warm-up.csv")
+    incremental_run()  # keeps the records
+    assert matching._kept is not None
+    # The person's later record arrives after their first record's touchpoint is gone.
+    gone = Touchpoint.objects.get(context__externalIds__0__id=f"crm-{first.unique_id}")
+    gone_id = gone.pk
+    gone.delete()
+    load([later], name="later.csv")
+    run = incremental_run()
+    assert run.finished_at is not None and run.records == 1
+    assert not [
+        decision
+        for decision in MergeDecision.objects.filter(method=MergeDecision.Method.SPLINK)
+        if gone_id in decision.evidence.get("records", [])
+    ]
+    matching.forget_kept_records()

@@ -18,6 +18,8 @@ The face of the engine, module by module:
 - `comparisons`: the comparison levels and blocking rules (`build_settings`);
 - `training`: `train_model` (`TooFewDuplicates` when there is nothing to learn from);
 - `prediction`: `predict_pairs`, `predict_new_against_existing`, `score_record_pairs`;
+- `incremental`: `KeptRecords` (the existing records of incremental runs, cleaned,
+  counted and indexed once, kept between runs), `incremental_blocking_rules`;
 - `pairs`: `ScoredPair`, `ScoredPairs` (with the comparisons made) and `cluster_pairs`;
 - `backends`: DuckDB or Spark (`MatchingBackendUnavailable`).
 
@@ -46,6 +48,11 @@ from identity.engine.names import NICKNAMES
 if TYPE_CHECKING:
     from identity.engine.matching.backends import BACKENDS, MatchingBackendUnavailable
     from identity.engine.matching.comparisons import build_settings
+    from identity.engine.matching.incremental import (
+        KeptRecords,
+        incremental_blocking_rules,
+        model_fingerprint,
+    )
     from identity.engine.matching.prediction import (
         predict_new_against_existing,
         predict_pairs,
@@ -63,6 +70,9 @@ _WITH_SPLINK = {
     "BACKENDS": "backends",
     "MatchingBackendUnavailable": "backends",
     "build_settings": "comparisons",
+    "KeptRecords": "incremental",
+    "incremental_blocking_rules": "incremental",
+    "model_fingerprint": "incremental",
     "DETERMINISTIC_RULES": "training",
     "EM_BLOCKING_RULES": "training",
     "TooFewDuplicates": "training",
@@ -90,9 +100,12 @@ __all__ = [
     "BACKENDS",
     "DETERMINISTIC_RULES",
     "EM_BLOCKING_RULES",
+    "KeptRecords",
     "MatchingBackendUnavailable",
     "TooFewDuplicates",
     "build_settings",
+    "incremental_blocking_rules",
+    "model_fingerprint",
     "predict_new_against_existing",
     "predict_pairs",
     "score_record_pairs",
