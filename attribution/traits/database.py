@@ -282,6 +282,13 @@ def refresh(
             )
             cursor.execute(f"DROP TABLE {PASS}")
         cursor.execute(f"ANALYZE {STAGING}")  # (autovacuum never sees temporary tables)
+        # Every profile: hash joins between the staging table and the values. A nested
+        # loop over a values table the statistics say is empty (the first refresh)
+        # re-reads it for every staged row while the INSERT grows it: hours at a
+        # million profiles. (A scope's few rows are looked up by the index.)
+        cursor.execute(
+            "SELECT set_config('enable_nestloop', %s, true)", ["on" if scoped else "off"]
+        )
         params = {"traits": [trait.pk for trait, _ in traits], "ids": ids}
         scope = " AND v.profile_id = ANY(%(ids)s)" if scoped else ""
         key = "s.trait_id = v.trait_id AND s.profile_id = v.profile_id"
@@ -304,4 +311,5 @@ def refresh(
         )
         inserted = cursor.rowcount
         cursor.execute(f"DROP TABLE {STAGING}")
+        cursor.execute("SELECT set_config('enable_nestloop', 'on', true)")
     return {"deleted": deleted, "updated": updated, "inserted": inserted}
