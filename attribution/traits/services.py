@@ -1,7 +1,8 @@
 """Computed traits, stored: every active profile's value of every active trait,
-computed set-based in PostgreSQL (attribution/traits/database.py: one INSERT ... SELECT
-per trait), or on SQLite a chunk of profiles at a time in Python (their events read,
-reduced, written, dropped); either way memory stays bounded at any population size.
+computed set-based in PostgreSQL (attribution/traits/database.py: one pass over the
+touchpoints per property the traits read, then only the changed values written), or on
+SQLite a chunk of profiles at a time in Python (their events read, reduced, written,
+dropped); either way memory stays bounded at any population size.
 Recomputed for the changed profiles
 with their facts (`refresh_facts(profile_ids)` calls `refresh_traits(profile_ids)`)."""
 
