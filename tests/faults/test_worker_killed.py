@@ -101,10 +101,12 @@ def test_a_run_killed_with_its_worker_is_redone_and_later_runs_go_on(
             assert run.merges > 0
             # a later run is not skipped
             match_profiles_incremental.delay()
-            assert wait_until(lambda: MatchRun.objects.count() == 2, seconds=30), (
-                log_path.read_text()
-            )
-            assert cache.get(MATCH_LOCK) is None  # released by its living holder
+            # (its row is written when it starts; it holds the lock until it has finished)
+            assert wait_until(lambda: finished.count() == 2, seconds=60), log_path.read_text()
+            later = MatchRun.objects.order_by("-pk").first()
+            assert later.mode == MatchRun.Mode.INCREMENTAL
+            # released by its living holder once done: sooner than its lease could lapse
+            assert wait_until(lambda: cache.get(MATCH_LOCK) is None, seconds=LEASE / 2)
         finally:
             worker.terminate()
             worker.wait(timeout=20)
