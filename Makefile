@@ -29,9 +29,14 @@ browser:
 	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; } || \
 	  echo "could not install chromium: the browser tests will fail"
 
-# The official JavaScript clients the e2e tests drive (tests/e2e/js, pinned by its lock).
-js-clients:
+# The official JavaScript clients the e2e tests drive (tests/e2e/js, pinned by its lock);
+# installed again only when the lock changes.
+JS_CLIENTS := tests/e2e/js/node_modules/.installed
+$(JS_CLIENTS): tests/e2e/js/package-lock.json
 	cd tests/e2e/js && npm ci --no-audit --no-fund --silent
+	touch $@
+
+js-clients: $(JS_CLIENTS)
 
 test: install browser js-clients
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$(TEST_SECRET)} $(BIN)/pytest
