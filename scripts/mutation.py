@@ -48,6 +48,7 @@ DEFAULT_MODULES = [
 # mutmut's result words, as `mutmut results --all true` prints them.
 KILLED = {"killed"}
 SURVIVED = {"survived"}
+DECIDED = {"timeout", "no tests"}  # counted in columns of their own
 RESULT_LINE = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>.+)$")
 
 
@@ -95,29 +96,42 @@ def _patterns(module: str, functions: list[str]) -> list[str]:
     ]
 
 
+def _run_modules(
+    workdir: Path, modules: list[str], budget: float, functions: list[str]
+) -> list[str]:
+    """mutmut over each module in turn; the modules whose mutmut ended with an error."""
+    started = time.monotonic()
+    stopped: list[str] = []
+    # Each module gets its share of what is left of the budget, so every one of them
+    # is reached and a module done early leaves its time to the next.
+    with open(workdir / "mutmut.log", "wb") as log:
+        for done, module in enumerate(modules):
+            left = budget - (time.monotonic() - started)
+            share = max(left, 0) / (len(modules) - done)
+            patterns = _patterns(module, functions)
+            process = _mutmut(workdir, "run", *patterns, stdout=log, stderr=log)
+            try:
+                process.wait(timeout=share)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            else:
+                if process.returncode:
+                    stopped.append(f"{module}: mutmut exited with {process.returncode}")
+    return stopped
+
+
 def run(modules: list[str], budget: float, functions: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="omnitrail-mutation-") as tmp:
         workdir = Path(tmp)
         _copy_repository(workdir)
         _limit_to(workdir / "pyproject.toml", modules)
         started = time.monotonic()
-        # Each module gets its share of what is left of the budget, so every one of them
-        # is reached and a module done early leaves its time to the next.
         wanted = [pattern for module in modules for pattern in _patterns(module, functions or [])]
-        with open(workdir / "mutmut.log", "wb") as log:
-            for done, module in enumerate(modules):
-                left = budget - (time.monotonic() - started)
-                share = max(left, 0) / (len(modules) - done)
-                patterns = _patterns(module, functions or [])
-                process = _mutmut(workdir, "run", *patterns, stdout=log, stderr=log)
-                try:
-                    process.wait(timeout=share)
-                except subprocess.TimeoutExpired:
-                    process.send_signal(signal.SIGINT)
-                    try:
-                        process.wait(timeout=30)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
+        stopped = _run_modules(workdir, modules, budget, functions or [])
         elapsed = time.monotonic() - started
         listing = _mutmut(workdir, "results", "--all", "true", stdout=subprocess.PIPE, text=True)
         out, _ = listing.communicate()
@@ -141,6 +155,15 @@ def run(modules: list[str], budget: float, functions: list[str] | None = None) -
             total.update(counts)
             _print_row(module, counts)
         _print_row("all", total)
+        # What "not run" holds: mutmut's own words for the mutants it did not decide.
+        undecided = Counter(
+            {s: n for s, n in total.items() if s not in KILLED | SURVIVED | DECIDED}
+        )
+        if undecided:
+            print("not run: " + ", ".join(f"{n} {s}" for s, n in undecided.most_common()))
+        if stopped:
+            print("\n".join(stopped) + "; the end of mutmut's log:")
+            print((workdir / "mutmut.log").read_text(errors="replace")[-2000:])
         survivors = sorted(name for name, status in statuses.items() if status in SURVIVED)
         if survivors:
             print(f"\nsurvivors ({len(survivors)}):")
@@ -188,7 +211,7 @@ def _print_row(module: str, counts: Counter[str]) -> None:
     killed = sum(counts[s] for s in KILLED)
     survived = sum(counts[s] for s in SURVIVED)
     timeout, untested = counts["timeout"], counts["no tests"]
-    seen = KILLED | SURVIVED | {"timeout", "no tests"}
+    seen = KILLED | SURVIVED | DECIDED
     not_run = sum(n for status, n in counts.items() if status not in seen)
     score = f"{killed / (killed + survived):.1%}" if killed + survived else "—"
     figures = (killed, survived, timeout, untested, not_run, score)

@@ -98,8 +98,12 @@ def test_every_model_credits_exactly_each_conversion_and_its_value(name):
 
 def test_a_conversion_without_any_touch_is_refused():
     journeys = Journeys.from_paths([[], ["Email"]], converted=[True, True])
-    with pytest.raises(ValueError, match="have no touch"):
+    with pytest.raises(ValueError) as refused:
         linear(journeys)
+    assert str(refused.value) == (
+        "1 converting journeys have no touch; give each at least one "
+        "(a conversion with no marketing contact is a Direct touch)"
+    )
 
 
 def test_time_decay_default_half_life_is_seven_days():
@@ -115,8 +119,9 @@ def test_time_decay_of_an_old_journey_does_not_underflow():
         round(1 / 3, 6),
         round(2 / 3, 6),
     ]
-    with pytest.raises(ValueError, match="half_life_days must be positive"):
+    with pytest.raises(ValueError) as refused:
         time_decay(old, half_life_days=0)
+    assert str(refused.value) == "half_life_days must be positive"
 
 
 def test_position_based_two_touches_split_evenly_whatever_the_weights():
@@ -131,18 +136,30 @@ def test_position_based_two_touches_split_evenly_whatever_the_weights():
 
 @pytest.mark.parametrize(("first", "last"), [(-0.1, 0.4), (0.4, -0.1)])
 def test_position_based_refuses_a_negative_weight(first, last):
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError) as refused:
         position_based(JOURNEYS, first=first, last=last)
+    assert str(refused.value) == "first and last must be non-negative and sum to at most 1"
+
+
+def test_position_based_counts_positions_from_each_journeys_own_first_touch():
+    # Two journeys of three and more touches: the second's first and last touches are
+    # found from its own start, not from the first journey's.
+    journeys = Journeys.from_paths(
+        [["Email", "Display", "Direct"], ["Display", "Email", "Affiliates", "Direct"]]
+    )
+    assert list(np.round(position_based(journeys), 6)) == [0.4, 0.2, 0.4, 0.4, 0.1, 0.1, 0.4]
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_a_journey_without_touches_that_did_not_convert_takes_nothing(name):
-    # An anonymous visitor's empty journey, first and last in the list: nothing changes.
+    # An anonymous visitor's empty journey, first, last, and right after a journey whose
+    # last touch is Direct (an empty journey "ends" where the one before it ends): nothing
+    # changes.
     with_empty = Journeys.from_paths(
-        [[], *PATHS, []],
-        converted=[False, True, True, False, False],
-        value=[0.0, 100.0, 40.0, 0.0, 0.0],
-        ages=[[], *([10 * DAY, 3 * DAY, 0.0], [2 * DAY, DAY], [5 * DAY, DAY]), []],
+        [[], PATHS[0], [], PATHS[1], PATHS[2], []],
+        converted=[False, True, False, True, False, False],
+        value=[0.0, 100.0, 0.0, 40.0, 0.0, 0.0],
+        ages=[[], [10 * DAY, 3 * DAY, 0.0], [], [2 * DAY, DAY], [5 * DAY, DAY], []],
     )
     assert list(MODELS[name](with_empty)) == list(MODELS[name](JOURNEYS))
 

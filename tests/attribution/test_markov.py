@@ -623,3 +623,15 @@ def test_the_closest_shares_do_not_depend_on_the_unit_of_value():
 
     np.testing.assert_allclose(hundreds.touch_shares, cents.touch_shares, rtol=0, atol=1e-7)
     assert hundreds.touch_value == pytest.approx(cents.touch_value / 100, abs=1e-9)
+
+
+@pytest.mark.parametrize("block_keys", [1, 3, 4, 7, markov.REPEAT_BLOCK_KEYS])
+def test_repeats_are_counted_within_each_journey_whatever_the_block(monkeypatch, block_keys):
+    # Channels are counted in blocks of journeys (a block of keys journey × channel at a
+    # time, for memory): every block size must count each journey's own touches only.
+    journeys = Journeys.from_paths(
+        [["Email", "Email", "Direct"], ["Direct"], [], ["Email", "Direct", "Email", "Email"]]
+    )
+    monkeypatch.setattr(markov, "REPEAT_BLOCK_KEYS", block_keys)
+    repeats = markov._repeats(journeys, journeys.journey_of_touch())
+    assert list(repeats) == [2, 2, 1, 1, 3, 1, 3, 3]
