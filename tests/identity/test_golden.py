@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from identity.engine.golden import Observation, UnknownRule, build_golden_record
+from identity.engine.golden import Observation, UnknownRule, build_golden_record, rule_problems
 
 SAID = [
     Observation("city", "Leeds", "crm", datetime(2026, 9, 1, tzinfo=UTC)),
@@ -97,3 +97,8 @@ def test_without_a_rule_for_the_rest_the_most_recent_value_is_kept_and_says_so()
         "at": "2026-09-05T00:00:00+00:00",
         "rule": "most_recent",
     }
+
+
+@pytest.mark.parametrize(("rules", "named"), [("most_recent", "str"), (["email"], "list")])
+def test_rules_that_are_not_a_mapping_are_refused_naming_what_was_given(rules, named):
+    assert rule_problems(rules) == [f"must map traits to rules, got {named}"]
