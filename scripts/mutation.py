@@ -96,31 +96,57 @@ def _patterns(module: str, functions: list[str]) -> list[str]:
     ]
 
 
+def _statuses(workdir: Path, wanted: list[str]) -> dict[str, str]:
+    """mutmut's result for each mutant matching one of the patterns `wanted`."""
+    listing = _mutmut(workdir, "results", "--all", "true", stdout=subprocess.PIPE, text=True)
+    out, _ = listing.communicate()
+    statuses: dict[str, str] = {}
+    for line in out.splitlines():
+        found = RESULT_LINE.match(line)
+        if found and any(fnmatch.fnmatchcase(found["name"], p) for p in wanted):
+            statuses[found["name"]] = found["status"].strip()
+    return statuses
+
+
 def _run_modules(
     workdir: Path, modules: list[str], budget: float, functions: list[str]
 ) -> list[str]:
     """mutmut over each module in turn; the modules whose mutmut ended with an error."""
     started = time.monotonic()
     stopped: list[str] = []
-    # Each module gets its share of what is left of the budget, so every one of them
-    # is reached and a module done early leaves its time to the next.
+    # Each module gets its share of what is left of the budget, so every one of them is
+    # reached and a module done early leaves its time to the next; what is left at the end
+    # goes back to the modules cut short, naming the mutants they did not reach (mutmut
+    # runs every mutant a pattern names again, decided or not).
+    waiting = {module: _patterns(module, functions) for module in modules}
     with open(workdir / "mutmut.log", "wb") as log:
-        for done, module in enumerate(modules):
-            left = budget - (time.monotonic() - started)
-            share = max(left, 0) / (len(modules) - done)
-            patterns = _patterns(module, functions)
-            process = _mutmut(workdir, "run", *patterns, stdout=log, stderr=log)
-            try:
-                process.wait(timeout=share)
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGINT)
+        while waiting and budget - (time.monotonic() - started) > 60:
+            cut_short = {}
+            for done, (module, patterns) in enumerate(waiting.items()):
+                left = budget - (time.monotonic() - started)
+                share = max(left, 0) / (len(waiting) - done)
+                process = _mutmut(workdir, "run", *patterns, stdout=log, stderr=log)
                 try:
-                    process.wait(timeout=30)
+                    process.wait(timeout=share)
                 except subprocess.TimeoutExpired:
-                    process.kill()
-            else:
-                if process.returncode:
-                    stopped.append(f"{module}: mutmut exited with {process.returncode}")
+                    cut_short[module] = _patterns(module, functions)
+                    process.send_signal(signal.SIGINT)
+                    try:
+                        process.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                else:
+                    if process.returncode:
+                        stopped.append(f"{module}: mutmut exited with {process.returncode}")
+            waiting = {}
+            for module, patterns in cut_short.items():
+                undecided = [
+                    name
+                    for name, status in _statuses(workdir, patterns).items()
+                    if status not in KILLED | SURVIVED | DECIDED
+                ]
+                if undecided:
+                    waiting[module] = undecided
     return stopped
 
 
@@ -133,13 +159,7 @@ def run(modules: list[str], budget: float, functions: list[str] | None = None) -
         wanted = [pattern for module in modules for pattern in _patterns(module, functions or [])]
         stopped = _run_modules(workdir, modules, budget, functions or [])
         elapsed = time.monotonic() - started
-        listing = _mutmut(workdir, "results", "--all", "true", stdout=subprocess.PIPE, text=True)
-        out, _ = listing.communicate()
-        statuses: dict[str, str] = {}
-        for line in out.splitlines():
-            found = RESULT_LINE.match(line)
-            if found and any(fnmatch.fnmatchcase(found["name"], p) for p in wanted):
-                statuses[found["name"]] = found["status"].strip()
+        statuses = _statuses(workdir, wanted)
         if not statuses:
             print((workdir / "mutmut.log").read_text(errors="replace")[-3000:])
             print("mutmut produced no results (its log is above)", file=sys.stderr)

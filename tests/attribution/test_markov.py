@@ -635,3 +635,25 @@ def test_repeats_are_counted_within_each_journey_whatever_the_block(monkeypatch,
     monkeypatch.setattr(markov, "REPEAT_BLOCK_KEYS", block_keys)
     repeats = markov._repeats(journeys, journeys.journey_of_touch())
     assert list(repeats) == [2, 2, 1, 1, 3, 1, 3, 3]
+
+
+def _one_journey_through(channels: int) -> Journeys:
+    """One converting journey touching each of `channels` channels once."""
+    return Journeys(
+        channels=tuple(f"c{i}" for i in range(channels)),
+        offsets=np.array([0, channels], dtype=np.int64),
+        touches=np.arange(channels, dtype=np.int32),
+        ages=np.zeros(channels),
+        converted=np.array([True]),
+        value=np.array([1.0]),
+    )
+
+
+def test_an_order_whose_states_would_not_fit_64_bits_is_refused_naming_the_channels():
+    # Order-3 states are three base-(channels + 1) digits in an int64 with room to spare:
+    # (channels + 1)³ must stay under 2⁶²; 1,664,510 channels is the first count it does not.
+    channels = 1_664_510
+    assert (channels + 1) ** 3 >= 2**62 > channels**3
+    with pytest.raises(ValueError) as refused:
+        markov_shares(_one_journey_through(channels), order=3)
+    assert str(refused.value) == "order: too many channels (1664510) for order 3"
