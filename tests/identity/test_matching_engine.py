@@ -386,3 +386,33 @@ def test_incremental_blocking_narrows_only_the_postcode_alone():
     assert set(POSTCODE_AND_MORE) <= set(rules)
     assert len(rules) == len(stored) - 1 + len(POSTCODE_AND_MORE)
     assert set(stored) - {'l."postal_code" = r."postal_code"'} <= set(rules)
+
+
+def test_kept_records_reuse_splink_sql_only_for_their_model_and_threshold(population, model):
+    """A run runs the SQL Splink wrote for the first run of the same threshold; another
+    threshold, or a model trained again (new weights), gets SQL of its own."""
+    from identity.engine.matching import KeptRecords
+
+    table, truth = population
+    existing, later = _first_and_later_records(table, truth)
+    retrained = train_model(table.slice(0, 1500), seed=1)  # fewer records, other weights
+
+    def probabilities(pairs):
+        return {(p.left_id, p.right_id): p.match_probability for p in pairs}
+
+    kept = KeptRecords(existing, model)
+    for threshold in (0.5, 0.9, 0.5):
+        found = kept.predict_new(later, threshold=threshold)
+        expected = predict_new_against_existing(existing, later, model, threshold=threshold)
+        assert len(expected) > 50
+        assert min(p.match_probability for p in found) >= threshold
+        assert probabilities(found) == pytest.approx(probabilities(expected))
+    kept.close()
+
+    again = KeptRecords(existing, retrained)
+    found = again.predict_new(later, threshold=0.5)
+    expected = predict_new_against_existing(existing, later, retrained, threshold=0.5)
+    assert probabilities(found) == pytest.approx(probabilities(expected))
+    first_model = probabilities(predict_new_against_existing(existing, later, model, threshold=0.5))
+    assert probabilities(found) != pytest.approx(first_model)
+    again.close()

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -42,13 +44,42 @@ from identity.engine.matching.backends import _MEMORY_LIMIT, _quiet_splink, chec
 from identity.engine.matching.cleaning import PLACEHOLDER_MIN_PROFILES, prepare_records
 from identity.engine.matching.pairs import ScoredPairs
 from identity.engine.matching.prediction import (
-    _scored_pairs,
+    _pairs_from_table,
+    _prediction_columns,
     _splink_model,
     _term_frequency_columns,
 )
 
 # Emails and phones on more records than PLACEHOLDER_MIN_PROFILES are treated as missing.
 _PLACEHOLDER_COLUMNS = ("email", "phone")
+
+
+class _RecordingDuckDBAPI(DuckDBAPI):
+    """Splink's DuckDB API, writing down the SQL it runs while `recording` is a list."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        super().__init__(connection=connection)
+        self.recording: list[str] | None = None
+
+    def _execute_sql_against_backend(self, final_sql: str) -> duckdb.DuckDBPyRelation:
+        if self.recording is not None:
+            self.recording.append(final_sql)
+        return super()._execute_sql_against_backend(final_sql)
+
+
+_CREATE_TABLE = re.compile(r"CREATE TABLE (\S+) AS\b")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The SQL of one Splink prediction, as Splink generated it: the tables it creates
+    (in order, each `CREATE TABLE name AS ...`), the one holding the blocked pairs (its
+    rows are the comparisons) and the one holding the scored pairs."""
+
+    statements: tuple[str, ...]
+    tables: tuple[str, ...]
+    blocked: str
+    predictions: str
 
 
 def model_fingerprint(model: dict[str, Any]) -> str:
@@ -241,6 +272,9 @@ class KeptRecords:
         ]
         self._run_tables(self._table.slice(0, 0), self._table.slice(0, 0))
         self._linker, self._frames = self._make_linker()
+        # Splink's SQL for each (threshold, within) prediction: written once, run by
+        # every run (generating it again costs more than running it on a run's tables).
+        self._plans: dict[tuple[float, bool], _Plan] = {}
 
     @property
     def count(self) -> int:
@@ -261,12 +295,16 @@ class KeptRecords:
             self._con.unregister("t")
         return {name: np.asarray(values) for name, values in result.items()}
 
-    def _hashes(self, table: pa.Table, column: str) -> np.ndarray:
-        """The 64-bit hash of each row's value of `column` (0 when null)."""
-        name = _quoted(column)
-        return self._sql(table, f"CASE WHEN {name} IS NULL THEN 0 ELSE hash({name}) END AS h")[
-            "h"
-        ].astype(np.uint64)
+    def _hashes(self, table: pa.Table, columns: list[str]) -> dict[str, np.ndarray]:
+        """The 64-bit hash of each row's value of each of `columns` (0 when null), in
+        one query."""
+        select = ", ".join(
+            f"CASE WHEN {_quoted(column)} IS NULL THEN 0 ELSE hash({_quoted(column)}) END "
+            f"AS h{number}"
+            for number, column in enumerate(columns)
+        )
+        found = self._sql(table, select)
+        return {column: found[f"h{n}"].astype(np.uint64) for n, column in enumerate(columns)}
 
     def _keys(self, table: pa.Table, *, side: int) -> list[np.ndarray | None]:
         """Each row's key for each blocking rule, as the left (0) or right (1) record."""
@@ -283,8 +321,7 @@ class KeptRecords:
 
     def _count_values(self, records: pa.Table, *, sign: int) -> None:
         """Add (sign 1) or take away (-1) the records' values from the counts."""
-        for column in self._counted:
-            hashes = self._hashes(records, column)
+        for column, hashes in self._hashes(records, self._counted).items():
             hashes = hashes[hashes != 0]
             if not len(hashes):
                 continue
@@ -308,8 +345,7 @@ class KeptRecords:
     def _blanked(self, records: pa.Table, extra: dict[str, _SortedCounts]) -> pa.Table:
         """The records with their emails and phones on more than PLACEHOLDER_MIN_PROFILES
         records (kept, and `extra` ones: a run's) blanked."""
-        for column in _PLACEHOLDER_COLUMNS:
-            hashes = self._hashes(records, column)
+        for column, hashes in self._hashes(records, list(_PLACEHOLDER_COLUMNS)).items():
             counts = self._counts[column].get(hashes)
             if column in extra:
                 counts = counts + extra[column].get(hashes)
@@ -336,12 +372,13 @@ class KeptRecords:
     def _run_tables(self, new: pa.Table, candidates: pa.Table) -> None:
         self._con.register("run_new", new)
         self._con.register("run_candidates", candidates)
+        self._registered = (new, candidates)
 
     def _make_linker(self) -> tuple[Linker, tuple[SplinkDataFrame, SplinkDataFrame]]:
         """One linker for every run, on the names each run points at its own tables
         (run_new, run_candidates, run_tf_<column>): building one costs more than a
         run's SQL."""
-        db_api = DuckDBAPI(connection=self._con)
+        db_api = self._db_api = _RecordingDuckDBAPI(self._con)
         frames = (
             db_api.register("run_candidates", dataset_display_name="kept_records"),
             db_api.register("run_new", dataset_display_name="new_records"),
@@ -382,10 +419,12 @@ class KeptRecords:
                 self._con.unregister("kept_all")
                 self._con.unregister("run_new_all")
             found.append(np.asarray(rows, dtype=np.int64))
-        rows = np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
-        alive = self._alive[rows].copy()
-        alive[np.isin(rows, replaced)] = False
-        candidates: np.ndarray = rows[alive]
+        chosen = np.zeros(len(self._alive), dtype=bool)
+        for rows in found:
+            chosen[rows] = True
+        chosen &= self._alive
+        chosen[replaced] = False
+        candidates: np.ndarray = np.flatnonzero(chosen)
         return candidates
 
     def _term_frequencies(
@@ -400,8 +439,7 @@ class KeptRecords:
                     [new[column].combine_chunks(), candidates[column].combine_chunks()]
                 ).drop_null()
             )
-            table = pa.table({column: values})
-            hashes = self._hashes(table, column)
+            hashes = self._hashes(pa.table({column: values}), [column])[column]
             before = self._counts[column].get(hashes)
             after = before + delta[column].get(hashes)
             total = self._totals[column] + int(
@@ -418,10 +456,14 @@ class KeptRecords:
     def _delta(self, new: pa.Table, replaced: pa.Table) -> dict[str, _SortedCounts]:
         """How the counts change once the new records replace theirs."""
         delta: dict[str, _SortedCounts] = {}
+        hashed = [
+            (self._hashes(records, self._counted), sign)
+            for records, sign in ((new, 1), (replaced, -1))
+        ]
         for column in self._counted:
             parts = []
-            for records, sign in ((new, 1), (replaced, -1)):
-                hashes = self._hashes(records, column)
+            for columns, sign in hashed:
+                hashes = columns[column]
                 hashes = hashes[hashes != 0]
                 values, counts = np.unique(hashes, return_counts=True)
                 parts.append((values, sign * counts.astype(np.int64)))
@@ -432,16 +474,6 @@ class KeptRecords:
             np.add.at(sums, inverse, counts)
             delta[column] = _SortedCounts(merged, sums)
         return delta
-
-    def _comparisons(self, left: str, right: str, *, within: bool) -> int:
-        """The pairs the blocking rules bring together (what Splink scores)."""
-        extra = " AND l.unique_id < r.unique_id" if within else ""
-        union = " UNION ".join(
-            f"SELECT l.unique_id AS a, r.unique_id AS b FROM {left} l JOIN {right} r "
-            f"ON ({rule}){extra}"
-            for rule in self._rules
-        )
-        return int(self._con.execute(f"SELECT count(*) FROM ({union})").fetchall()[0][0])
 
     def predict_new(self, new: pa.Table, *, threshold: float) -> ScoredPairs:
         """Pairs scoring at least `threshold` between the new records and the kept
@@ -470,38 +502,72 @@ class KeptRecords:
         self._term_frequencies(records, candidates, delta)
         self._run_tables(records, candidates)
         lap("term frequencies")
-        linker = self._linker
-        kept_frame, new_frame = self._frames
         pairs = ScoredPairs()
         try:
             if candidates.num_rows and records.num_rows:
-                between = linker.inference.predict_between(
-                    kept_frame,
-                    new_frame,
-                    blocking_rules_to_generate_predictions=list(self._rules),
-                    threshold_match_probability=threshold,
-                    warning_mode="never",
-                )
+                self._predict(self._plan(threshold, within=False), pairs)
                 lap("between")
-                pairs.extend(_scored_pairs(between, self.model))
-                pairs.comparisons += self._comparisons("run_candidates", "run_new", within=False)
-                lap("between: pairs and comparisons")
             if records.num_rows > 1:
-                within = linker.inference.predict_within(
-                    new_frame,
-                    blocking_rules_to_generate_predictions=list(self._rules),
-                    threshold_match_probability=threshold,
-                    warning_mode="never",
-                )
+                self._predict(self._plan(threshold, within=True), pairs)
                 lap("within")
-                pairs.extend(_scored_pairs(within, self.model))
-                pairs.comparisons += self._comparisons("run_new", "run_new", within=True)
-                lap("within: pairs and comparisons")
         finally:
-            linker._db_api.delete_tables_created_by_splink_from_db()
             empty = self._table.slice(0, 0)
             self._run_tables(empty, empty)
         return pairs
+
+    def _plan(self, threshold: float, *, within: bool) -> _Plan:
+        """The SQL Splink runs to score the new records against the candidates
+        (`predict_between`) or among themselves (`predict_within`) at `threshold`,
+        written down on the first call, Splink running it on empty run_* tables (the SQL
+        names the tables; it does not depend on their rows)."""
+        key = (threshold, within)
+        if key in self._plans:
+            return self._plans[key]
+        kept_frame, new_frame = self._frames
+        registered = self._registered
+        empty = self._table.slice(0, 0)
+        self._run_tables(empty, empty)
+        options: dict[str, Any] = {
+            "blocking_rules_to_generate_predictions": list(self._rules),
+            "threshold_match_probability": threshold,
+            "warning_mode": "never",
+        }
+        recording: list[str] = []
+        self._db_api.recording = recording
+        try:
+            inference = self._linker.inference
+            predictions = (
+                inference.predict_within(new_frame, **options)
+                if within
+                else inference.predict_between(kept_frame, new_frame, **options)
+            )
+        finally:
+            self._db_api.recording = None
+            self._db_api.delete_tables_created_by_splink_from_db()  # type: ignore[no-untyped-call]
+            self._run_tables(*registered)
+        statements = tuple(sql for sql in recording if _CREATE_TABLE.match(sql))
+        tables = tuple(_CREATE_TABLE.match(sql)[1] for sql in statements)  # type: ignore[index]
+        blocked = [name for name in tables if name.startswith("__splink__blocked_id_pairs")]
+        if len(blocked) != 1 or predictions.physical_name not in tables:
+            raise RuntimeError(f"unexpected SQL from Splink's prediction: tables {tables}")
+        plan = self._plans[key] = _Plan(statements, tables, blocked[0], predictions.physical_name)
+        return plan
+
+    def _predict(self, plan: _Plan, pairs: ScoredPairs) -> None:
+        """Run a plan on the registered run_* tables: its scored pairs into `pairs`, the
+        pairs its blocking brought together into `pairs.comparisons`."""
+        try:
+            for sql in plan.statements:
+                self._con.execute(sql)
+            pairs.comparisons += self._con.execute(
+                f"SELECT count(*) FROM {plan.blocked}"
+            ).fetchall()[0][0]
+            columns = ", ".join(_prediction_columns(self.model))
+            scored = self._con.sql(f"SELECT {columns} FROM {plan.predictions}").to_arrow_table()
+            pairs.extend(_pairs_from_table(scored, self.model))
+        finally:
+            for table in plan.tables:
+                self._con.execute(f"DROP TABLE IF EXISTS {table}")
 
     def add(self, new: pa.Table) -> None:
         """Keep `new` as existing records for the next runs: a record already kept

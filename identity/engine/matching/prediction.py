@@ -35,11 +35,20 @@ def _level_labels(model: dict[str, Any]) -> dict[str, dict[int, str]]:
     return labels
 
 
-def _scored_pairs(predictions: SplinkDataFrame, model: dict[str, Any]) -> list[ScoredPair]:
-    labels = _level_labels(model)
+def _prediction_columns(model: dict[str, Any]) -> list[str]:
+    """The columns of Splink's predictions that `_pairs_from_table` reads."""
     columns = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
-    columns += [f"gamma_{name}" for name in labels]
-    result = predictions.query_sql(f"SELECT {', '.join(columns)} FROM {{this}}").as_pyarrow_table()
+    return columns + [f"gamma_{name}" for name in _level_labels(model)]
+
+
+def _scored_pairs(predictions: SplinkDataFrame, model: dict[str, Any]) -> list[ScoredPair]:
+    select = f"SELECT {', '.join(_prediction_columns(model))} FROM {{this}}"
+    return _pairs_from_table(predictions.query_sql(select).as_pyarrow_table(), model)
+
+
+def _pairs_from_table(result: pa.Table, model: dict[str, Any]) -> list[ScoredPair]:
+    """Scored pairs from Splink's predictions (the `_prediction_columns`), sorted by ids."""
+    labels = _level_labels(model)
     gammas = {name: result[f"gamma_{name}"].to_pylist() for name in labels}
     lefts = result["unique_id_l"].to_pylist()
     rights = result["unique_id_r"].to_pylist()
