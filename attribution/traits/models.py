@@ -62,8 +62,15 @@ class ProfileTraitValue(models.Model):
     """A profile's value of a computed trait: `value` as shown (a number, a text, a list
     of unique values); `number` and `text` the forms segment rules compare."""
 
-    profile = models.ForeignKey("cdp.Profile", on_delete=models.CASCADE, related_name="+")
-    trait = models.ForeignKey(ComputedTrait, on_delete=models.CASCADE, related_name="values")
+    # No index of their own (db_index=False): "trait_values_of_profile" is the profile's,
+    # "one_value_per_trait" (trait, profile) the trait's; each one more index costs
+    # every value written (a million profiles' first refresh writes millions).
+    profile = models.ForeignKey(
+        "cdp.Profile", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    trait = models.ForeignKey(
+        ComputedTrait, on_delete=models.CASCADE, related_name="values", db_index=False
+    )
     value = models.JSONField(null=True)
     number = models.FloatField(null=True, blank=True)
     text = models.CharField(max_length=255, blank=True)
