@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -175,10 +177,18 @@ def _scan(run: _Pass, now: datetime, ids: list[int] | None) -> tuple[str, dict, 
     return sql + " AND ".join(where), params, numeric
 
 
-def _read(sql: str, params: dict, types: dict[str, pa.DataType]) -> pa.Table:
-    """COPY the rows of `sql` out as CSV, parsed by pyarrow a block at a time (no Python
-    object per value, never the whole CSV in memory)."""
-    tables = []
+_DUCKDB_TYPES = {pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.string(): "VARCHAR"}
+
+
+def _load(
+    reducer: duckdb.DuckDBPyConnection, name: str, sql: str, params: dict,
+    types: dict[str, pa.DataType],
+) -> None:  # fmt: skip
+    """COPY the rows of `sql` out as CSV into the DuckDB table `name`, parsed by pyarrow
+    a block at a time: no Python object per value, never the whole CSV in memory, and
+    the table in DuckDB's storage (compressed, spilled to its file beyond its memory)."""
+    columns = ", ".join(f"{column} {_DUCKDB_TYPES[kind]}" for column, kind in types.items())
+    reducer.execute(f"CREATE OR REPLACE TABLE {name} ({columns})")
     block: list[bytes] = []
     size = 0
     options = (
@@ -190,7 +200,9 @@ def _read(sql: str, params: dict, types: dict[str, pa.DataType]) -> pa.Table:
     def parse() -> None:
         data = b"".join(block)
         block.clear()
-        tables.append(pa_csv.read_csv(pa.BufferReader(data), *options))
+        reducer.register("block", pa_csv.read_csv(pa.BufferReader(data), *options))
+        reducer.execute(f"INSERT INTO {name} SELECT * FROM block")
+        reducer.unregister("block")
 
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
@@ -202,9 +214,6 @@ def _read(sql: str, params: dict, types: dict[str, pa.DataType]) -> pa.Table:
                     size = 0
     if block:
         parse()
-    if not tables:
-        return pa.table({name: pa.array([], type=kind) for name, kind in types.items()})
-    return pa.concat_tables(tables)
 
 
 _IS_VALUE = "v IS NOT NULL AND v[1] NOT IN ('n', '{', '[') AND v <> '\"\"'"
@@ -296,61 +305,56 @@ def _reduction(i: int, trait_id: int, definition: engine.Definition, x: str) -> 
     )
 
 
-def _duckdb() -> duckdb.DuckDBPyConnection:
-    reducer = duckdb.connect(config={
-        "memory_limit": settings.OMNITRAIL_TRAITS_DUCKDB_MEMORY, "threads": 2,
-        "preserve_insertion_order": False})  # fmt: skip
-    return reducer
-
-
-def _active(ids: list[int] | None) -> pa.Table:
-    profiles = _q(Profile._meta.db_table)
-    merged = _q(column_of(Profile, "merged_into"))
-    scope = " AND id = ANY(%(ids)s)" if ids is not None else ""
-    return _read(
-        f"SELECT id FROM {profiles} WHERE {merged} IS NULL{scope}", {"ids": ids}, {"id": pa.int64()}
-    )
-
-
 def _stage(
     traits: Sequence[tuple[Any, engine.Definition]], ids: list[int] | None, now: datetime
 ) -> None:
     """Compute the traits' values of the active profiles (of `ids`) into STAGING."""
-    reducer = _duckdb()
-    p = _active(ids)
-    reducer.register("p", p)
-    for run in _passes(traits):
-        for start in range(0, len(run.traits), FLAGS):
-            part = _Pass(run.prop, run.traits[start : start + FLAGS])
-            sql, params, numeric = _scan(part, now, ids)
-            types: dict[str, pa.DataType] = {"pid": pa.int64(), "f": pa.int64()}
-            if " AS ts, " in sql:
-                types |= {"ts": pa.int64(), "id": pa.int64()}
-            if part.prop:
-                types["v"] = pa.string()
-            types |= {x: pa.float64() for x in numeric.values()}
-            e = _read(sql, params, types)
-            reducer.register("e", e)
-            selects = [
-                _reduction(i, trait.pk, definition, numeric.get(definition.property, ""))
-                for i, (trait, definition) in enumerate(part.traits)
-            ]
-            reduced = " UNION ALL ".join(selects)
-            named = {"number_text": _NUMBER_TEXT, "whitespace": _WHITESPACE}
-            used = {k: v for k, v in named.items() if f"${k}" in reduced}
-            result = reducer.sql(reduced, params=used).to_arrow_reader(500_000)
-            with connection.cursor() as cursor, connection.wrap_database_errors:
-                with cursor.cursor.copy(
-                    f"COPY {STAGING} (trait_id, profile_id, value, number, text) FROM STDIN "
-                    "(FORMAT csv)"
-                ) as copy:
-                    for batch in result:
-                        out = io.BytesIO()
-                        pa_csv.write_csv(batch, out, pa_csv.WriteOptions(include_header=False))
-                        copy.write(out.getbuffer())
-            reducer.unregister("e")
-            del e
-    reducer.close()
+    profiles = _q(Profile._meta.db_table)
+    merged = _q(column_of(Profile, "merged_into"))
+    scope = " AND id = ANY(%(ids)s)" if ids is not None else ""
+    with tempfile.TemporaryDirectory(prefix="omnitrail-traits-") as folder:
+        reducer = duckdb.connect(str(Path(folder) / "traits.duckdb"), config={
+            "memory_limit": settings.OMNITRAIL_TRAITS_DUCKDB_MEMORY, "threads": 2,
+            "preserve_insertion_order": False})  # fmt: skip
+        try:
+            active = f"SELECT id FROM {profiles} WHERE {merged} IS NULL{scope}"
+            _load(reducer, "p", active, {"ids": ids}, {"id": pa.int64()})
+            for run in _passes(traits):
+                for start in range(0, len(run.traits), FLAGS):
+                    _stage_pass(reducer, _Pass(run.prop, run.traits[start : start + FLAGS]),
+                                ids, now)  # fmt: skip
+        finally:
+            reducer.close()
+
+
+def _stage_pass(
+    reducer: duckdb.DuckDBPyConnection, part: _Pass, ids: list[int] | None, now: datetime
+) -> None:
+    sql, params, numeric = _scan(part, now, ids)
+    types: dict[str, pa.DataType] = {"pid": pa.int64(), "f": pa.int64()}
+    if " AS ts, " in sql:
+        types |= {"ts": pa.int64(), "id": pa.int64()}
+    if part.prop:
+        types["v"] = pa.string()
+    types |= {x: pa.float64() for x in numeric.values()}
+    _load(reducer, "e", sql, params, types)
+    selects = [
+        _reduction(i, trait.pk, definition, numeric.get(definition.property, ""))
+        for i, (trait, definition) in enumerate(part.traits)
+    ]
+    reduced = " UNION ALL ".join(selects)
+    named = {"number_text": _NUMBER_TEXT, "whitespace": _WHITESPACE}
+    used = {k: v for k, v in named.items() if f"${k}" in reduced}
+    result = reducer.sql(reduced, params=used).to_arrow_reader(500_000)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.cursor.copy(
+            f"COPY {STAGING} (trait_id, profile_id, value, number, text) FROM STDIN (FORMAT csv)"
+        ) as copy:
+            for batch in result:
+                out = io.BytesIO()
+                pa_csv.write_csv(batch, out, pa_csv.WriteOptions(include_header=False))
+                copy.write(out.getbuffer())
+    reducer.execute("DROP TABLE e")
 
 
 def refresh(
