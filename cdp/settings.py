@@ -486,3 +486,8 @@ OMNITRAIL_SEGMENT_BOTS = env.bool("OMNITRAIL_SEGMENT_BOTS", default=False)
 # retrained model or another worker's run; about 1 GB per million records. False: every
 # incremental run reads and cleans all records again (seconds per million).
 OMNITRAIL_MATCH_KEEP_RECORDS = env.bool("OMNITRAIL_MATCH_KEEP_RECORDS", default=True)
+
+# --- traits ---
+# DuckDB's memory for reducing computed traits column-wise (attribution/traits/
+# database.py); past it DuckDB spills its groups to a temporary directory.
+OMNITRAIL_TRAITS_DUCKDB_MEMORY = env.str("OMNITRAIL_TRAITS_DUCKDB_MEMORY", default="1GB")

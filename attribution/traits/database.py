@@ -1,39 +1,42 @@
-"""Computed traits in PostgreSQL, set-based: the traits that read the same property are
-computed together in one statement, one pass over the touchpoints (with aggregates, no
-window functions), into a temporary staging table; then only what changed is written
-to the values table (stale values deleted, changed ones updated in place, new ones
-inserted), so a refresh whose values mostly stay writes few rows and queues few
-foreign-key checks. Nothing per row in Python: memory does not grow with the population.
+"""Computed traits in PostgreSQL, column-wise: per pass (the traits that read the same
+property), one COPY out of only the touchpoints those traits' events need and only the
+columns they read (profile, which traits each row counts for as bit flags, the
+(timestamp, id) order, the value property as type letter + text, the numeric properties'
+numbers), parsed by pyarrow; DuckDB reduces every trait of the pass from those columns
+(in-process, vectorised: PostgreSQL spends 5-10 us a row in each grouping on these
+machines, DuckDB a fraction of that); the values are COPYed into a temporary staging
+table, and only what changed is written to the values table (stale values deleted,
+changed ones updated in place, new ones inserted), so a refresh whose values mostly
+stay writes few rows and queues few foreign-key checks. Memory: the pass's columns and
+DuckDB's groups (bounded by OMNITRAIL_TRAITS_DUCKDB_MEMORY; it spills beyond).
 
 The same definitions as attribution/traits/engine.py (the tests run both against
 hand-computed values):
 - the events: the trait's event name and property values (jsonb equality), inside its
   window and not after `now`, of active profiles, in (timestamp, id) order;
-- a value: the property when it is a string (but ""), a number or a boolean;
+- a value: the property when it is a string (but ""), a number or a boolean; equal
+  values are equal in type and text;
 - numbers: JSON numbers, or text that reads as one (a decimal or exponent form); sums
   and averages rounded to 6 places;
 - most frequent: the highest count, the earliest first seen among equals; unique: the
   distinct values in order of first appearance (the first UNIQUE_KEPT kept; the count is
   exact); first / last: the value of the earliest / latest event, by (timestamp, id).
-
-One statement: the touchpoints of every trait in it are read once, each row flagged
-with which traits' conditions (event, property values, window) it meets; grouped by
-(profile, property value): per trait how many rows, when first and last seen (as
-(microseconds, id) arrays, which compare like the (timestamp, id) order), the sums,
-minimums and maximums of the numeric properties; then grouped by profile: counters and
-sums add up, the most frequent / first / last / unique values are read off the
-(profile, value) groups in order. Traits on another property of their events get a
-statement (a pass) of their own.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from django.conf import settings
 from django.db import connection
 
@@ -44,7 +47,6 @@ from cdp.services.bulk import column_of
 
 _NUMBER_TEXT = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
 STAGING = "omnitrail_trait_staging"
-PASS = "omnitrail_trait_pass"
 # The sorts and hashes of one refresh (the session's default, 4 MB, spills a million
 # profiles' groups to disk many times over); set for the refresh's transaction only.
 WORK_MEM = "256MB"
@@ -120,35 +122,42 @@ def _condition(i: int, definition: engine.Definition, now: datetime, params: dic
     return "(" + (" AND ".join(matches) or "TRUE") + ")"
 
 
-def _scan(run: _Pass, now: datetime, scoped: bool, params: dict) -> tuple[str, dict[str, str]]:
-    """The SELECT of the pass's touchpoints, each read once: pid, v (the value
-    property), c0, c1, ... (counts for the i-th trait), x0, ... (a numeric property's
-    number), ok (v is a value), k (its (timestamp, id) order, as an array: the epoch's
-    float8 keeps microseconds apart until the year 2255). Returns it and the numeric
-    properties' columns."""
+FLAGS = 62  # traits per pass at most: one bit each of a bigint
+_BLOCK_BYTES = 64 * 2**20  # CSV parsed by pyarrow a block at a time
+_WHITESPACE = " \t\n\r\x0b\x0c"
+
+
+def _scan(run: _Pass, now: datetime, ids: list[int] | None) -> tuple[str, dict, dict[str, str]]:
+    """The SELECT of the pass's touchpoints, each read once, and its params: pid, f (bit
+    i set: the row counts for the pass's i-th trait), ts and id (the (timestamp, id)
+    order, microseconds since the epoch) when a kind needs the order, v (the value
+    property, its jsonb type's first letter then its text; NULL when not a value),
+    x0, ... (a numeric property's number). Returns it and the numeric properties'
+    columns."""
     t = _columns()
-    scan = [
-        f"{t['profile']} AS pid",
-        f"{t['properties']} -> %(prop)s AS v" if run.prop else "NULL::jsonb AS v",
-    ]
-    params["prop"] = run.prop
+    params: dict[str, Any] = {"now": now, "number_text": _NUMBER_TEXT}
+    scan = [f"{t['profile']} AS pid"]
     conditions = []
     numeric: dict[str, str] = {}  # property -> its column
+    flags = []
     for i, (_, definition) in enumerate(run.traits):
         condition = _condition(i, definition, now, params)
         conditions.append(condition)
-        scan.append(f"{condition} AS c{i}")
+        flags.append(f"(CASE WHEN {condition} THEN {1 << i} ELSE 0 END)")
         if definition.kind in NUMERIC_KINDS and definition.property not in numeric:
-            x = numeric[definition.property] = f"x{len(numeric)}"
-            params[f"{x}_prop"] = definition.property
-            scan.append(_number(f"({t['properties']} -> %({x}_prop)s)") + f" AS {x}")
-    if run.prop:
-        scan.append(
-            f"jsonb_typeof({t['properties']} -> %(prop)s) IN ('string', 'number', 'boolean') "
-            f"AND {t['properties']} -> %(prop)s <> '\"\"'::jsonb AS ok"
-        )
+            numeric[definition.property] = f"x{len(numeric)}"
+    scan.append(f"({' | '.join(flags)})::bigint AS f")
     if any(d.kind in ("most_frequent", "first", "last", "unique") for _, d in run.traits):
-        scan.append(f"ARRAY[date_part('epoch', {t['timestamp']}), {t['id']}] AS k")
+        scan += [
+            f"(date_part('epoch', {t['timestamp']}) * 1000000)::bigint AS ts",
+            f"{t['id']} AS id",
+        ]
+    if run.prop:  # its JSON text (jsonb's, canonical: equal values, equal texts)
+        scan.append(f"({t['properties']} -> %(prop)s)::text AS v")
+        params["prop"] = run.prop
+    for prop, x in numeric.items():
+        params[f"{x}_prop"] = prop
+        scan.append(_number(f"({t['properties']} -> %({x}_prop)s)") + f" AS {x}")
     where = [f"{t['timestamp']} <= %(now)s", f"{t['profile']} IS NOT NULL"]
     if not settings.OMNITRAIL_SEGMENT_BOTS:  # bots' and crawlers' events (cdp enrichment)
         where.append(f"NOT {t['is_bot']}")
@@ -160,95 +169,192 @@ def _scan(run: _Pass, now: datetime, scoped: bool, params: dict) -> tuple[str, d
     if all(s is not None for s in starts):
         where.append(f"{t['timestamp']} >= %(earliest)s")
         params["earliest"] = min(s for s in starts if s is not None)
-    if scoped:
+    if ids is not None:
         where.append(f"{t['profile']} = ANY(%(ids)s)")
+        params["ids"] = ids
     where.append("(" + " OR ".join(conditions) + ")")
     sql = f"SELECT {', '.join(scan)} FROM {_q(Touchpoint._meta.db_table)} t WHERE "
-    return sql + " AND ".join(where), numeric
+    return sql + " AND ".join(where), params, numeric
 
 
-@dataclass
-class _Parts:
-    groups: list[str] = field(default_factory=list)  # by (profile, value)
-    per_profile: list[str] = field(default_factory=list)  # then by profile
-    direct: list[str] = field(default_factory=list)  # by profile, straight from the rows
-    stored: list[str] = field(default_factory=list)  # (trait, value, number, text)
+_DUCKDB_TYPES = {pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.string(): "VARCHAR"}
 
 
-def _numeric_parts(i: int, kind: str, x: str, parts: _Parts) -> None:
-    if kind in ("sum", "average"):
-        parts.groups += [f"sum({x}) FILTER (WHERE c{i}) AS s{i}",
-                         f"count({x}) FILTER (WHERE c{i}) AS m{i}"]  # fmt: skip
-        total = f"sum(s{i})" if kind == "sum" else f"sum(s{i}) / nullif(sum(m{i}), 0)::float8"
-        parts.per_profile.append(f"round(({total})::numeric, 6)::float8 AS r{i}")
-        reduce = "sum" if kind == "sum" else "avg"
-        parts.direct.append(f"round({reduce}({x}) FILTER (WHERE c{i})::numeric, 6)::float8 AS r{i}")
-    else:
-        parts.groups.append(f"{kind}({x}) FILTER (WHERE c{i}) AS e{i}")
-        parts.per_profile.append(f"{kind}(e{i}) AS r{i}")
-        parts.direct.append(f"{kind}({x}) FILTER (WHERE c{i}) AS r{i}")
-    parts.stored.append(f"%(trait{i})s, to_jsonb(r{i}), r{i}, r{i}::text")
+def _load(
+    reducer: duckdb.DuckDBPyConnection, name: str, sql: str, params: dict,
+    types: dict[str, pa.DataType],
+) -> None:  # fmt: skip
+    """COPY the rows of `sql` out as CSV into the DuckDB table `name`, parsed by pyarrow
+    a block at a time: no Python object per value, never the whole CSV in memory, and
+    the table in DuckDB's storage (compressed, spilled to its file beyond its memory)."""
+    columns = ", ".join(f"{column} {_DUCKDB_TYPES[kind]}" for column, kind in types.items())
+    reducer.execute(f"CREATE OR REPLACE TABLE {name} ({columns})")
+    block: list[bytes] = []
+    size = 0
+    options = (
+        pa_csv.ReadOptions(column_names=list(types)),
+        pa_csv.ParseOptions(newlines_in_values=True),
+        pa_csv.ConvertOptions(column_types=types, strings_can_be_null=True),
+    )
+
+    def parse() -> None:
+        data = b"".join(block)
+        block.clear()
+        reducer.register("block", pa_csv.read_csv(pa.BufferReader(data), *options))
+        reducer.execute(f"INSERT INTO {name} SELECT * FROM block")
+        reducer.unregister("block")
+
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
+            for row in copy:  # PostgreSQL sends COPY data one whole row per message
+                block.append(bytes(row))
+                size += len(row)
+                if size >= _BLOCK_BYTES:
+                    parse()
+                    size = 0
+    if block:
+        parse()
 
 
-def _value_parts(i: int, kind: str, parts: _Parts) -> None:
-    seen = f"FILTER (WHERE c{i} AND ok)"
-    parts.groups.append(f"count(*) {seen} AS b{i}")
-    if kind in ("most_frequent", "first", "unique"):
-        parts.groups.append(f"min(k) {seen} AS f{i}")
-    if kind == "last":
-        parts.groups.append(f"max(k) {seen} AS l{i}")
-    has = f"FILTER (WHERE b{i} > 0)"
-    if kind == "unique_count":
-        parts.per_profile.append(f"count(*) {has} AS r{i}")
-        parts.stored.append(f"%(trait{i})s, to_jsonb(NULLIF(r{i}, 0)), r{i}::float8, r{i}::text")
-    elif kind == "unique":
-        parts.per_profile += [
-            f"(array_agg(v ORDER BY f{i}) {has})[1:%(kept)s] AS r{i}",
-            f"array_to_string((array_agg({_text('v')} ORDER BY f{i}) {has})[1:%(kept)s], ', ') "
-            f"AS u{i}",
-        ]
-        parts.stored.append(f"%(trait{i})s, to_jsonb(r{i}), cardinality(r{i})::float8, u{i}")
-    else:
-        order = {"most_frequent": f"b{i} DESC, f{i}", "first": f"f{i}", "last": f"l{i} DESC"}
-        parts.per_profile.append(f"(array_agg(v ORDER BY {order[kind]}) {has})[1] AS r{i}")
-        parts.stored.append(f"%(trait{i})s, r{i}, {_number(f'r{i}')}, {_text(f'r{i}')}")
+_IS_VALUE = "v IS NOT NULL AND v[1] NOT IN ('n', '{', '[') AND v <> '\"\"'"
 
 
-def _statement(run: _Pass, now: datetime, scoped: bool) -> tuple[str, list[str], dict[str, Any]]:
-    """The SELECT of each profile's results of the pass's traits (r0, r1, ...), and per
-    trait the (trait, value, number, text) it stores, of those columns."""
-    params: dict[str, Any] = {"now": now, "number_text": _NUMBER_TEXT, "kept": engine.UNIQUE_KEPT}
-    scan, numeric = _scan(run, now, scoped, params)
-    parts = _Parts()
-    for i, (trait, definition) in enumerate(run.traits):
-        params[f"trait{i}"] = trait.pk
-        if definition.kind == "count":
-            parts.groups.append(f"count(*) FILTER (WHERE c{i}) AS n{i}")
-            parts.per_profile.append(f"sum(n{i}) AS r{i}")
-            parts.direct.append(f"count(*) FILTER (WHERE c{i}) AS r{i}")
-            n = f"COALESCE(r{i}, 0)"
-            parts.stored.append(f"%(trait{i})s, to_jsonb({n}), {n}::float8, {n}::text")
-        elif definition.kind in NUMERIC_KINDS:
-            _numeric_parts(i, definition.kind, numeric[definition.property], parts)
-        else:
-            _value_parts(i, definition.kind, parts)
-    if run.prop:
-        computed = (
-            f"SELECT pid, {', '.join(parts.per_profile)} FROM ("
-            f"SELECT pid, v, {', '.join(parts.groups)} FROM ({scan}) e GROUP BY pid, v"
-            ") g GROUP BY pid"
+def _value_number(v: str) -> str:
+    """The number of the JSON value `v` (engine._number): a JSON number, or a string
+    that reads as one."""
+    return (
+        f"CASE WHEN {v}[1] = '\"' THEN CASE WHEN regexp_full_match(json_extract_string({v}, "
+        f"'$'), $number_text) THEN TRY_CAST(trim(json_extract_string({v}, '$'), $whitespace) "
+        f"AS DOUBLE) END WHEN {v}[1] NOT IN ('t', 'f') THEN TRY_CAST({v} AS DOUBLE) END"
+    )
+
+
+def _value_text(v: str) -> str:
+    """The text of the JSON value `v` (str() of the Python value: True / False)."""
+    return (
+        f"CASE {v}[1] WHEN '\"' THEN json_extract_string({v}, '$') WHEN 't' THEN 'True' "
+        f"WHEN 'f' THEN 'False' ELSE {v} END"
+    )
+
+
+def _float_text(r: str) -> str:
+    """A float8's text as PostgreSQL writes it (a whole number without '.0')."""
+    return (
+        f"CASE WHEN {r} = trunc({r}) AND abs({r}) < 1e15 THEN CAST(CAST({r} AS BIGINT) AS "
+        f"VARCHAR) ELSE CAST({r} AS VARCHAR) END"
+    )
+
+
+def _reduction(i: int, trait_id: int, definition: engine.Definition, x: str) -> str:
+    """The DuckDB SELECT of the i-th trait's (trait, profile, value, number, text) over
+    the pass's rows `e` and the active profiles `p`."""
+    mask = f"(f >> {i}) & 1 = 1"
+    kind = definition.kind
+    if kind == "count":
+        n = "COALESCE(c.n, 0)"
+        return (
+            f"SELECT {trait_id}, p.id, CAST({n} AS VARCHAR), CAST({n} AS DOUBLE), "
+            f"CAST({n} AS VARCHAR) FROM p LEFT JOIN (SELECT pid, count(*) AS n FROM e "
+            f"WHERE {mask} GROUP BY pid) c ON c.pid = p.id"
         )
-    else:
-        computed = f"SELECT pid, {', '.join(parts.direct)} FROM ({scan}) e GROUP BY pid"
+    if kind in NUMERIC_KINDS:
+        reduce = {"sum": f"round(sum({x}), 6)", "average": f"round(avg({x}), 6)",
+                  "min": f"min({x})", "max": f"max({x})"}[kind]  # fmt: skip
+        r = "c.r"
+        return (
+            f"SELECT {trait_id}, p.id, {_float_text(r)}, {r}, {_float_text(r)} FROM p JOIN "
+            f"(SELECT pid, {reduce} AS r FROM e WHERE {mask} AND {x} IS NOT NULL GROUP BY pid) "
+            "c ON c.pid = p.id"
+        )
+    values = f"e WHERE {mask} AND {_IS_VALUE}"
+    if kind in ("first", "last"):
+        pick = "arg_min" if kind == "first" else "arg_max"
+        order = "(CAST(ts AS HUGEINT) << 64) | id"  # (timestamp, id), as one number
+        source = f"SELECT pid, {pick}(v, {order}) AS r FROM {values} GROUP BY pid"
+    else:  # by (profile, value): how often, first seen when
+        groups = (
+            (
+                f"SELECT pid, v, count(*) AS n, min((CAST(ts AS HUGEINT) << 64) | id) AS s "
+                f"FROM {values} GROUP BY pid, v"
+            )
+            if kind != "unique_count"
+            else f"SELECT DISTINCT pid, v FROM {values}"
+        )
+        if kind == "unique_count":
+            r = "c.r"
+            return (
+                f"SELECT {trait_id}, p.id, CAST({r} AS VARCHAR), CAST({r} AS DOUBLE), "
+                f"CAST({r} AS VARCHAR) FROM p JOIN (SELECT pid, count(*) AS r FROM ({groups}) "
+                "g GROUP BY pid) c ON c.pid = p.id"
+            )
+        if kind == "unique":
+            kept = (
+                f"SELECT pid, list(v ORDER BY s)[1:{engine.UNIQUE_KEPT}] AS r FROM ({groups}) g "
+                "GROUP BY pid"
+            )
+            return (
+                f"SELECT {trait_id}, p.id, '[' || array_to_string(c.r, ',') || ']', "
+                "CAST(len(c.r) AS DOUBLE), left(array_to_string("
+                f"list_transform(c.r, lambda u: {_value_text('u')}), ', '), 255) FROM p JOIN "
+                f"({kept}) c ON c.pid = p.id"
+            )
+        source = f"SELECT pid, first(v ORDER BY n DESC, s) AS r FROM ({groups}) g GROUP BY pid"
+    return (
+        f"SELECT {trait_id}, p.id, c.r, {_value_number('c.r')}, "
+        f"left({_value_text('c.r')}, 255) FROM p JOIN ({source}) c ON c.pid = p.id"
+    )
+
+
+def _stage(
+    traits: Sequence[tuple[Any, engine.Definition]], ids: list[int] | None, now: datetime
+) -> None:
+    """Compute the traits' values of the active profiles (of `ids`) into STAGING."""
     profiles = _q(Profile._meta.db_table)
     merged = _q(column_of(Profile, "merged_into"))
-    if any(d.kind == "count" for _, d in run.traits):  # every active profile: 0 if none
-        scope = " AND p.id = ANY(%(ids)s)" if scoped else ""
-        source = f"{profiles} p LEFT JOIN ({computed}) f ON f.pid = p.id"
-        source += f" WHERE p.{merged} IS NULL{scope}"
-    else:
-        source = f"({computed}) f JOIN {profiles} p ON p.id = f.pid AND p.{merged} IS NULL"
-    return f"SELECT p.id AS profile, f.* FROM {source}", parts.stored, params
+    scope = " AND id = ANY(%(ids)s)" if ids is not None else ""
+    with tempfile.TemporaryDirectory(prefix="omnitrail-traits-") as folder:
+        reducer = duckdb.connect(str(Path(folder) / "traits.duckdb"), config={
+            "memory_limit": settings.OMNITRAIL_TRAITS_DUCKDB_MEMORY, "threads": 2,
+            "preserve_insertion_order": False})  # fmt: skip
+        try:
+            active = f"SELECT id FROM {profiles} WHERE {merged} IS NULL{scope}"
+            _load(reducer, "p", active, {"ids": ids}, {"id": pa.int64()})
+            for run in _passes(traits):
+                for start in range(0, len(run.traits), FLAGS):
+                    _stage_pass(reducer, _Pass(run.prop, run.traits[start : start + FLAGS]),
+                                ids, now)  # fmt: skip
+        finally:
+            reducer.close()
+
+
+def _stage_pass(
+    reducer: duckdb.DuckDBPyConnection, part: _Pass, ids: list[int] | None, now: datetime
+) -> None:
+    sql, params, numeric = _scan(part, now, ids)
+    types: dict[str, pa.DataType] = {"pid": pa.int64(), "f": pa.int64()}
+    if " AS ts, " in sql:
+        types |= {"ts": pa.int64(), "id": pa.int64()}
+    if part.prop:
+        types["v"] = pa.string()
+    types |= {x: pa.float64() for x in numeric.values()}
+    _load(reducer, "e", sql, params, types)
+    selects = [
+        _reduction(i, trait.pk, definition, numeric.get(definition.property, ""))
+        for i, (trait, definition) in enumerate(part.traits)
+    ]
+    reduced = " UNION ALL ".join(selects)
+    named = {"number_text": _NUMBER_TEXT, "whitespace": _WHITESPACE}
+    used = {k: v for k, v in named.items() if f"${k}" in reduced}
+    result = reducer.sql(reduced, params=used).to_arrow_reader(500_000)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.cursor.copy(
+            f"COPY {STAGING} (trait_id, profile_id, value, number, text) FROM STDIN (FORMAT csv)"
+        ) as copy:
+            for batch in result:
+                out = io.BytesIO()
+                pa_csv.write_csv(batch, out, pa_csv.WriteOptions(include_header=False))
+                copy.write(out.getbuffer())
+    reducer.execute("DROP TABLE e")
 
 
 def refresh(
@@ -265,22 +371,7 @@ def refresh(
             f"CREATE TEMPORARY TABLE {STAGING} (trait_id bigint NOT NULL, "
             "profile_id bigint NOT NULL, value jsonb, number float8, text varchar(255) NOT NULL)"
         )
-        for run in _passes(traits):
-            sql, unpivot, params = _statement(run, now, scoped)
-            if scoped:
-                params["ids"] = ids
-            # A table made by CREATE TABLE AS may be computed by parallel workers (an
-            # INSERT ... SELECT may not, in PostgreSQL 15).
-            cursor.execute(f"DROP TABLE IF EXISTS {PASS}")
-            cursor.execute(f"CREATE TEMPORARY TABLE {PASS} AS {sql}", params)
-            cursor.execute(
-                f"INSERT INTO {STAGING} (trait_id, profile_id, value, number, text) "
-                "SELECT trait, pid, value, number, left(COALESCE(text, ''), 255) FROM ("
-                + " UNION ALL ".join(f"SELECT profile, {stored} FROM {PASS}" for stored in unpivot)
-                + ") u(pid, trait, value, number, text) WHERE value IS NOT NULL",
-                params,
-            )
-            cursor.execute(f"DROP TABLE {PASS}")
+        _stage(traits, ids, now)
         cursor.execute(f"ANALYZE {STAGING}")  # (autovacuum never sees temporary tables)
         # Every profile: hash joins between the staging table and the values. A nested
         # loop over a values table the statistics say is empty (the first refresh)

@@ -62,8 +62,22 @@ class ProfileTraitValue(models.Model):
     """A profile's value of a computed trait: `value` as shown (a number, a text, a list
     of unique values); `number` and `text` the forms segment rules compare."""
 
-    profile = models.ForeignKey("cdp.Profile", on_delete=models.CASCADE, related_name="+")
-    trait = models.ForeignKey(ComputedTrait, on_delete=models.CASCADE, related_name="values")
+    # No index of their own (db_index=False): "trait_values_of_profile" is the profile's,
+    # "one_value_per_trait" (trait, profile) the trait's; each one more index costs
+    # every value written (a million profiles' first refresh writes millions). No
+    # foreign-key constraint in the database either (db_constraint=False): PostgreSQL
+    # checks one per row written, deferred to COMMIT, minutes for a first refresh of
+    # millions of values. Deleting a profile or a trait through Django still deletes
+    # its values (on_delete=CASCADE is Django's); a value left by a profile deleted
+    # during a refresh goes at the next full refresh (it deletes what it did not compute).
+    profile = models.ForeignKey(
+        "cdp.Profile", on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
+    trait = models.ForeignKey(
+        ComputedTrait, on_delete=models.CASCADE, related_name="values", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     value = models.JSONField(null=True)
     number = models.FloatField(null=True, blank=True)
     text = models.CharField(max_length=255, blank=True)

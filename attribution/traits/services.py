@@ -1,6 +1,7 @@
 """Computed traits, stored: every active profile's value of every active trait,
-computed set-based in PostgreSQL (attribution/traits/database.py: one pass over the
-touchpoints per property the traits read, then only the changed values written), or on
+computed column-wise on PostgreSQL (attribution/traits/database.py: per property the
+traits read, one COPY out of the needed columns reduced by DuckDB, then only the changed
+values written), or on
 SQLite a chunk of profiles at a time in Python (their events read, reduced, written,
 dropped); either way memory stays bounded at any population size.
 Recomputed for the changed profiles

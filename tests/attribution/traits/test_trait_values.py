@@ -170,3 +170,12 @@ def test_every_path_gives_the_hand_computed_values(ties, monkeypatch):
     ProfileTraitValue.objects.filter(profile_id=ties["bob"], trait__key="skus").delete()
     refresh_traits(ids, now=NOW)
     assert _stored(ids) == full
+
+
+def test_deleting_a_profile_or_a_trait_deletes_its_values(zoe):
+    # (The values table has no foreign-key constraint in the database: Django cascades.)
+    ComputedTrait.objects.get(key="sum").delete()
+    assert not ProfileTraitValue.objects.filter(trait__key="sum").exists()
+    assert ProfileTraitValue.objects.filter(profile_id=zoe).count() == len(KINDS) - 1
+    Profile.objects.filter(pk=zoe).delete()
+    assert not ProfileTraitValue.objects.filter(profile_id=zoe).exists()
