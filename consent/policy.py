@@ -25,7 +25,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from cdp.id_filters import ids_in
+from cdp.id_filters import id_array, ids_in
 from cdp.models import Profile
 from consent.engine import state as engine
 from consent.errors import UnknownPurpose
@@ -123,7 +123,8 @@ def answers_in_one_query(
         latest AS (
             SELECT DISTINCT ON (r.profile_id, r.purpose_id) r.profile_id, r.purpose_id, r.status
             FROM {records} r
-            WHERE r.profile_id = ANY(%(all)s) AND r.purpose_id = ANY(%(purposes)s)
+            WHERE r.profile_id = ANY(%(all)s::bigint[])
+              AND r.purpose_id = ANY(%(purposes)s::bigint[])
               AND r.given_at <= %(at)s AND (r.expires_at IS NULL OR r.expires_at > %(at)s)
             ORDER BY r.profile_id, r.purpose_id, r.given_at DESC, r.id DESC
         ),
@@ -142,11 +143,11 @@ def answers_in_one_query(
         WHERE %(granted_too)s OR c.state IS DISTINCT FROM '{engine.GRANTED}'
     """
     params: dict[str, Any] = {
-        "ids": sorted(ids),
-        "members": [m for m, _ in merged],
-        "roots": [r for _, r in merged],
-        "all": sorted(root_of),
-        "purposes": [p.pk for p in purposes],
+        "ids": id_array(sorted(ids)),
+        "members": id_array(m for m, _ in merged),
+        "roots": id_array(r for _, r in merged),
+        "all": id_array(sorted(root_of)),
+        "purposes": id_array(p.pk for p in purposes),
         "at": at,
         "granted_too": granted_too,
     }
