@@ -9,12 +9,19 @@ chunk (18.8 s against 0.8 s for the consent of one 1M-profile segment). Other da
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from django.db import connection
 from django.db.models import Field, ForeignObject, Lookup, Q
 
 from cdp.engine.batches import id_batches
+
+
+def id_array(ids: Iterable[int]) -> str:
+    """The ids as one PostgreSQL array literal, `{1,2,3}` (to cast `::bigint[]`): a
+    string the driver sends as it is, where a list of 700,000 ints costs it seconds to
+    adapt one by one."""
+    return "{" + ",".join(map(str, ids)) + "}"
 
 
 class AnyOf(Lookup):
@@ -24,7 +31,10 @@ class AnyOf(Lookup):
     prepare_rhs = False
 
     def get_db_prep_lookup(self, value, connection):
-        return "%s", [list(value)]
+        values = list(value)
+        if all(type(v) is int for v in values):
+            return "%s::bigint[]", [id_array(values)]
+        return "%s", [values]
 
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)

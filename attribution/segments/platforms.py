@@ -34,6 +34,7 @@ nobody and count as an identifier).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -61,6 +62,7 @@ def sha256(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest() if value else ""
 
 
+@functools.lru_cache(maxsize=4096)
 def country_code(value: str | None) -> str:
     """ISO 3166-1 alpha-2 (upper case) of a code or a country's name; "" if unknown."""
     text = (value or "").strip()
@@ -107,6 +109,7 @@ def google_email(email: str | None) -> str:
     return f"{local}@{domain}"
 
 
+@functools.lru_cache(maxsize=65536)
 def google_name(name: str | None) -> str:
     """Lower-cased, trimmed, without a leading title or a trailing suffix."""
     words = _SPACE.split((name or "").strip().lower())
@@ -136,11 +139,13 @@ def meta_phone(phone: str | None, country: str | None = None) -> str:
     return e164(phone, country).lstrip("+")
 
 
+@functools.lru_cache(maxsize=65536)
 def meta_name(name: str | None) -> str:
     """Lower-cased letters only (accents kept as UTF-8), no punctuation or spaces."""
     return "".join(c for c in (name or "").lower() if c.isalpha())
 
 
+@functools.lru_cache(maxsize=65536)
 def _ascii_letters(text: str | None) -> str:
     folded = unicodedata.normalize("NFKD", (text or "").lower())
     return "".join(c for c in folded if "a" <= c <= "z")
@@ -153,6 +158,7 @@ def meta_zip(zip_code: str | None, country: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)
 def meta_state(state: str | None, country: str) -> str:
     text = (state or "").strip()
     if country == "US" and text:
@@ -198,25 +204,40 @@ class Person:
 
     @classmethod
     def of(cls, identifiers: Mapping[str, str], traits: Mapping[str, object]) -> Person:
-        def trait(*names: str) -> str:
-            for name in names:
-                value = traits.get(name)
-                if value not in (None, ""):
-                    return str(value)
-            return ""
-
         return cls(
-            email=identifiers.get("email", "") or trait("email"),
-            phone=identifiers.get("phone", "") or trait("phone"),
-            first_name=trait("first_name", "firstName"),
-            last_name=trait("last_name", "lastName"),
-            postal_code=trait("postal_code", "zip", "postalCode"),
-            city=trait("city"),
-            state=trait("state"),
-            country=trait("country"),
-            birthday=trait("birthday", "date_of_birth", "birth_date"),
-            gender=trait("gender"),
+            email=identifiers.get("email", "") or _trait(traits, _EMAIL),
+            phone=identifiers.get("phone", "") or _trait(traits, _PHONE),
+            first_name=_trait(traits, _FIRST_NAME),
+            last_name=_trait(traits, _LAST_NAME),
+            postal_code=_trait(traits, _POSTAL_CODE),
+            city=_trait(traits, _CITY),
+            state=_trait(traits, _STATE),
+            country=_trait(traits, _COUNTRY),
+            birthday=_trait(traits, _BIRTHDAY),
+            gender=_trait(traits, _GENDER),
         )
+
+
+# The traits each field is read from, the first set one winning.
+_EMAIL, _PHONE, _CITY, _STATE, _COUNTRY, _GENDER = (
+    ("email",),
+    ("phone",),
+    ("city",),
+    ("state",),
+    ("country",),
+    ("gender",),
+)
+_FIRST_NAME, _LAST_NAME = ("first_name", "firstName"), ("last_name", "lastName")
+_POSTAL_CODE = ("postal_code", "zip", "postalCode")
+_BIRTHDAY = ("birthday", "date_of_birth", "birth_date")
+
+
+def _trait(traits: Mapping[str, object], names: tuple[str, ...]) -> str:
+    for name in names:
+        value = traits.get(name)
+        if value is not None and value != "":
+            return str(value)
+    return ""
 
 
 def google_row(person: Person) -> dict[str, str]:
