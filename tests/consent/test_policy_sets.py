@@ -8,6 +8,7 @@ person (records gone, identifiers on the suppression list)."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from cdp.models import Profile
@@ -120,6 +121,14 @@ def test_every_rule_gives_the_hand_worked_answer_read_as_a_set_or_per_profile(pe
     assert decisions(opt_in, [ids["expired_grant_gb"]], at=AT)[ids["expired_grant_gb"]][0] is None
 
 
+# The one query is PostgreSQL's; other databases answer per profile (the test above
+# holds both paths to the hand-worked answers on each database).
+only_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the one consent query is PostgreSQL's"
+)
+
+
+@only_postgres
 def test_the_one_query_and_the_engine_per_profile_answer_the_same(people):
     ids, both = people
     for granted_too in (True, False):
@@ -131,6 +140,7 @@ def test_the_one_query_and_the_engine_per_profile_answer_the_same(people):
         assert len(in_sql) == (2 * len(ids) if granted_too else 2 * len(ids) - 6)
 
 
+@only_postgres
 def test_many_purposes_refuse_in_one_read(people, django_assert_max_num_queries):
     ids, both = people
     with django_assert_max_num_queries(3):  # who is merged in (twice), then the one read
