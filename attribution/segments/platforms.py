@@ -205,34 +205,21 @@ class Person:
     @classmethod
     def of(cls, identifiers: Mapping[str, str], traits: Mapping[str, object]) -> Person:
         return cls(
-            email=identifiers.get("email", "") or _trait(traits, _EMAIL),
-            phone=identifiers.get("phone", "") or _trait(traits, _PHONE),
-            first_name=_trait(traits, _FIRST_NAME),
-            last_name=_trait(traits, _LAST_NAME),
-            postal_code=_trait(traits, _POSTAL_CODE),
-            city=_trait(traits, _CITY),
-            state=_trait(traits, _STATE),
-            country=_trait(traits, _COUNTRY),
-            birthday=_trait(traits, _BIRTHDAY),
-            gender=_trait(traits, _GENDER),
+            email=identifiers.get("email", "") or _trait(traits, "email"),
+            phone=identifiers.get("phone", "") or _trait(traits, "phone"),
+            first_name=_trait(traits, "first_name", "firstName"),
+            last_name=_trait(traits, "last_name", "lastName"),
+            postal_code=_trait(traits, "postal_code", "zip", "postalCode"),
+            city=_trait(traits, "city"),
+            state=_trait(traits, "state"),
+            country=_trait(traits, "country"),
+            birthday=_trait(traits, "birthday", "date_of_birth", "birth_date"),
+            gender=_trait(traits, "gender"),
         )
 
 
-# The traits each field is read from, the first set one winning.
-_EMAIL, _PHONE, _CITY, _STATE, _COUNTRY, _GENDER = (
-    ("email",),
-    ("phone",),
-    ("city",),
-    ("state",),
-    ("country",),
-    ("gender",),
-)
-_FIRST_NAME, _LAST_NAME = ("first_name", "firstName"), ("last_name", "lastName")
-_POSTAL_CODE = ("postal_code", "zip", "postalCode")
-_BIRTHDAY = ("birthday", "date_of_birth", "birth_date")
-
-
-def _trait(traits: Mapping[str, object], names: tuple[str, ...]) -> str:
+def _trait(traits: Mapping[str, object], *names: str) -> str:
+    """The first of the traits `names` that is set, as text ("" if none is)."""
     for name in names:
         value = traits.get(name)
         if value is not None and value != "":

@@ -127,6 +127,11 @@ _BLOCK_BYTES = 64 * 2**20  # CSV parsed by pyarrow a block at a time
 _WHITESPACE = " \t\n\r\x0b\x0c"
 
 
+def _needs_order(run: _Pass) -> bool:
+    """Whether a trait of the pass reads the (timestamp, id) order of its rows."""
+    return any(d.kind in ("most_frequent", "first", "last", "unique") for _, d in run.traits)
+
+
 def _scan(run: _Pass, now: datetime, ids: list[int] | None) -> tuple[str, dict, dict[str, str]]:
     """The SELECT of the pass's touchpoints, each read once, and its params: pid, f (bit
     i set: the row counts for the pass's i-th trait), ts and id (the (timestamp, id)
@@ -147,7 +152,7 @@ def _scan(run: _Pass, now: datetime, ids: list[int] | None) -> tuple[str, dict, 
         if definition.kind in NUMERIC_KINDS and definition.property not in numeric:
             numeric[definition.property] = f"x{len(numeric)}"
     scan.append(f"({' | '.join(flags)})::bigint AS f")
-    if any(d.kind in ("most_frequent", "first", "last", "unique") for _, d in run.traits):
+    if _needs_order(run):
         scan += [
             f"(date_part('epoch', {t['timestamp']}) * 1000000)::bigint AS ts",
             f"{t['id']} AS id",
@@ -181,9 +186,12 @@ _DUCKDB_TYPES = {pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.string(): "VAR
 
 
 def _load(
-    reducer: duckdb.DuckDBPyConnection, name: str, sql: str, params: dict,
+    reducer: duckdb.DuckDBPyConnection,
+    name: str,
+    sql: str,
+    params: dict,
     types: dict[str, pa.DataType],
-) -> None:  # fmt: skip
+) -> None:
     """COPY the rows of `sql` out as CSV into the DuckDB table `name`, parsed by pyarrow
     a block at a time: no Python object per value, never the whole CSV in memory, and
     the table in DuckDB's storage (compressed, spilled to its file beyond its memory)."""
@@ -258,8 +266,12 @@ def _reduction(i: int, trait_id: int, definition: engine.Definition, x: str) -> 
             f"WHERE {mask} GROUP BY pid) c ON c.pid = p.id"
         )
     if kind in NUMERIC_KINDS:
-        reduce = {"sum": f"round(sum({x}), 6)", "average": f"round(avg({x}), 6)",
-                  "min": f"min({x})", "max": f"max({x})"}[kind]  # fmt: skip
+        reduce = {
+            "sum": f"round(sum({x}), 6)",
+            "average": f"round(avg({x}), 6)",
+            "min": f"min({x})",
+            "max": f"max({x})",
+        }[kind]
         r = "c.r"
         return (
             f"SELECT {trait_id}, p.id, {_float_text(r)}, {r}, {_float_text(r)} FROM p JOIN "
@@ -313,16 +325,22 @@ def _stage(
     merged = _q(column_of(Profile, "merged_into"))
     scope = " AND id = ANY(%(ids)s)" if ids is not None else ""
     with tempfile.TemporaryDirectory(prefix="omnitrail-traits-") as folder:
-        reducer = duckdb.connect(str(Path(folder) / "traits.duckdb"), config={
-            "memory_limit": settings.OMNITRAIL_TRAITS_DUCKDB_MEMORY, "threads": 2,
-            "preserve_insertion_order": False})  # fmt: skip
+        reducer = duckdb.connect(
+            str(Path(folder) / "traits.duckdb"),
+            config={
+                "memory_limit": settings.OMNITRAIL_TRAITS_DUCKDB_MEMORY,
+                "threads": 2,
+                "preserve_insertion_order": False,
+            },
+        )
         try:
             active = f"SELECT id FROM {profiles} WHERE {merged} IS NULL{scope}"
             _load(reducer, "p", active, {"ids": ids}, {"id": pa.int64()})
             for run in _passes(traits):
                 for start in range(0, len(run.traits), FLAGS):
-                    _stage_pass(reducer, _Pass(run.prop, run.traits[start : start + FLAGS]),
-                                ids, now)  # fmt: skip
+                    _stage_pass(
+                        reducer, _Pass(run.prop, run.traits[start : start + FLAGS]), ids, now
+                    )
         finally:
             reducer.close()
 
@@ -332,7 +350,7 @@ def _stage_pass(
 ) -> None:
     sql, params, numeric = _scan(part, now, ids)
     types: dict[str, pa.DataType] = {"pid": pa.int64(), "f": pa.int64()}
-    if " AS ts, " in sql:
+    if _needs_order(part):
         types |= {"ts": pa.int64(), "id": pa.int64()}
     if part.prop:
         types["v"] = pa.string()

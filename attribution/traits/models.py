@@ -71,13 +71,19 @@ class ProfileTraitValue(models.Model):
     # its values (on_delete=CASCADE is Django's); a value left by a profile deleted
     # during a refresh goes at the next full refresh (it deletes what it did not compute).
     profile = models.ForeignKey(
-        "cdp.Profile", on_delete=models.CASCADE, related_name="+", db_index=False,
+        "cdp.Profile",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
         db_constraint=False,
-    )  # fmt: skip
+    )
     trait = models.ForeignKey(
-        ComputedTrait, on_delete=models.CASCADE, related_name="values", db_index=False,
+        ComputedTrait,
+        on_delete=models.CASCADE,
+        related_name="values",
+        db_index=False,
         db_constraint=False,
-    )  # fmt: skip
+    )
     value = models.JSONField(null=True)
     number = models.FloatField(null=True, blank=True)
     text = models.CharField(max_length=255, blank=True)
