@@ -193,7 +193,7 @@ def wait_for_rows(count: int, timeout: float = 15) -> list[Touchpoint]:
 
 def check_rows(rows: list[Touchpoint], source: Source, site: str, user_agent: str) -> None:
     by_type = {row.type: row for row in rows}
-    assert sorted(by_type) == ["identify", "page", "track"], [r.type for r in rows]
+    assert sorted(row.type for row in rows) == ["identify", "page", "track"], rows
     page_url = f"{site}/shop/sale.html?{UTM}"
     anonymous_ids = {row.anonymous_id for row in rows}
     assert len(anonymous_ids) == 1 and anonymous_ids != {""}
@@ -276,9 +276,13 @@ def test_rudderstack_js_from_another_origin_stores_every_call(
         assert paths <= {"/beacon/v1/batch"}, paths
     else:
         assert paths == {"/v1/page", "/v1/track", "/v1/identify"}
-    # A beacon's answer is not the page's to read (it has gone); the XHRs' are.
-    assert all(a["status"] == 200 and a["cors"] == site for a in answers if a["method"] == "POST")
-    assert beacon or answers
+    # A beacon's answer is read by no one (the page has gone; Chromium reports it to
+    # Playwright only sometimes, and as the document unloads, not always whole): what the
+    # visitor relies on is the three rows above, each stored once. The XHRs' answers are
+    # the page's to read: each 200, readable from the shop's origin.
+    if not beacon:
+        posts = [a for a in answers if a["method"] == "POST"]
+        assert posts and all(a["status"] == 200 and a["cors"] == site for a in posts), answers
     assert rows[0].extras["channel"] == "web"
 
 
