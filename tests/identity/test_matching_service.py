@@ -60,6 +60,19 @@ def record_id(touchpoint_id: int) -> str:
     return Touchpoint.objects.get(pk=touchpoint_id).context["externalIds"][0]["id"]
 
 
+def arriving_later(records: list[Record], truth: dict) -> tuple[list[Record], list[Record]]:
+    """Two thirds of the people with all their records (to train on), the others with
+    their first record only: (those, the later records of the others)."""
+    earlier: list[Record] = []
+    later: list[Record] = []
+    seen = set()
+    for record in records:
+        person = truth[f"crm-{record.unique_id}"]
+        (later if person in seen and person % 3 == 0 else earlier).append(record)
+        seen.add(person)
+    return earlier, later
+
+
 def scores(truth):
     profiles = {
         value: pk for (kind, value), pk in identifier_profiles().items() if kind == "crm_id"
@@ -187,14 +200,7 @@ def test_nickname_with_same_postcode_and_birthday_is_merged(population, load, de
 def test_incremental_run_matches_new_records_against_existing(population, load, settings):
     settings.OMNITRAIL_MATCH_OVERLAP_SECONDS = 0
     records, truth = population
-    # Two thirds of the people with all their records (to train on), the others with
-    # their first record only; their later records arrive after the full run.
-    earlier, later = [], []
-    seen = set()
-    for record in records:
-        person = truth[f"crm-{record.unique_id}"]
-        (later if person in seen and person % 3 == 0 else earlier).append(record)
-        seen.add(person)
+    earlier, later = arriving_later(records, truth)
     load(earlier)
     full_run()
     before = MatchRun.objects.count()
@@ -312,12 +318,7 @@ def test_incremental_runs_keep_the_records_until_a_full_run_or_a_new_model(
 
     settings.OMNITRAIL_MATCH_OVERLAP_SECONDS = 0
     records, truth = population
-    earlier, later = [], []
-    seen = set()
-    for record in records:
-        person = truth[f"crm-{record.unique_id}"]
-        (later if person in seen and person % 3 == 0 else earlier).append(record)
-        seen.add(person)
+    earlier, later = arriving_later(records, truth)
     parts = [later[index::4] for index in range(4)]
     load(earlier)
     full_run()
