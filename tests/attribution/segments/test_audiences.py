@@ -15,6 +15,7 @@ from attribution.segments.services import refresh_segment, save_segment
 from consent.models import Purpose
 from consent.selectors import profile_by_identifier
 from consent.services import record_consent
+from identity.engine.normalize import normalize_identifier
 
 
 def sha(text: str) -> str:
@@ -109,6 +110,28 @@ def test_google_row_hashes_what_google_hashes_and_keeps_country_and_zip_plain():
         "Country": "US",
         "Zip": "94035",
     }
+
+
+@pytest.mark.parametrize(
+    ("raw", "country"),
+    [
+        ("(800)555-0100", "US"),
+        ("07589 729978", "GB"),
+        ("+44 844 412 4653", ""),
+        ("030 1234567", "DE"),
+    ],
+)
+def test_a_phone_identity_stored_gives_the_row_its_raw_form_gives(raw, country):
+    # Identity stores a phone identifier already in E.164; the rows take it as it is
+    # instead of parsing it again. Same hashes as the raw phone read in its country.
+    stored = normalize_identifier("phone", raw, default_region=country or "US")
+    assert stored and stored.startswith("+")
+    from_identity = platforms.Person.of({"phone": stored}, {"country": country})
+    from_traits = platforms.Person.of({}, {"phone": raw, "country": country})
+    assert from_identity.phone_e164 == stored and from_traits.phone_e164 == ""
+    for make in (platforms.google_row, platforms.meta_row):
+        assert make(from_identity) == make(from_traits)
+    assert platforms.meta_row(from_identity)["phone"] == sha(stored.lstrip("+"))
 
 
 # --- deliveries through the database -------------------------------------------------
