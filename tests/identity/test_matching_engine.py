@@ -80,6 +80,7 @@ LEVEL_LABELS: dict[str, tuple[str, ...]] = {
         "Postcode match",
         "Street and city match",
         "City match",
+        "Street match",
         DIFFERENT,
         MISSING,
     ),
@@ -242,6 +243,31 @@ def test_nickname_with_same_postcode_and_birthday_matches_but_shared_surname_doe
     [strangers] = score_record_pairs(mary, george, model, reference=table)
     assert strangers.match_probability < 0.5
     assert strangers.levels["address"] == "City match"
+
+
+def test_same_street_with_a_mistyped_postcode_and_no_town_is_merged(population, model):
+    # A CRM row without its town whose postcode has a typo: the street says it is the
+    # same address, not a different one.
+    table, _ = population
+    crm = _one(
+        900005, "Elly", "Kranz", street="30 Britten-Jones Drive", postal_code="10836",
+    )  # fmt: skip
+    web = _one(
+        900006, "elly", "kranz", street="30 britten jones dr", city="Springfield",
+        postal_code="10837",
+    )  # fmt: skip
+    [same] = score_record_pairs(crm, web, model, reference=table)
+    assert same.levels["address"] == "Street match"
+    assert same.levels["birthday"] == "Missing"
+    assert same.match_probability > 0.8  # the merge threshold
+
+    moved = _one(
+        900007, "elly", "kranz", street="4 Station Road", city="Springfield",
+        postal_code="10837",
+    )  # fmt: skip
+    [different] = score_record_pairs(crm, moved, model, reference=table)
+    assert different.levels["address"] == DIFFERENT
+    assert different.match_probability < same.match_probability
 
 
 def _first_and_later_records(table: pa.Table, truth: dict[int, int]) -> tuple[pa.Table, pa.Table]:

@@ -175,6 +175,11 @@ def _address_comparison() -> cl.CustomComparison:
                 "Street and city match",
             ),
             _labelled(city, "City match"),
+            # The street alone: a mistyped postcode with the town mistyped or missing
+            # (a CRM row without its town) is still the same street. Without this level
+            # such pairs counted as two different addresses, as much evidence against
+            # as a move; on FEBRL2 that alone cost 13 of the 33 true pairs missed.
+            _labelled(cll.JaroWinklerLevel("street", 0.9), "Street match"),
             _labelled(cll.ElseLevel(), DIFFERENT),
         ],
     )
