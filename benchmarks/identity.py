@@ -207,6 +207,7 @@ def engine_run(records_wanted: int, seed: int) -> dict:
 
     from cdp.site.demo.labelled_records import make_population, pairwise_scores, to_table
     from identity.engine import matching as engine
+    from identity.engine.matching.comparisons import model_rules
 
     figures: dict = {"records": 0}
     cache = os.environ.get("OMNITRAIL_BENCH_CACHE")  # a folder: records and model kept
@@ -242,6 +243,8 @@ def engine_run(records_wanted: int, seed: int) -> dict:
     pairs = engine.predict_pairs(table, model, threshold=THRESHOLD_REVIEW, memory_limit="4GB")
     figures["predict_s"] = time.perf_counter() - started
     figures["pairs"] = len(pairs)
+    figures["comparisons"] = pairs.comparisons
+    figures["narrowed"] = list(pairs.blocking_rules) != model_rules(model)
     clusters = engine.cluster_pairs(
         table["unique_id"].to_pylist(), pairs, threshold=THRESHOLD_MERGE
     )
@@ -253,6 +256,10 @@ def engine_run(records_wanted: int, seed: int) -> dict:
     prepared = engine.without_placeholders(engine.prepare_records(table))
     started = time.perf_counter()
     plain_model = {k: v for k, v in model.items() if k != "omnitrail_training"}  # our notes
+    # The same blocking rules as the product's prediction chose for these records.
+    plain_model["blocking_rules_to_generate_predictions"] = [
+        {"blocking_rule": rule, "sql_dialect": "duckdb"} for rule in pairs.blocking_rules
+    ]
     linker = Linker(DuckDBAPI().register(prepared, dataset_display_name="plain"), plain_model)
     predictions = linker.inference.predict(threshold_match_probability=THRESHOLD_REVIEW)
     counted = predictions.query_sql("SELECT count(*) AS n FROM {this}").as_pyarrow_table()
@@ -331,7 +338,9 @@ def engine_sizes(sizes: list[int], seed: int) -> None:
         f = json.loads(child.stdout.strip().splitlines()[-1])
         print(
             f"splink engine, {f['records']:,} records: train {f['train_s']:.1f} s, "
-            f"predict {f['predict_s']:.1f} s ({f['pairs']:,} pairs >= {THRESHOLD_REVIEW}), "
+            f"predict {f['predict_s']:.1f} s ({f['comparisons']:,} comparisons"
+            f"{', postcode alone narrowed' if f['narrowed'] else ''}; "
+            f"{f['pairs']:,} pairs >= {THRESHOLD_REVIEW}), "
             f"plain Splink predict {f['plain_predict_s']:.1f} s ({f['plain_pairs']:,} pairs), "
             f"precision {f['precision']:.3f} recall {f['recall']:.3f} F1 {f['f1']:.3f}, "
             f"peak RSS {f['peak_rss_mb']:,.0f} MB"

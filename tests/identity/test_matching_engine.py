@@ -402,7 +402,7 @@ def test_kept_records_find_the_pairs_a_fresh_incremental_run_finds(population, m
 
 def test_incremental_blocking_narrows_only_the_postcode_alone():
     from identity.engine.matching import incremental_blocking_rules
-    from identity.engine.matching.incremental import POSTCODE_AND_MORE
+    from identity.engine.matching.comparisons import POSTCODE_AND_MORE
 
     model = build_settings()
     rules = incremental_blocking_rules(model)
@@ -412,6 +412,56 @@ def test_incremental_blocking_narrows_only_the_postcode_alone():
     assert set(POSTCODE_AND_MORE) <= set(rules)
     assert len(rules) == len(stored) - 1 + len(POSTCODE_AND_MORE)
     assert set(stored) - {'l."postal_code" = r."postal_code"'} <= set(rules)
+
+
+def test_a_full_prediction_narrows_the_postcode_alone_only_when_it_compares_too_much():
+    """A postcode shared by many records (a town's one postcode, or a list that has
+    outgrown its postcodes) is blocked on with one more thing; a list spread over many
+    postcodes keeps the postcode alone (FEBRL2: 2.8 pairs a record)."""
+    from identity.engine.matching import blocking_rules_for, prepare_records
+    from identity.engine.matching.comparisons import POSTCODE_ALONE, POSTCODE_ALONE_BUDGET
+
+    model = build_settings()
+
+    def records(per_postcode: int, count: int = 2_100) -> pa.Table:
+        return prepare_records(
+            pa.table(
+                {
+                    "unique_id": list(range(1, count + 1)),
+                    "first_name": [f"ann{i}" for i in range(count)],
+                    "last_name": [f"lee{i}" for i in range(count)],
+                    "postal_code": [f"{i // per_postcode:05d}" for i in range(count)],
+                }
+            )
+        )
+
+    # 21 records a postcode: 210 pairs each, exactly 10 a record: kept.
+    spread = records(2 * POSTCODE_ALONE_BUDGET + 1)
+    assert POSTCODE_ALONE in blocking_rules_for(spread, model)
+    # 22 a postcode: 10.5 a record: narrowed.
+    crowded = blocking_rules_for(records(2 * POSTCODE_ALONE_BUDGET + 2, 2_200), model)
+    assert POSTCODE_ALONE not in crowded and any("postal_code" in rule for rule in crowded)
+
+
+def test_narrowed_rules_compare_fewer_pairs_and_find_the_same_people(
+    population, model, monkeypatch
+):
+    """On the same records, a prediction with the postcode narrowed (the budget set to
+    none, as if the postcodes were crowded) compares fewer pairs, reports the count of
+    the rules it used, and finds the pairs the postcode alone found."""
+    from identity.engine.matching import predict_pairs, prediction
+    from identity.engine.matching.comparisons import POSTCODE_ALONE
+
+    table = population[0]
+    wide = predict_pairs(table, model, threshold=0.8)
+    assert POSTCODE_ALONE in wide.blocking_rules  # this population's postcodes are spread
+    monkeypatch.setattr(prediction, "POSTCODE_ALONE_BUDGET", 0)
+    narrow = predict_pairs(table, model, threshold=0.8)
+    assert POSTCODE_ALONE not in narrow.blocking_rules
+    assert narrow.comparisons < wide.comparisons
+    sure = {(p.left_id, p.right_id) for p in wide if p.match_probability >= 0.95}
+    found = {(p.left_id, p.right_id) for p in narrow if p.match_probability >= 0.95}
+    assert found <= sure and len(found) >= 0.99 * len(sure), (len(found), len(sure))
 
 
 def test_kept_records_reuse_splink_sql_only_for_their_model_and_threshold(population, model):

@@ -15,9 +15,11 @@ The face of the engine, module by module:
 - `columns`: what a record holds and what the model compares (`MATCH_COLUMNS`,
   `COMPARED_TRAITS`);
 - `cleaning`: `prepare_records`, `without_placeholders`;
-- `comparisons`: the comparison levels and blocking rules (`build_settings`);
+- `comparisons`: the comparison levels and blocking rules (`build_settings`,
+  `narrowed_rules`: the postcode alone with one more thing to block on);
 - `training`: `train_model` (`TooFewDuplicates` when there is nothing to learn from);
-- `prediction`: `predict_pairs`, `predict_new_against_existing`, `score_record_pairs`;
+- `prediction`: `predict_pairs`, `predict_new_against_existing`, `score_record_pairs`,
+  `blocking_rules_for` (the rules a full prediction uses on given records);
 - `incremental`: `KeptRecords` (the existing records of incremental runs, cleaned,
   counted and indexed once, kept between runs), `incremental_blocking_rules`;
 - `pairs`: `ScoredPair`, `ScoredPairs` (with the comparisons made) and `cluster_pairs`;
@@ -47,13 +49,14 @@ from identity.engine.names import NICKNAMES
 
 if TYPE_CHECKING:
     from identity.engine.matching.backends import BACKENDS, MatchingBackendUnavailable
-    from identity.engine.matching.comparisons import build_settings
+    from identity.engine.matching.comparisons import build_settings, narrowed_rules
     from identity.engine.matching.incremental import (
         KeptRecords,
         incremental_blocking_rules,
         model_fingerprint,
     )
     from identity.engine.matching.prediction import (
+        blocking_rules_for,
         predict_new_against_existing,
         predict_pairs,
         score_record_pairs,
@@ -70,6 +73,8 @@ _WITH_SPLINK = {
     "BACKENDS": "backends",
     "MatchingBackendUnavailable": "backends",
     "build_settings": "comparisons",
+    "narrowed_rules": "comparisons",
+    "blocking_rules_for": "prediction",
     "KeptRecords": "incremental",
     "incremental_blocking_rules": "incremental",
     "model_fingerprint": "incremental",
@@ -103,9 +108,11 @@ __all__ = [
     "KeptRecords",
     "MatchingBackendUnavailable",
     "TooFewDuplicates",
+    "blocking_rules_for",
     "build_settings",
     "incremental_blocking_rules",
     "model_fingerprint",
+    "narrowed_rules",
     "predict_new_against_existing",
     "predict_pairs",
     "score_record_pairs",

@@ -21,9 +21,11 @@ class ScoredPair:
 
 class ScoredPairs(list[ScoredPair]):
     """The pairs a prediction kept, and how many pairs it compared to find them (the
-    pairs its blocking rules brought together), so that a run can report both."""
+    pairs its blocking rules brought together), so that a run can report both; and
+    which rules those were, when the prediction chose them (`blocking_rules_for`)."""
 
     comparisons: int = 0
+    blocking_rules: tuple[str, ...] = ()
 
 
 def cluster_pairs(

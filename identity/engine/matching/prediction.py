@@ -13,7 +13,13 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 from identity.engine.matching.backends import check_model, database, register
 from identity.engine.matching.cleaning import prepare_records, without_placeholders
 from identity.engine.matching.columns import MISSING
-from identity.engine.matching.comparisons import prediction_blocking_rules
+from identity.engine.matching.comparisons import (
+    POSTCODE_ALONE,
+    POSTCODE_ALONE_BUDGET,
+    model_rules,
+    narrowed_rules,
+    prediction_blocking_rules,
+)
 from identity.engine.matching.pairs import ScoredPair, ScoredPairs
 
 
@@ -80,21 +86,51 @@ def predict_pairs(
     scores at least `threshold`, lower id on the left, sorted by ids."""
     check_model(model, backend)
     records = without_placeholders(prepare_records(table))
+    rules = blocking_rules_for(records, model)
+    splink_model = _splink_model(model)
+    if rules != model_rules(model):
+        dialect = splink_model.get("sql_dialect", backend)
+        splink_model["blocking_rules_to_generate_predictions"] = [
+            {"blocking_rule": rule, "sql_dialect": dialect} for rule in rules
+        ]
     with database(backend, memory_limit) as db_api:
         profiles = register(db_api, records, "profiles")
-        linker = Linker(profiles, _splink_model(model), log_level=None)
+        linker = Linker(profiles, splink_model, log_level=None)
         predictions = linker.inference.predict(
             threshold_match_probability=threshold, warning_mode="never"
         )
         pairs = ScoredPairs(_scored_pairs(predictions, model))
-        pairs.comparisons = _count_comparisons([profiles], link_type="dedupe_only")
+        pairs.comparisons = _count_comparisons([profiles], link_type="dedupe_only", rules=rules)
+        pairs.blocking_rules = tuple(rules)
         return pairs
 
 
-def _count_comparisons(frames: list[SplinkDataFrame], *, link_type: str) -> int:
+def postcode_pairs(records: pa.Table) -> int:
+    """How many pairs of `records` share a postcode (what the postcode alone compares)."""
+    postcodes = pc.drop_null(records["postal_code"])
+    postcodes = postcodes.filter(pc.not_equal(postcodes, ""))
+    counts = pc.value_counts(postcodes).field("counts").to_numpy().astype("int64")
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def blocking_rules_for(records: pa.Table, model: dict[str, Any]) -> list[str]:
+    """The model's blocking rules for a full prediction over `records`: as trained,
+    unless the postcode alone would compare more than POSTCODE_ALONE_BUDGET pairs a
+    record, when it is narrowed (comparisons.narrowed_rules)."""
+    rules = model_rules(model)
+    if POSTCODE_ALONE in rules and postcode_pairs(records) > (
+        POSTCODE_ALONE_BUDGET * records.num_rows
+    ):
+        return narrowed_rules(rules)
+    return rules
+
+
+def _count_comparisons(
+    frames: list[SplinkDataFrame], *, link_type: str, rules: list[str] | None = None
+) -> int:
     counted = count_comparisons_from_blocking_rules(
         frames if len(frames) > 1 else frames[0],
-        blocking_rules=prediction_blocking_rules(),
+        blocking_rules=rules if rules is not None else prediction_blocking_rules(),
         link_type=link_type,  # type: ignore[arg-type]
         record_sample_proportion=1.0,
     )
