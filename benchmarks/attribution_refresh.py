@@ -542,6 +542,15 @@ def time_refresh() -> None:
             "funnel_report",
             "clv_report",
             "holdout_report",
+            "_touch_rows",
+            "_monthly_touches",
+            "_performance_touches",
+            "post_click",
+            "_email_figures",
+            "reconcile_conversions",
+            "credited_by_month",
+            "position_credit",
+            "credited_by_line",
         )
         if callable(getattr(runs, name, None))
     ]
@@ -575,7 +584,7 @@ def time_refresh() -> None:
     for label in ("channel totals", "path reports", *extras):
         print(f"  {label:<26} {spent.get(label, 0.0):7.1f} s")
         counted += spent.get(label, 0.0)
-    print(f"  campaign keys, storing credits, the rest {total - counted:5.1f} s")
+    print(f"  storing the credits and the run, the rest {total - counted:5.1f} s")
     print(f"  total                      {total:7.1f} s")
     print(f"peak RSS {peak_mb():,.0f} MB")
     print(
