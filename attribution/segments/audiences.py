@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import orjson
 from django.db import connection, transaction
-from django.db.models import TextField
-from django.db.models.functions import Cast
+from django.db.models import TextField, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -48,6 +48,7 @@ PLATFORM_NAMES = {
 }
 CHUNK = 10_000  # profiles read and written at a time: memory stays bounded
 COPY_CHUNK = 50_000  # profiles recorded as given per COPY
+_NO_TRAITS = dict.fromkeys(platforms.TRAITS, "")  # a profile the chunk's read did not find
 
 
 @dataclass
@@ -78,13 +79,29 @@ def consenting(profile_ids: Iterable[int], purposes: list[Purpose]) -> Consentin
     return Consenting(allowed=allowed, left_out=len(ids - allowed), by_purpose=by_purpose)
 
 
-def _traits(chunk: list[int]) -> dict[int, dict]:
-    """The traits of these profiles, decoded with orjson (a million of them in a few
-    seconds; the ORM's JSON field costs three times that)."""
-    query = Profile.objects.filter(one_of("pk", chunk)).annotate(
-        raw=Cast("traits", output_field=TextField())
+def _trait_fields(chunk: list[int]) -> dict[int, dict[str, str]]:
+    """The `platforms.TRAITS` fields of these profiles, each read in the database (the
+    first of its trait names that is set: `coalesce(nullif(traits->>'first_name', ''),
+    ...)`), not the whole traits decoded in Python (a third of a delivery's time)."""
+    fields = {
+        name: Coalesce(
+            *(NullIf(KeyTextTransform(trait, "traits"), Value("")) for trait in traits),
+            Value(""),
+            output_field=TextField(),
+        )
+        for name, traits in platforms.TRAITS.items()
+    }
+    names = list(fields)
+    rows = (
+        Profile.objects.filter(one_of("pk", chunk))
+        .annotate(**{f"t_{name}": expression for name, expression in fields.items()})
+        .values_list("pk", *(f"t_{name}" for name in names))
     )
-    return {pk: orjson.loads(raw) for pk, raw in query.values_list("pk", "raw")}
+    # SQLite answers a number as a number; PostgreSQL's ->> as text.
+    return {
+        pk: {name: v if type(v) is str else str(v) for name, v in zip(names, values, strict=True)}
+        for pk, *values in rows
+    }
 
 
 def audience_rows(platform: str, profile_ids: Iterable[int]) -> Iterator[tuple[int, list[str]]]:
@@ -93,12 +110,13 @@ def audience_rows(platform: str, profile_ids: Iterable[int]) -> Iterator[tuple[i
     make = platforms.ROWS[platform]
     columns = platforms.COLUMNS[platform]
     for chunk in id_batches(sorted(profile_ids), CHUNK):
-        traits = _traits(chunk)
+        traits = _trait_fields(chunk)
         ids: dict[int, dict[str, str]] = defaultdict(dict)
         for kind, value, pk in identifiers_by_profile(chunk):
             ids[pk].setdefault(kind, value)
         for pk in chunk:
-            row = make(platforms.Person.of(ids.get(pk, {}), traits.get(pk) or {}))
+            fields = traits.get(pk) or _NO_TRAITS
+            row = make(platforms.Person.of_fields(ids.get(pk, {}), fields))
             if platforms.matchable(platform, row):
                 yield pk, [row[c] for c in columns]
 

@@ -208,20 +208,44 @@ class Person:
 
     @classmethod
     def of(cls, identifiers: Mapping[str, str], traits: Mapping[str, object]) -> Person:
+        """From a profile's identifiers (kind -> value) and its traits as stored."""
+        return cls.of_fields(
+            identifiers, {field: _trait(traits, *names) for field, names in TRAITS.items()}
+        )
+
+    @classmethod
+    def of_fields(cls, identifiers: Mapping[str, str], fields: Mapping[str, str]) -> Person:
+        """From a profile's identifiers and its TRAITS fields already read (each the
+        first of its trait names that is set, as text; "" if none is)."""
         phone = identifiers.get("phone", "")
         return cls(
-            email=identifiers.get("email", "") or _trait(traits, "email"),
-            phone=phone or _trait(traits, "phone"),
+            email=identifiers.get("email", "") or fields["email"],
+            phone=phone or fields["phone"],
             phone_e164=phone,
-            first_name=_trait(traits, "first_name", "firstName"),
-            last_name=_trait(traits, "last_name", "lastName"),
-            postal_code=_trait(traits, "postal_code", "zip", "postalCode"),
-            city=_trait(traits, "city"),
-            state=_trait(traits, "state"),
-            country=_trait(traits, "country"),
-            birthday=_trait(traits, "birthday", "date_of_birth", "birth_date"),
-            gender=_trait(traits, "gender"),
+            first_name=fields["first_name"],
+            last_name=fields["last_name"],
+            postal_code=fields["postal_code"],
+            city=fields["city"],
+            state=fields["state"],
+            country=fields["country"],
+            birthday=fields["birthday"],
+            gender=fields["gender"],
         )
+
+
+# A Person's fields read from traits: the trait names that may hold each, first first.
+TRAITS: dict[str, tuple[str, ...]] = {
+    "email": ("email",),
+    "phone": ("phone",),
+    "first_name": ("first_name", "firstName"),
+    "last_name": ("last_name", "lastName"),
+    "postal_code": ("postal_code", "zip", "postalCode"),
+    "city": ("city",),
+    "state": ("state",),
+    "country": ("country",),
+    "birthday": ("birthday", "date_of_birth", "birth_date"),
+    "gender": ("gender",),
+}
 
 
 def _trait(traits: Mapping[str, object], *names: str) -> str:

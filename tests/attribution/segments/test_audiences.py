@@ -12,6 +12,7 @@ from attribution.models import Destination, Export, SegmentMembership
 from attribution.segments import platforms
 from attribution.segments.audiences import deliver_audience
 from attribution.segments.services import refresh_segment, save_segment
+from cdp.models import Profile
 from consent.models import Purpose
 from consent.selectors import profile_by_identifier
 from consent.services import record_consent
@@ -383,3 +384,36 @@ def test_an_ad_platform_folder_outside_the_export_directory_is_refused(gold):
     with pytest.raises(InvalidField) as error:
         deliver_audience(outside, gold)
     assert error.value.field == "path" and not Export.objects.exists()
+
+
+def test_rows_read_traits_under_every_name_a_person_field_has(deliver):
+    """The database reads each field's first set trait name (firstName, zip ...), a
+    number as its text, and an empty value as unset: the rows are those the traits
+    as stored make."""
+    from attribution.segments.audiences import audience_rows
+
+    traits = {
+        "firstName": "Ada",
+        "first_name": "",
+        "lastName": "Lovelace",
+        "zip": 94035,
+        "country": "US",
+        "date_of_birth": "1815-12-10",
+        "gender": None,
+    }
+    deliver(person("ada", **traits))
+    stored = Profile.objects.get(pk=pid("ada")).traits
+    for platform in (platforms.GOOGLE_ADS, platforms.META_ADS):
+        rows = list(audience_rows(platform, [pid("ada")]))
+        columns = platforms.COLUMNS[platform]
+        expected = platforms.ROWS[platform](platforms.Person.of({}, stored))
+        assert rows == [(pid("ada"), [expected[c] for c in columns])]
+    google = dict(zip(platforms.GOOGLE_COLUMNS, rows_of(platforms.GOOGLE_ADS, "ada"), strict=True))
+    assert google["First Name"] == sha("ada") and google["Zip"] == "94035"
+    assert google["Last Name"] == sha("lovelace") and google["Email"] == ""
+
+
+def rows_of(platform, user):
+    from attribution.segments.audiences import audience_rows
+
+    return next(row for _, row in audience_rows(platform, [pid(user)]))
