@@ -14,8 +14,9 @@ from cdp.services.sources import create_source
 
 # Modules of tests that touch no database: the pure engines and generators. pytest-django
 # refuses them database access, so they give the same answer on either database; CI runs
-# the suite twice (PostgreSQL, then the embedded default) and runs these in the first
-# pass only (OMNITRAIL_TESTS_DATABASE_ONLY=1 in the second). `make test` runs them all.
+# the suite twice side by side (PostgreSQL, and the embedded default) and runs these in
+# the embedded pass only (OMNITRAIL_TESTS_DATABASE_ONLY=1 in the PostgreSQL one, the
+# longer of the two without them). `make test` runs them all.
 DATABASE_FREE_MODULES = frozenset(
     {
         "tests/attribution/test_budget.py",
@@ -46,7 +47,7 @@ _DATABASE_FIXTURES = frozenset(
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("OMNITRAIL_TESTS_DATABASE_ONLY") != "1":
         return
-    ran_before = pytest.mark.skip(reason="touches no database: ran in CI's PostgreSQL pass")
+    ran_before = pytest.mark.skip(reason="touches no database: ran in CI's embedded pass")
     for item in items:
         module = item.nodeid.split("::", 1)[0]
         uses_database = _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
