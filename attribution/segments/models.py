@@ -271,9 +271,25 @@ class DestinationMember(models.Model):
     """A profile a destination was last told is in a segment (an entered event sent and
     no exited since): what the next events are computed against."""
 
-    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="+")
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+")
-    profile = models.ForeignKey("cdp.Profile", on_delete=models.CASCADE, related_name="+")
+    # An audience delivery records every member given (hundreds of thousands at a time),
+    # so, as for trait values: no index of their own for the destination and the segment
+    # (the unique (destination, segment, profile) index leads with them), and no
+    # foreign-key constraints in the database (PostgreSQL checks three per row written,
+    # deferred to COMMIT). Deleting a destination, a segment or a profile through Django
+    # still deletes these rows (on_delete=CASCADE is Django's).
+    destination = models.ForeignKey(
+        Destination,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    profile = models.ForeignKey(
+        "cdp.Profile", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
 
     class Meta:
         constraints = [

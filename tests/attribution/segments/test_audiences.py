@@ -8,7 +8,7 @@ import hashlib
 
 import pytest
 
-from attribution.models import Destination, Export, SegmentMembership
+from attribution.models import Destination, DestinationMember, Export, SegmentMembership
 from attribution.segments import platforms
 from attribution.segments.audiences import deliver_audience
 from attribution.segments.services import refresh_segment, save_segment
@@ -261,6 +261,23 @@ def test_delta_after_members_enter_and_leave_and_one_withdraws(gold, deliver, tm
     assert Export.objects.filter(destination=google).count() == 3
     full = deliver_audience(google, gold, full=True)
     assert {row["Email"] for row in rows(full.path)[1]} == {sha("eve@example.com")}
+    assert told(google, gold) == {pid("eve")}
+
+    # A full delivery also forgets who is no longer given (the next delta starts from it).
+    record_consent(pid("eve"), "ad_user_data", "withdrawn", channel="api")
+    again = deliver_audience(google, gold, full=True)
+    assert (again.rows, again.left_out_by_purpose["ad_user_data"]) == (0, 2)
+    assert told(google, gold) == set()
+    record_consent(pid("eve"), "ad_user_data", "granted", channel="api")
+    back = deliver_audience(google, gold)
+    assert (back.mode, back.rows, back.removed) == ("delta", 1, 0)
+    assert told(google, gold) == {pid("eve")}
+
+
+def told(destination, segment):
+    """Whom the destination was last told is in the segment."""
+    rows = DestinationMember.objects.filter(destination=destination, segment=segment)
+    return set(rows.values_list("profile_id", flat=True))
 
 
 # --- from the segment page and the admin -----------------------------------------------
