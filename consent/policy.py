@@ -27,10 +27,14 @@ from django.utils import timezone
 
 from cdp.id_filters import id_array, ids_in
 from cdp.models import Profile
+from cdp.services.bulk import statement_settings
 from consent.engine import state as engine
 from consent.errors import UnknownPurpose
 from consent.models import ConsentRecord, Purpose
 from identity.selectors import active_profile, merged_members
+
+# The memory of the sorts and hashes of one statement over a large audience's consent.
+WORK_MEM = "64MB"
 
 # (profile id, purpose id, its current state or None, its country when the state is None)
 Answer = tuple[int, int, str | None, str | None]
@@ -109,16 +113,22 @@ def answers_in_one_query(
 ) -> Iterator[Answer]:
     """`answers` read by PostgreSQL in one statement: per profile merged in and purpose
     its latest record in force, the most restrictive per customer, the country where
-    nothing is in force. Only the merged profiles' links are sent besides the ids."""
+    nothing is in force. Only the merged profiles' links are sent besides the ids.
+
+    A customer with no profile merged into it (nearly all) has its own latest record as
+    its state: only the customers with merged profiles are joined to their members and
+    grouped (joining and grouping every record took 3 of the 7.5 s of a 692,821-member
+    audience's consent)."""
     root_of = merged_members(ids)
     merged = [(member, root) for member, root in root_of.items() if member != root]
+    involved = {member for member, _ in merged} | {root for _, root in merged}
     records = connection.ops.quote_name(ConsentRecord._meta.db_table)
     profiles = connection.ops.quote_name(Profile._meta.db_table)
     sql = f"""
         WITH asked (id) AS (SELECT unnest(%(ids)s::bigint[])),
         tree (member, root) AS (
-            SELECT id, id FROM asked
-            UNION ALL SELECT unnest(%(members)s::bigint[]), unnest(%(roots)s::bigint[])
+            SELECT unnest(%(members)s::bigint[]), unnest(%(roots)s::bigint[])
+            UNION SELECT unnest(%(roots)s::bigint[]), unnest(%(roots)s::bigint[])
         ),
         latest AS (
             SELECT DISTINCT ON (r.profile_id, r.purpose_id) r.profile_id, r.purpose_id, r.status
@@ -129,6 +139,9 @@ def answers_in_one_query(
             ORDER BY r.profile_id, r.purpose_id, r.given_at DESC, r.id DESC
         ),
         current (root, purpose_id, state) AS (
+            SELECT l.profile_id, l.purpose_id, l.status FROM latest l
+            WHERE NOT l.profile_id = ANY(%(involved)s::bigint[])
+            UNION ALL
             SELECT t.root, l.purpose_id, {_most_restrictive_sql("l.status")}
             FROM latest l JOIN tree t ON t.member = l.profile_id
             GROUP BY t.root, l.purpose_id
@@ -147,11 +160,14 @@ def answers_in_one_query(
         "members": id_array(m for m, _ in merged),
         "roots": id_array(r for _, r in merged),
         "all": id_array(sorted(root_of)),
+        "involved": id_array(sorted(involved)),
         "purposes": id_array(p.pk for p in purposes),
         "at": at,
         "granted_too": granted_too,
     }
-    with connection.cursor() as cursor:
+    # Its sorts and hashes in memory (the default 4 MB spills those of a large audience
+    # to disk), and no JIT compilation (most of a second, for nothing it speeds up).
+    with statement_settings(work_mem=WORK_MEM, jit="off"), connection.cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(50_000):
             yield from rows

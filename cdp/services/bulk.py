@@ -1,9 +1,11 @@
-"""Bulk writes: PostgreSQL's COPY where it is there, Django's bulk_create elsewhere."""
+"""Bulk writes: PostgreSQL's COPY where it is there, Django's bulk_create elsewhere; and
+the settings of PostgreSQL's bulk statements."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -150,3 +152,28 @@ def bulk_set(
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+@contextmanager
+def statement_settings(**values: str) -> Iterator[None]:
+    """PostgreSQL settings (`work_mem="64MB"`, `jit="off"`) for the statements run inside,
+    and for them only: set transaction-locally inside a savepoint (or a transaction) of
+    their own, then put back; an error rolls them back with the savepoint. Elsewhere it
+    does nothing."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    names = list(values)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(names)), names)
+        before = cursor.fetchone()
+        _set_locally(cursor, [(name, values[name]) for name in names])
+        yield
+        _set_locally(cursor, list(zip(names, before, strict=True)))
+
+
+def _set_locally(cursor: Any, settings: list[tuple[str, str]]) -> None:
+    cursor.execute(
+        "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(settings)),
+        [part for setting in settings for part in setting],
+    )

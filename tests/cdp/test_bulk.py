@@ -57,3 +57,28 @@ def test_a_duplicate_writes_nothing_and_leaves_the_transaction_usable():
     assert not copy_if_all_new(Touchpoint, [row(source, "m-2"), row(source, "m-1")])
 
     assert list(Touchpoint.objects.values_list("message_id", flat=True)) == ["m-1"]
+
+
+def _setting(name):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s)", [name])
+        return cursor.fetchone()[0]
+
+
+def test_statement_settings_hold_inside_only_and_go_back_after_an_error_too():
+    from django.db import DatabaseError, transaction
+
+    from cdp.services.bulk import statement_settings
+
+    before = (_setting("work_mem"), _setting("jit"))
+    assert before != ("64MB", "off")
+    with transaction.atomic():  # inside a caller's transaction: put back at the end
+        with statement_settings(work_mem="64MB", jit="off"):
+            assert (_setting("work_mem"), _setting("jit")) == ("64MB", "off")
+        assert (_setting("work_mem"), _setting("jit")) == before
+        with pytest.raises(DatabaseError):  # an error: rolled back with the savepoint
+            with statement_settings(work_mem="64MB"):
+                assert _setting("work_mem") == "64MB"
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1 / 0")
+        assert _setting("work_mem") == before[0]
