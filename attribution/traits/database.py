@@ -360,7 +360,13 @@ def _stage_pass(
         _reduction(i, trait.pk, definition, numeric.get(definition.property, ""))
         for i, (trait, definition) in enumerate(part.traits)
     ]
-    reduced = " UNION ALL ".join(selects)
+    # In (trait, profile) order: the values table's inserts then land each beside the one
+    # before it in its unique (trait, profile) index (and in one sweep per trait in its
+    # index of profiles), not on pages anywhere in indexes larger than the shared buffers
+    # (the first refresh of a million profiles: its INSERT 55.5 s -> 39.2 s). DuckDB
+    # sorts the values in a second or two; PostgreSQL's sort of them cost more than it
+    # saved.
+    reduced = f"SELECT * FROM ({' UNION ALL '.join(selects)}) ORDER BY 1, 2"
     named = {"number_text": _NUMBER_TEXT, "whitespace": _WHITESPACE}
     used = {k: v for k, v in named.items() if f"${k}" in reduced}
     result = reducer.sql(reduced, params=used).to_arrow_reader(500_000)
