@@ -207,13 +207,6 @@ class Person:
     gender: str = ""
 
     @classmethod
-    def of(cls, identifiers: Mapping[str, str], traits: Mapping[str, object]) -> Person:
-        """From a profile's identifiers (kind -> value) and its traits as stored."""
-        return cls.of_fields(
-            identifiers, {field: _trait(traits, *names) for field, names in TRAITS.items()}
-        )
-
-    @classmethod
     def of_fields(cls, identifiers: Mapping[str, str], fields: Mapping[str, str]) -> Person:
         """From a profile's identifiers and its TRAITS fields already read (each the
         first of its trait names that is set, as text; "" if none is)."""
@@ -246,15 +239,6 @@ TRAITS: dict[str, tuple[str, ...]] = {
     "birthday": ("birthday", "date_of_birth", "birth_date"),
     "gender": ("gender",),
 }
-
-
-def _trait(traits: Mapping[str, object], *names: str) -> str:
-    """The first of the traits `names` that is set, as text ("" if none is)."""
-    for name in names:
-        value = traits.get(name)
-        if value is not None and value != "":
-            return str(value)
-    return ""
 
 
 def _e164(person: Person, country: str) -> str:
