@@ -7,7 +7,8 @@ numbers), parsed by pyarrow; DuckDB reduces every trait of the pass from those c
 machines, DuckDB a fraction of that); the values are COPYed into a temporary staging
 table, and only what changed is written to the values table (stale values deleted,
 changed ones updated in place, new ones inserted), so a refresh whose values mostly
-stay writes few rows and queues few foreign-key checks. Memory: the pass's columns and
+stay writes few rows. The first full refresh of the traits (the table holds none of
+their values) COPYs them straight into the values table instead. Memory: the pass's columns and
 DuckDB's groups (bounded by OMNITRAIL_TRAITS_DUCKDB_MEMORY; it spills beyond).
 
 The same definitions as attribution/traits/engine.py (the tests run both against
@@ -318,9 +319,14 @@ def _reduction(i: int, trait_id: int, definition: engine.Definition, x: str) -> 
 
 
 def _stage(
-    traits: Sequence[tuple[Any, engine.Definition]], ids: list[int] | None, now: datetime
-) -> None:
-    """Compute the traits' values of the active profiles (of `ids`) into STAGING."""
+    traits: Sequence[tuple[Any, engine.Definition]],
+    ids: list[int] | None,
+    now: datetime,
+    into: str = STAGING,
+) -> int:
+    """Compute the traits' values of the active profiles (of `ids`) into the table
+    `into` (STAGING, or the values table itself when it holds none of theirs); returns
+    how many."""
     profiles = _q(Profile._meta.db_table)
     merged = _q(column_of(Profile, "merged_into"))
     scope = " AND id = ANY(%(ids)s)" if ids is not None else ""
@@ -336,18 +342,23 @@ def _stage(
         try:
             active = f"SELECT id FROM {profiles} WHERE {merged} IS NULL{scope}"
             _load(reducer, "p", active, {"ids": ids}, {"id": pa.int64()})
+            staged = 0
             for run in _passes(traits):
                 for start in range(0, len(run.traits), FLAGS):
-                    _stage_pass(
-                        reducer, _Pass(run.prop, run.traits[start : start + FLAGS]), ids, now
-                    )
+                    part = _Pass(run.prop, run.traits[start : start + FLAGS])
+                    staged += _stage_pass(reducer, part, ids, now, into)
+            return staged
         finally:
             reducer.close()
 
 
 def _stage_pass(
-    reducer: duckdb.DuckDBPyConnection, part: _Pass, ids: list[int] | None, now: datetime
-) -> None:
+    reducer: duckdb.DuckDBPyConnection,
+    part: _Pass,
+    ids: list[int] | None,
+    now: datetime,
+    into: str,
+) -> int:
     sql, params, numeric = _scan(part, now, ids)
     types: dict[str, pa.DataType] = {"pid": pa.int64(), "f": pa.int64()}
     if _needs_order(part):
@@ -372,13 +383,29 @@ def _stage_pass(
     result = reducer.sql(reduced, params=used).to_arrow_reader(500_000)
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(
-            f"COPY {STAGING} (trait_id, profile_id, value, number, text) FROM STDIN (FORMAT csv)"
+            f"COPY {into} (trait_id, profile_id, value, number, text) FROM STDIN (FORMAT csv)"
         ) as copy:
             for batch in result:
                 out = io.BytesIO()
                 pa_csv.write_csv(batch, out, pa_csv.WriteOptions(include_header=False))
                 copy.write(out.getbuffer())
+        copied = cursor.cursor.rowcount
     reducer.execute("DROP TABLE e")
+    return copied
+
+
+def _first_refresh(cursor: Any, table: str, traits: list[int]) -> bool:
+    """Whether the values table holds no value of these traits: checked again under a
+    lock that lets readers read but no other refresh write until this one commits (a
+    refresh of a few profiles meanwhile waits instead of breaking the first one's COPY
+    with a value it wrote first)."""
+    holds = f"SELECT EXISTS (SELECT 1 FROM {table} WHERE trait_id = ANY(%s))"
+    cursor.execute(holds, [traits])
+    if cursor.fetchone()[0]:
+        return False
+    cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+    cursor.execute(holds, [traits])
+    return not cursor.fetchone()[0]
 
 
 def refresh(
@@ -390,6 +417,10 @@ def refresh(
     scoped = ids is not None
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
+        if not scoped and _first_refresh(cursor, table, [trait.pk for trait, _ in traits]):
+            # Nothing to compare with: the values go straight into the table (no staging
+            # copy of millions of rows, no difference statements).
+            return {"deleted": 0, "updated": 0, "inserted": _stage(traits, ids, now, table)}
         cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")
         cursor.execute(
             f"CREATE TEMPORARY TABLE {STAGING} (trait_id bigint NOT NULL, "

@@ -170,6 +170,15 @@ def test_every_path_gives_the_hand_computed_values(ties, monkeypatch):
     ProfileTraitValue.objects.filter(profile_id=ties["bob"], trait__key="skus").delete()
     refresh_traits(ids, now=NOW)
     assert _stored(ids) == full
+    # A full refresh over stored values writes only what differs (the first one, over
+    # none, wrote its values straight in): a changed value, a missing one, a stale one.
+    values = ProfileTraitValue.objects
+    values.filter(profile_id=ties["bob"], trait__key="views").update(value=5, number=5, text="5")
+    values.filter(profile_id=ties["ann"], trait__key="favourite").delete()
+    spend = ComputedTrait.objects.get(key="spend")
+    values.create(profile_id=ties["cy"], trait=spend, value=1, number=1, text="1")
+    refresh_traits(now=NOW)
+    assert _stored(ids) == full
 
 
 def test_deleting_a_profile_or_a_trait_deletes_its_values(zoe):
