@@ -35,7 +35,7 @@ from attribution.selectors.reports import held_out
 from cdp.engine.batches import id_batches
 from cdp.id_filters import ids_in, one_of
 from cdp.models import Profile
-from cdp.services.bulk import column_of
+from cdp.services.bulk import copy_columns
 from consent.models import Purpose
 from consent.policy import purpose_by_key, refusals
 from identity.selectors import identifiers_by_profile
@@ -224,15 +224,11 @@ def _tell(destination: Destination, segment: Segment, profile_ids: list[int]) ->
     with one COPY of plain rows (no model instances: 500,000 of them cost more than the
     file)."""
     if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(DestinationMember._meta.db_table)
-        columns = ", ".join(
-            connection.ops.quote_name(column_of(DestinationMember, name))
-            for name in ("destination", "segment", "profile")
+        copy_columns(
+            DestinationMember,
+            ("destination", "segment", "profile"),
+            ((destination.pk, segment.pk, pk) for pk in profile_ids),
         )
-        with connection.cursor() as cursor, connection.wrap_database_errors:
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for pk in profile_ids:
-                    copy.write_row((destination.pk, segment.pk, pk))
         return
     DestinationMember.objects.bulk_create(
         [

@@ -45,12 +45,12 @@ from django.db import connection
 from attribution.traits import engine
 from attribution.traits.models import ProfileTraitValue
 from cdp.models import Profile, Touchpoint
-from cdp.services.bulk import column_of
+from cdp.services.bulk import column_of, statement_settings
 
 _NUMBER_TEXT = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
 STAGING = "omnitrail_trait_staging"
 # The sorts and hashes of one refresh (the session's default, 4 MB, spills a million
-# profiles' groups to disk many times over); set for the refresh's transaction only.
+# profiles' groups to disk many times over); set for the refresh's statements only.
 WORK_MEM = "256MB"
 NUMERIC_KINDS = ("sum", "average", "min", "max")
 VALUE_KINDS = ("most_frequent", "first", "last", "unique", "unique_count")
@@ -416,8 +416,7 @@ def refresh(
     transaction. Returns how many values were deleted, updated and inserted."""
     table = _q(ProfileTraitValue._meta.db_table)
     scoped = ids is not None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
+    with statement_settings(work_mem=WORK_MEM), connection.cursor() as cursor:
         if not scoped and _first_refresh(cursor, table, [trait.pk for trait, _ in traits]):
             # Nothing to compare with: the values go straight into the table (no staging
             # copy of millions of rows, no difference statements).
@@ -433,30 +432,27 @@ def refresh(
         # loop over a values table the statistics say is empty (the first refresh)
         # re-reads it for every staged row while the INSERT grows it: hours at a
         # million profiles. (A scope's few rows are looked up by the index.)
-        cursor.execute(
-            "SELECT set_config('enable_nestloop', %s, true)", ["on" if scoped else "off"]
-        )
         params = {"traits": [trait.pk for trait, _ in traits], "ids": ids}
         scope = " AND v.profile_id = ANY(%(ids)s)" if scoped else ""
         key = "s.trait_id = v.trait_id AND s.profile_id = v.profile_id"
-        cursor.execute(
-            f"DELETE FROM {table} v WHERE v.trait_id = ANY(%(traits)s){scope} "
-            f"AND NOT EXISTS (SELECT 1 FROM {STAGING} s WHERE {key})",
-            params,
-        )
-        deleted = cursor.rowcount
-        cursor.execute(
-            f"UPDATE {table} v SET value = s.value, number = s.number, text = s.text "
-            f"FROM {STAGING} s WHERE {key} AND (v.value, v.number, v.text) "
-            "IS DISTINCT FROM (s.value, s.number, s.text)"
-        )
-        updated = cursor.rowcount
-        cursor.execute(
-            f"INSERT INTO {table} (trait_id, profile_id, value, number, text) "
-            f"SELECT s.trait_id, s.profile_id, s.value, s.number, s.text FROM {STAGING} s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} v WHERE {key})"
-        )
-        inserted = cursor.rowcount
+        with statement_settings(enable_nestloop="on" if scoped else "off"):
+            cursor.execute(
+                f"DELETE FROM {table} v WHERE v.trait_id = ANY(%(traits)s){scope} "
+                f"AND NOT EXISTS (SELECT 1 FROM {STAGING} s WHERE {key})",
+                params,
+            )
+            deleted = cursor.rowcount
+            cursor.execute(
+                f"UPDATE {table} v SET value = s.value, number = s.number, text = s.text "
+                f"FROM {STAGING} s WHERE {key} AND (v.value, v.number, v.text) "
+                "IS DISTINCT FROM (s.value, s.number, s.text)"
+            )
+            updated = cursor.rowcount
+            cursor.execute(
+                f"INSERT INTO {table} (trait_id, profile_id, value, number, text) "
+                f"SELECT s.trait_id, s.profile_id, s.value, s.number, s.text FROM {STAGING} s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {table} v WHERE {key})"
+            )
+            inserted = cursor.rowcount
         cursor.execute(f"DROP TABLE {STAGING}")
-        cursor.execute("SELECT set_config('enable_nestloop', 'on', true)")
     return {"deleted": deleted, "updated": updated, "inserted": inserted}
