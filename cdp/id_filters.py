@@ -58,8 +58,8 @@ def id_groups(ids: Collection[int]) -> Iterator[list[int]]:
         yield from id_batches(ids)
 
 
-def one_of(field: str, ids: list[int]) -> Q:
-    """`field` is one of `ids` (a group from `id_groups`)."""
+def one_of(field: str, ids: list[int] | list[str]) -> Q:
+    """`field` is one of `ids` (a group from `id_groups`, or a batch's text values)."""
     lookup = "any_of" if connection.vendor == "postgresql" else "in"
     return Q(**{f"{field}__{lookup}": ids})
 

@@ -27,6 +27,8 @@ def identifiers_of_event(
     found: list[Key] = []
 
     def add(kind: str, value: Any, region: str = default_region) -> None:
+        if value is None or value == "":  # most ids on most events: skipped unparsed
+            return
         normalized = normalize_identifier(kind, value, default_region=region)
         if normalized is not None and (kind, normalized) not in found:
             found.append((kind, normalized))
@@ -35,7 +37,7 @@ def identifiers_of_event(
     add("anonymous_id", event.get("anonymous_id"))
     context = event.get("context") or {}
     for traits in (event.get("traits") or {}, context.get("traits") or {}):
-        if isinstance(traits, Mapping):
+        if traits and isinstance(traits, Mapping):
             region = phone_region(traits.get("country"), default_region)
             for name in identifier_traits:
                 add(name, traits.get(name), region)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 BLANK_VALUES = frozenset({"", "null", "none", "undefined", "nil", "n/a", "na", "0", "-"})
@@ -38,6 +40,12 @@ def normalize_identifier(kind: str, value: object, *, default_region: str = "US"
     """The canonical form of an identifier value, or None when it identifies nobody."""
     if value is None or isinstance(value, bool | dict | list):
         return None
+    if isinstance(value, str | int | float):
+        return _normalized(kind, value, default_region)
+    return _normalize(kind, value, default_region)
+
+
+def _normalize(kind: str, value: object, default_region: str) -> str | None:
     text = str(value).strip()
     if text.lower() in BLANK_VALUES or set(text) <= {"0"}:
         return None
@@ -48,3 +56,8 @@ def normalize_identifier(kind: str, value: object, *, default_region: str = "US"
     if kind == "hashed_email":
         return text.lower()
     return text[:255]
+
+
+# Stitching reads the same few ids on every event a person sends (an anonymous id on each
+# page view, a phone on each identify): each is parsed once per process, not per event.
+_normalized = lru_cache(maxsize=2**16, typed=True)(_normalize)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from cdp.id_filters import one_of
 from cdp.models import Profile, Touchpoint
 from cdp.services.bulk import bulk_set
 from identity.engine.golden import Observation, build_golden_record
@@ -99,15 +100,17 @@ def merge_in_order(
     merged_ids = [merged for _, merged, _ in merges]
     stored = {
         pk: (traits, sources)
-        for pk, traits, sources in Profile.objects.filter(pk__in=merged_ids).values_list(
-            "pk", "traits", "trait_sources"
-        )
+        for pk, traits, sources in Profile.objects.filter(
+            one_of("pk", list(merged_ids))
+        ).values_list("pk", "traits", "trait_sources")
     }
     holdings: dict[type[Identifier] | type[Touchpoint], dict[int, list[int]]] = {}
     first_owner: dict[type[Identifier] | type[Touchpoint], dict[int, int]] = {}
     for model in (Identifier, Touchpoint):
         held: dict[int, list[int]] = defaultdict(list)
-        rows = model.objects.filter(profile_id__in=involved).values_list("profile_id", "id")
+        rows = model.objects.filter(one_of("profile_id", list(involved))).values_list(
+            "profile_id", "id"
+        )
         for profile, pk in rows.iterator(chunk_size=10_000):
             held[profile].append(pk)
         holdings[model] = held
@@ -192,7 +195,7 @@ def rebuild_golden_records(profile_ids: Iterable[int]) -> None:
         return
     observations: dict[int, list[Observation]] = {pk: [] for pk in profile_ids}
     rows = (
-        Touchpoint.objects.filter(profile_id__in=profile_ids)
+        Touchpoint.objects.filter(one_of("profile_id", profile_ids))
         .filter(Q(type="identify") | Q(context__has_key="traits"))
         .values_list("profile_id", "source__name", "timestamp", "traits", "context__traits")
     )
@@ -202,19 +205,23 @@ def rebuild_golden_records(profile_ids: Iterable[int]) -> None:
                 observations[profile_id].extend(
                     Observation(trait, value, source, at) for trait, value in said.items()
                 )
-    profiles = list(Profile.objects.filter(pk__in=profile_ids))
-    for profile in profiles:
-        profile.traits, profile.trait_sources = build_golden_record(
-            observations[profile.pk],
+    # One write per profile, straight from the ids: a profile since deleted matches no
+    # row (reading the profiles first only to learn which exist cost a query and a model
+    # instance each).
+    records = [
+        build_golden_record(
+            observations[pk],
             rules=settings.OMNITRAIL_TRAIT_RULES,
             source_priority=settings.OMNITRAIL_SOURCE_PRIORITY,
         )
+        for pk in profile_ids
+    ]
     bulk_set(
         Profile,
-        [profile.pk for profile in profiles],
+        profile_ids,
         {
-            "traits": [profile.traits for profile in profiles],
-            "trait_sources": [profile.trait_sources for profile in profiles],
+            "traits": [traits for traits, _ in records],
+            "trait_sources": [sources for _, sources in records],
         },
         updated_at=timezone.now(),
     )

@@ -1,10 +1,11 @@
-"""`bulk_set` on both databases: PostgreSQL's `UPDATE ... FROM unnest(...)` and the
-embedded SQLite's bulk_update must write the same values."""
+"""`bulk_set` on both databases: PostgreSQL's `UPDATE ... FROM jsonb_to_recordset(...)`
+and the embedded SQLite's bulk_update must write the same values."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection, transaction
 
 from cdp.models import Profile, Touchpoint
 from cdp.services.bulk import bulk_set
@@ -65,3 +66,49 @@ def test_bulk_set_of_no_ids_writes_nothing(django_assert_num_queries):
     with django_assert_num_queries(0):
         bulk_set(Touchpoint, [], {"user_id": []}, resolved_at=AT)
     assert connection.vendor in ("postgresql", "sqlite")
+
+
+def test_bulk_set_writes_times_amounts_and_any_text_as_given():
+    source = create_source("pos", kind="pos")[0]
+    one, two = Touchpoint.objects.bulk_create(
+        [
+            Touchpoint(
+                source=source, message_id=f"m-{n}", type="track", timestamp=AT, received_at=AT
+            )
+            for n in (1, 2)
+        ]
+    )
+    text = 'O\'Brien "quoted" \\ back, {braces}, café, 日本, 🙂'
+
+    bulk_set(
+        Touchpoint,
+        [one.pk, two.pk],
+        {
+            "sent_at": [AT + timedelta(microseconds=1), None],
+            "revenue": [Decimal("1234567890.12"), Decimal("-0.50")],
+            "page_url": [text, ""],
+        },
+    )
+
+    one.refresh_from_db()
+    two.refresh_from_db()
+    assert (one.sent_at, one.revenue, one.page_url) == (
+        AT + timedelta(microseconds=1),
+        Decimal("1234567890.12"),
+        text,
+    )
+    assert (two.sent_at, two.revenue, two.page_url) == (None, Decimal("-0.50"), "")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite does not enforce lengths")
+def test_bulk_set_refuses_a_value_longer_than_its_column_instead_of_cutting_it():
+    source = create_source("pos", kind="pos")[0]
+    (one,) = Touchpoint.objects.bulk_create(
+        [Touchpoint(source=source, message_id="m-1", type="track", timestamp=AT, received_at=AT)]
+    )
+
+    with pytest.raises(DataError), transaction.atomic():
+        bulk_set(Touchpoint, [one.pk], {"user_id": ["u" * 256]})
+
+    one.refresh_from_db()
+    assert one.user_id == ""
