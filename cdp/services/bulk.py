@@ -177,11 +177,12 @@ def bulk_set(
     ]
     sql = (
         f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(assignments)} "
-        f"FROM jsonb_to_recordset(%s::jsonb) AS v({', '.join(columns)}) "
+        f"FROM jsonb_to_recordset(%s) AS v({', '.join(columns)}) "
         f"WHERE t.{quote(_column(meta.pk))} = v.id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*set_params, _text(_json_bytes(rows, default=str))])
+        params: list[Any] = [*set_params, Jsonb(rows, dumps=_json_with_text)]
+        cursor.execute(sql, params)
 
 
 def _base_type(field: models.Field[Any, Any]) -> str:
@@ -190,8 +191,10 @@ def _base_type(field: models.Field[Any, Any]) -> str:
     return re.sub(r"\([^)]*\)", "", field.db_type(connection) or "text")
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _json_with_text(value: Any) -> bytes | str:
+    """JSON for bulk_set's rows: what JSON has no type for (Decimal) written as text,
+    which the recordset's typed columns read back."""
+    return _json_bytes(value, default=str)
 
 
 @contextmanager

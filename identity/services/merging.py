@@ -19,6 +19,10 @@ from identity.engine.golden import Observation, build_golden_record
 from identity.errors import MergeRefused
 from identity.models import Identifier, MergeBlock, MergeDecision
 
+# The touchpoints a golden record reads: identify calls, and any event whose context
+# carries traits.
+SAYS_TRAITS = Q(type="identify") | Q(context__has_key="traits")
+
 
 @transaction.atomic
 def merge_profiles(
@@ -100,9 +104,9 @@ def merge_in_order(
     merged_ids = [merged for _, merged, _ in merges]
     stored = {
         pk: (traits, sources)
-        for pk, traits, sources in Profile.objects.filter(
-            one_of("pk", list(merged_ids))
-        ).values_list("pk", "traits", "trait_sources")
+        for pk, traits, sources in Profile.objects.filter(one_of("pk", merged_ids)).values_list(
+            "pk", "traits", "trait_sources"
+        )
     }
     holdings: dict[type[Identifier] | type[Touchpoint], dict[int, list[int]]] = {}
     first_owner: dict[type[Identifier] | type[Touchpoint], dict[int, int]] = {}
@@ -196,7 +200,7 @@ def rebuild_golden_records(profile_ids: Iterable[int]) -> None:
     observations: dict[int, list[Observation]] = {pk: [] for pk in profile_ids}
     rows = (
         Touchpoint.objects.filter(one_of("profile_id", profile_ids))
-        .filter(Q(type="identify") | Q(context__has_key="traits"))
+        .filter(SAYS_TRAITS)
         .values_list("profile_id", "source__name", "timestamp", "traits", "context__traits")
     )
     for profile_id, source, at, traits, context_traits in rows.iterator(chunk_size=2000):

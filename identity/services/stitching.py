@@ -28,7 +28,7 @@ from identity.models import (
     Refusal,
     StitchingFailure,
 )
-from identity.services.merging import merge_in_order, rebuild_golden_records
+from identity.services.merging import SAYS_TRAITS, merge_in_order, rebuild_golden_records
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,7 @@ CONTEXT_PARTS = {
     "context_traits": F("context__traits"),
     "external_ids": F("context__externalIds"),
     "device": F("context__device__id"),
-    "says_traits": ExpressionWrapper(
-        Q(type="identify") | Q(context__has_key="traits"), output_field=BooleanField()
-    ),
+    "says_traits": ExpressionWrapper(SAYS_TRAITS, output_field=BooleanField()),
 }
 
 
@@ -195,10 +193,10 @@ def _events(touchpoint_ids: list[int]) -> list[dict]:
 
 
 def _load_graph(existing: dict[Key, Identifier], keys: set[Key]) -> IdentityGraph:
-    profile_ids = {identifier.profile_id for identifier in existing.values()}
+    profile_ids = sorted({identifier.profile_id for identifier in existing.values()})
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     rows = (
-        Identifier.objects.filter(one_of("profile_id", list(profile_ids)))
+        Identifier.objects.filter(one_of("profile_id", profile_ids))
         .values_list("profile_id", "kind")
         .annotate(n=Count("id"))
         .order_by()
@@ -206,7 +204,7 @@ def _load_graph(existing: dict[Key, Identifier], keys: set[Key]) -> IdentityGrap
     for profile_id, kind, n in rows:
         counts[profile_id][kind] = n
     blocked_pairs = MergeBlock.objects.filter(
-        one_of("low_id", list(profile_ids)) | one_of("high_id", list(profile_ids))
+        one_of("low_id", profile_ids) | one_of("high_id", profile_ids)
     ).values_list("low_id", "high_id")
     conflicts: dict[Key, set[int]] = defaultdict(set)
     earlier = _by_keys(Refusal, keys, reason__in=[Refusal.Reason.LIMIT, Refusal.Reason.UNMERGED])
@@ -233,10 +231,10 @@ def _name(event: dict) -> Name | None:
     return name_of(event["traits"]) or name_of(event["context"].get("traits"))
 
 
-def _names(profile_ids: set[int]) -> dict[int, list[Name]]:
+def _names(profile_ids: list[int]) -> dict[int, list[Name]]:
     """The name on each profile's golden record, for the household check."""
     rows = (
-        Profile.objects.filter(one_of("pk", list(profile_ids)), traits__has_key="first_name")
+        Profile.objects.filter(one_of("pk", profile_ids), traits__has_key="first_name")
         .annotate(first=KT("traits__first_name"), last=KT("traits__last_name"))
         .values_list("pk", "first", "last")
     )
