@@ -4,7 +4,9 @@
 
 Part 1, on PostgreSQL (throwaway database `omnitrail_bench_identity`, dropped and
 recreated): a population from `cdp.site.demo.population` is ingested through the ingest and
-import services with identity work left in Redis database 15 (no worker), then
+import services with identity work left in Redis database 15 (no worker), its web, app
+and email events one source after the other, or interleaved in time order with
+`--arrival time` (as live traffic arrives: a batch then holds many people), then
 `resolve_pending` (what `resolve_identities` and the workers run) is timed over every
 touchpoint, run again to show it is idempotent, and a Splink full run
 (`identity.services.matching.full_run`: COPY out, train, predict, merge) is timed.
@@ -75,7 +77,43 @@ def recreate_database(postgres: str) -> None:
         admin.execute(f"CREATE DATABASE {BENCH_DB}")
 
 
-def stitching(customers: int, seed: int, postgres: str, *, analyze: bool) -> None:
+def _batches(data: Path, arrival: str):
+    """(source name, batch of up to 500 events) as the web, app and email sources send
+    them: one file after the other, each person's events together ("source"), or all
+    three sources interleaved in time order, as live traffic arrives ("time")."""
+    import orjson
+
+    names = ("web", "app", "email")
+    if arrival == "source":
+        for name in names:
+            batch: list[dict] = []
+            with (data / f"{name}.ndjson").open("rb") as lines:
+                for line in lines:
+                    batch.append(orjson.loads(line))
+                    if len(batch) == 500:
+                        yield name, batch
+                        batch = []
+            if batch:
+                yield name, batch
+        return
+    events = [
+        (event.get("timestamp") or "", name, event)
+        for name in names
+        for event in map(orjson.loads, (data / f"{name}.ndjson").read_bytes().splitlines())
+    ]
+    events.sort(key=lambda row: row[0])
+    pending: dict[str, list[dict]] = {name: [] for name in names}
+    for _, name, event in events:
+        pending[name].append(event)
+        if len(pending[name]) == 500:
+            yield name, pending[name]
+            pending[name] = []
+    for name, batch in pending.items():
+        if batch:
+            yield name, batch
+
+
+def stitching(customers: int, seed: int, postgres: str, *, analyze: bool, arrival: str) -> None:
     recreate_database(postgres)
     os.environ.update(
         DATABASE_URL=f"{postgres}/{BENCH_DB}",
@@ -86,7 +124,6 @@ def stitching(customers: int, seed: int, postgres: str, *, analyze: bool) -> Non
     import django
 
     django.setup()
-    import orjson
     import redis
     from django.core.management import call_command
 
@@ -107,18 +144,10 @@ def stitching(customers: int, seed: int, postgres: str, *, analyze: bool) -> Non
         generate_population(customers, seed, data)
         print(f"generated {customers} customers in {time.perf_counter() - started:.1f} s")
 
-        started = time.perf_counter()
-        for name, kind in (("web", "web"), ("app", "app"), ("email", "email")):
-            source = create_source(name, kind=kind)[0]
-            batch: list[dict] = []
-            with (data / f"{name}.ndjson").open("rb") as lines:
-                for line in lines:
-                    batch.append(orjson.loads(line))
-                    if len(batch) == 500:
-                        ingest_batch(source, batch, channel="import")
-                        batch = []
-            if batch:
-                ingest_batch(source, batch, channel="import")
+        started = time.perf_counter()  # the files read and parsed included, in either order
+        sources = {name: create_source(name, kind=name)[0] for name in ("web", "app", "email")}
+        for name, batch in _batches(data, arrival):
+            ingest_batch(sources[name], batch, channel="import")
         for name, filename, kind, column in (
             ("crm", "crm.csv", "records", "crm_id"),
             ("pos", "pos.csv", "events", "id"),
@@ -534,6 +563,13 @@ def main() -> None:
         help="part 1: skip the VACUUM ANALYZE after ingestion (autovacuum would have run one)",
     )
     parser.add_argument(
+        "--arrival",
+        choices=("source", "time"),
+        default="source",
+        help="part 1: events sent one source file after the other, each person's together "
+        "(source), or all sources interleaved in time order as live traffic arrives (time)",
+    )
+    parser.add_argument(
         "--febrl", default="febrl1,febrl2", help="part 3: FEBRL sets, comma-separated; '' skips"
     )
     parser.add_argument("--engine-child", type=int, help=argparse.SUPPRESS)
@@ -550,7 +586,13 @@ def main() -> None:
         return
     print(f"machine: {machine()}")
     if args.customers:
-        stitching(args.customers, args.seed, args.postgres, analyze=not args.no_analyze)
+        stitching(
+            args.customers,
+            args.seed,
+            args.postgres,
+            analyze=not args.no_analyze,
+            arrival=args.arrival,
+        )
     sizes = [int(size) for size in args.records.split(",") if size.strip()]
     if sizes:
         engine_sizes(sizes, args.seed)

@@ -76,3 +76,31 @@ def build_golden_record(
         traits[trait] = chosen.value
         provenance[trait] = {"source": chosen.source, "at": chosen.at.isoformat(), "rule": rule}
     return traits, provenance
+
+
+def standing(
+    traits: Mapping[str, Any],
+    provenance: Mapping[str, Any],
+    *,
+    rules: Mapping[str, str],
+) -> list[Observation] | None:
+    """A golden record's values as the observations they won from, to fold new ones into
+    (`build_golden_record(standing(...) + new)`) instead of reading every observation
+    again: under most_recent and source_priority the winner among all observations is
+    the winner among the last winner and the new ones. None when that does not hold: a
+    trait under most_frequent (it counts them all), a value without its source and time,
+    or one chosen under another rule than today's."""
+    kept: list[Observation] = []
+    for trait, value in traits.items():
+        rule = rules.get(trait, rules.get("*", "most_recent"))
+        said = provenance.get(trait)
+        if rule == "most_frequent" or not isinstance(said, Mapping) or said.get("rule") != rule:
+            return None
+        try:
+            at = datetime.fromisoformat(said["at"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not isinstance(said.get("source"), str) or at.tzinfo is None:
+            return None
+        kept.append(Observation(trait, value, said["source"], at))
+    return kept
