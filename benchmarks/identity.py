@@ -83,27 +83,16 @@ def _batches(data: Path, arrival: str):
     three sources interleaved in time order, as live traffic arrives ("time")."""
     import orjson
 
-    names = ("web", "app", "email")
-    if arrival == "source":
-        for name in names:
-            batch: list[dict] = []
-            with (data / f"{name}.ndjson").open("rb") as lines:
-                for line in lines:
-                    batch.append(orjson.loads(line))
-                    if len(batch) == 500:
-                        yield name, batch
-                        batch = []
-            if batch:
-                yield name, batch
-        return
-    events = [
-        (event.get("timestamp") or "", name, event)
-        for name in names
-        for event in map(orjson.loads, (data / f"{name}.ndjson").read_bytes().splitlines())
-    ]
-    events.sort(key=lambda row: row[0])
-    pending: dict[str, list[dict]] = {name: [] for name in names}
-    for _, name, event in events:
+    from cdp.site.demo.population import TRACKED, tracked_in_time_order
+
+    def one_file_after_the_other():
+        for name, filename in TRACKED:
+            with (data / filename).open("rb") as lines:
+                yield from ((name, orjson.loads(line)) for line in lines)
+
+    stream = one_file_after_the_other() if arrival == "source" else tracked_in_time_order(data)
+    pending: dict[str, list[dict]] = {name: [] for name, _ in TRACKED}
+    for name, event in stream:
         pending[name].append(event)
         if len(pending[name]) == 500:
             yield name, pending[name]

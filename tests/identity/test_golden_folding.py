@@ -4,11 +4,10 @@ touchpoint; where folding cannot stand for the history, the profile is rebuilt."
 import random
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import pytest
 
 from cdp.models import Profile
-from cdp.site.demo.population import generate_population
+from cdp.site.demo.population import generate_population, tracked_in_time_order
 from identity.engine.golden import Observation, build_golden_record, standing
 from identity.services import merging
 from identity.services.merging import fold_into_golden_records, rebuild_golden_records
@@ -75,14 +74,7 @@ def test_stitching_in_time_order_keeps_every_golden_record_as_a_rebuild_makes_it
     deliver, tmp_path, monkeypatch
 ):
     generate_population(60, 5, tmp_path)
-    events = sorted(
-        (
-            (event.get("timestamp") or "", name, event)
-            for name in ("web", "app", "email")
-            for event in map(orjson.loads, (tmp_path / f"{name}.ndjson").read_bytes().splitlines())
-        ),
-        key=lambda row: row[0],
-    )
+    events = tracked_in_time_order(tmp_path)
     folded: list[int] = []
     real = merging.fold_into_golden_records
     monkeypatch.setattr(
@@ -91,7 +83,7 @@ def test_stitching_in_time_order_keeps_every_golden_record_as_a_rebuild_makes_it
     )
     for start in range(0, len(events), 250):  # each batch holds many people
         for name in ("web", "app", "email"):
-            if batch := [e for _, source, e in events[start : start + 250] if source == name]:
+            if batch := [e for source, e in events[start : start + 250] if source == name]:
                 deliver(*batch, source=name, kind=name)
     assert sum(folded) > 50  # profiles heard from again, batch after batch
     live = Profile.objects.filter(merged_into=None)

@@ -29,7 +29,9 @@ from cdp.site.demo.population.files import (
     FILES,
     GROUND_TRUTH_FILE,
     POS_FILE,
+    TRACKED,
     WEB_FILE,
+    tracked_in_time_order,
 )
 from cdp.site.demo.population.generate import generate_population
 from cdp.site.demo.population.shop import SITE
@@ -45,6 +47,8 @@ __all__ = [
     "GROUND_TRUTH_FILE",
     "POS_FILE",
     "SITE",
+    "TRACKED",
     "WEB_FILE",
     "generate_population",
+    "tracked_in_time_order",
 ]

@@ -45,6 +45,21 @@ CSV_HEADERS = {
     GROUND_TRUTH_FILE: "person_id,source,kind,value",
 }
 CSV_COLUMNS = {name: tuple(header.split(",")) for name, header in CSV_HEADERS.items()}
+# The tracked sources (source name, file), in the order their files are written.
+TRACKED = (("web", WEB_FILE), ("app", APP_FILE), ("email", EMAIL_FILE))
+
+
+def tracked_in_time_order(out_dir: pathlib.Path) -> list[tuple[str, dict[str, Any]]]:
+    """(source name, event) for every web, app and email event, all three sources
+    interleaved in time order, as live traffic arrives (the files group each person's
+    events together)."""
+    events = [
+        (name, event)
+        for name, filename in TRACKED
+        for event in map(orjson.loads, (out_dir / filename).read_bytes().splitlines())
+    ]
+    events.sort(key=lambda row: row[1].get("timestamp") or "")
+    return events
 
 
 class PopulationFiles:
